@@ -1,0 +1,77 @@
+"""lw-remediate: fix the AWS misconfigurations behind Lacework compliance alerts.
+
+This module is the public API for map authors: import only from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._markers import hookimpl
+from .aws import AwsClientFactory, AwsSession, Credentials
+from .errors import (
+    ConfigError,
+    LwRemediateError,
+    MapLoadError,
+    RemediationDeclarationError,
+    RemediationError,
+    RemediationRefused,
+    ResourceChanged,
+    RevertNotSupported,
+)
+from .model import (
+    ActionRecord,
+    Arn,
+    Change,
+    CheckResult,
+    Mode,
+    Plan,
+    RecordedCall,
+    Status,
+    Verification,
+    VerifyResult,
+    Violation,
+)
+from .policy import IamPolicy, PolicyStatement
+from .remediation import Remediation, RemediationContext, RemediationOptions
+from .rules import canonical_rule_id
+
+__all__ = [
+    "ActionRecord",
+    "Arn",
+    "AwsClientFactory",
+    "AwsSession",
+    "Change",
+    "CheckResult",
+    "ConfigError",
+    "Credentials",
+    "IamPolicy",
+    "LwRemediateError",
+    "MapLoadError",
+    "Mode",
+    "Plan",
+    "PolicyStatement",
+    "RecordedCall",
+    "Remediation",
+    "RemediationContext",
+    "RemediationDeclarationError",
+    "RemediationError",
+    "RemediationOptions",
+    "RemediationRefused",
+    "ResourceChanged",
+    "RevertNotSupported",
+    "Status",
+    "Verification",
+    "VerifyResult",
+    "Violation",
+    "canonical_rule_id",
+    "hookimpl",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("lw-remediate")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,166 @@
+"""AWS access for remediations: a client factory bound to one account and region.
+
+Every client it hands out records each API call (service, operation, the IAM action
+it needs and the resource it touches) through botocore's event hooks, so the audit
+trail and the least-privilege test kit see exactly what a remediation did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aioboto3
+from aiobotocore.session import AioSession
+from botocore.config import Config
+from botocore.loaders import Loader, create_loader
+
+from .iam_actions import call_resource, iam_action
+from .model import RecordedCall
+
+CallSink = Callable[[RecordedCall], None]
+
+_LOADER: Loader | None = None
+
+
+def _shared_loader() -> Loader:
+    """One botocore data loader per process: service models are parsed once, not per client."""
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = create_loader()
+    return _LOADER
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Static or temporary AWS credentials."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never leak a secret through a repr in a log line
+        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key='***')"
+
+
+class AwsClientFactory(Protocol):
+    """What a remediation sees: ``async with ctx.aws.client("s3") as s3: ...``."""
+
+    account_id: str
+    region: str
+
+    def client(self, service: str) -> Any:
+        """An async context manager yielding an aiobotocore client."""
+        ...
+
+
+class AwsSession:
+    """The concrete client factory: one account, one region, one set of credentials."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        credentials: Credentials | None = None,
+        endpoint_url: str | None = None,
+        sink: CallSink | None = None,
+        partition: str = "aws",
+        connect_timeout: float = 10,
+        read_timeout: float = 30,
+        max_attempts: int = 5,
+    ) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.partition = partition
+        self.endpoint_url = endpoint_url
+        self._credentials = credentials
+        self._sink = sink
+        core = AioSession()
+        core.register_component("data_loader", _shared_loader())
+        self._session = aioboto3.Session(
+            botocore_session=core,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
+            region_name=region,
+        )
+        self._config = Config(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+
+    def with_sink(self, sink: CallSink | None) -> AwsSession:
+        """The same account, region and credentials, recording calls into ``sink``."""
+        return AwsSession(
+            account_id=self.account_id,
+            region=self.region,
+            credentials=self._credentials,
+            endpoint_url=self.endpoint_url,
+            sink=sink,
+            partition=self.partition,
+        )
+
+    @asynccontextmanager
+    async def client(self, service: str) -> AsyncIterator[Any]:
+        async with self._session.client(
+            service, endpoint_url=self.endpoint_url, config=self._config
+        ) as client:
+            if self._sink is not None:
+                self._attach_recorder(client, service, self._sink)
+            yield client
+
+    def _attach_recorder(self, client: Any, service: str, sink: CallSink) -> None:
+        account, partition = self.account_id, self.partition
+
+        def before(
+            params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any
+        ) -> None:
+            context["lw_remediate_call"] = (
+                model.name,
+                call_resource(service, params, account=account, partition=partition),
+            )
+
+        def after(parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+            operation, resource = context.get("lw_remediate_call", ("?", "*"))
+            error = parsed.get("Error", {}).get("Code") if isinstance(parsed, Mapping) else None
+            sink(
+                RecordedCall(
+                    service=service,
+                    operation=operation,
+                    action=iam_action(service, operation),
+                    resource=resource,
+                    error=error,
+                )
+            )
+
+        events = client.meta.events
+        events.register("before-parameter-build", before)
+        events.register("after-call", after)
+
+
+async def assume_role(
+    base: AwsSession,
+    role_arn: str,
+    *,
+    session_name: str,
+    session_policy: Mapping[str, Any] | None = None,
+    duration_seconds: int = 900,
+) -> Credentials:
+    """Temporary credentials for ``role_arn``, optionally narrowed by a session policy."""
+    kwargs: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name[:64],
+        "DurationSeconds": duration_seconds,
+    }
+    if session_policy is not None:
+        kwargs["Policy"] = json.dumps(session_policy, separators=(",", ":"))
+    async with base.client("sts") as sts:
+        response = await sts.assume_role(**kwargs)
+    creds = response["Credentials"]
+    return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])

@@ -1,0 +1,263 @@
+"""The ``lw-remediate`` command line.
+
+Every listing command takes ``--json``. Bad arguments or configuration print one
+line on stderr and exit with status 2; no traceback reaches the operator.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .config import Config, load_config
+from .errors import ConfigError, LwRemediateError
+from .logs import configure_logging
+from .maps import MapRegistry, load_maps
+from .policy import IamPolicy
+from .rules import alias_of
+
+
+def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
+    config = load_config(config_path)
+    registry = load_maps(
+        allow=config.maps.allow, strict=config.strict_maps, rule_choices=config.rules
+    )
+    return config, registry
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="LW_REMEDIATE_CONFIG",
+    help="TOML configuration file (default: $LW_REMEDIATE_CONFIG).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.version_option(package_name="lw-remediate", prog_name="lw-remediate")
+def cli(log_level: str) -> None:
+    """Fix the AWS misconfigurations behind Lacework compliance alerts."""
+    configure_logging(level=log_level)
+
+
+def remediation_summary(registry: MapRegistry, rid: str) -> dict[str, Any]:
+    rem = registry.remediations[rid]
+    return {
+        "id": rem.id,
+        "title": rem.title,
+        "rules": [{"rule_id": r, "alias": alias_of(r)} for r in rem.rules],
+        "reasons": list(rem.reasons),
+        "resource_type": rem.resource_type,
+        "auto_remediable": rem.auto_remediable,
+        "manual_by_default": rem.manual_by_default,
+        "privilege_sensitive": rem.privilege_sensitive,
+        "reversible": rem.revert is not None,
+        "actions": sorted(rem.policy_for(revert=True).actions),
+    }
+
+
+def _flag(summary: dict[str, Any]) -> str:
+    if not summary["auto_remediable"]:
+        return "manual"
+    return "manual (opt-in auto)" if summary["manual_by_default"] else "auto"
+
+
+@cli.command("maps")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@config_option
+def maps_command(as_json: bool, config_path: str | None) -> None:
+    """List installed map distributions, their remediations and rule ids."""
+    _, registry = _load(config_path)
+    data: dict[str, Any] = {
+        "maps": [
+            {
+                "name": m.name,
+                "version": m.version,
+                "entry_point": m.entry_point,
+                "remediations": [remediation_summary(registry, r) for r in m.remediations],
+            }
+            for m in registry.maps
+            if m.loaded
+        ],
+        "failed": [
+            {"name": m.name, "version": m.version, "entry_point": m.entry_point, "error": m.error}
+            for m in registry.failed
+        ],
+        "conflicts": [
+            {"rule_id": c.rule_id, "remediations": list(c.remediation_ids), "detail": str(c)}
+            for c in registry.index.conflicts.values()
+        ],
+    }
+    if as_json:
+        _echo_json(data)
+        return
+    for m in data["maps"]:
+        click.echo(f"{m['name']} {m['version']}")
+        for r in m["remediations"]:
+            rules = ", ".join(
+                x["rule_id"] + (f" ({x['alias']})" if x["alias"] else "") for x in r["rules"]
+            )
+            extra = " [privilege-sensitive]" if r["privilege_sensitive"] else ""
+            click.echo(f"  {r['id']:<42} {_flag(r):<22} {rules}{extra}")
+    for m in data["failed"]:
+        click.echo(f"FAILED {m['name']} {m['version']}: {m['error']}")
+    for c in data["conflicts"]:
+        click.echo(f"CONFLICT {c['detail']}")
+    if not data["maps"] and not data["failed"]:
+        click.echo("no maps installed (pip install lw-map-s3 lw-map-cis-iam)")
+
+
+def merged_policy(
+    registry: MapRegistry, config: Config, *, enabled_only: bool, revert: bool
+) -> dict[str, IamPolicy]:
+    """Merged least-privilege policy per map set (``s3``, ``cis_iam``, ...)."""
+    by_set: dict[str, list[IamPolicy]] = {}
+    for rid, rem in sorted(registry.remediations.items()):
+        if enabled_only and config.mode_for(rid).value == "off":
+            continue
+        options = rem.parse_options(config.options_for(rid))
+        by_set.setdefault(rem.set_name, []).append(rem.policy_for(options, revert=revert))
+    return {name: IamPolicy.merge(policies) for name, policies in by_set.items()}
+
+
+def cloudformation(policies: dict[str, IamPolicy], *, role_name: str) -> dict[str, Any]:
+    resources: dict[str, Any] = {
+        "RemediationRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": role_name,
+                "Description": "Assumed by lw-remediate to fix Lacework compliance violations",
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Ref": "TrustedPrincipalArn"}},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [{"Ref": f"{_cfn_name(n)}Policy"} for n in sorted(policies)],
+            },
+        }
+    }
+    for name, policy in sorted(policies.items()):
+        doc = policy.render(account="${AWS::AccountId}", partition="${AWS::Partition}")
+        for st in doc["Statement"]:
+            res = st["Resource"]
+            st["Resource"] = (
+                [{"Fn::Sub": r} for r in res] if isinstance(res, list) else {"Fn::Sub": res}
+            )
+        resources[f"{_cfn_name(name)}Policy"] = {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "Description": f"lw-remediate least-privilege policy for the {name} map set",
+                "PolicyDocument": doc,
+            },
+        }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "lw-remediate remediation role (generated by `lw-remediate policy`)",
+        "Parameters": {
+            "TrustedPrincipalArn": {
+                "Type": "String",
+                "Description": "ARN of the principal the lw-remediate daemon runs as",
+            }
+        },
+        "Resources": resources,
+        "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["RemediationRole", "Arn"]}}},
+    }
+
+
+def _cfn_name(set_name: str) -> str:
+    return "".join(part.capitalize() for part in set_name.replace("-", "_").split("_"))
+
+
+@cli.command("policy")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "cloudformation"]),
+    default="json",
+    show_default=True,
+)
+@click.option(
+    "--account", default="*", show_default=True, help="Account id for resource ARNs (json)."
+)
+@click.option("--partition", default="aws", show_default=True)
+@click.option("--enabled-only", is_flag=True, help="Only remediations whose mode is not 'off'.")
+@click.option("--no-revert", is_flag=True, help="Leave out the actions only undo needs.")
+@click.option("--role-name", default="lw-remediate", show_default=True)
+@config_option
+def policy_command(
+    fmt: str,
+    account: str,
+    partition: str,
+    enabled_only: bool,
+    no_revert: bool,
+    role_name: str,
+    config_path: str | None,
+) -> None:
+    """Print the merged least-privilege IAM policy of the installed remediations."""
+    config, registry = _load(config_path)
+    if account != "*" and not (account.isdigit() and len(account) == 12):
+        raise click.BadParameter(
+            f"{account!r} is not a 12-digit AWS account id", param_hint="--account"
+        )
+    policies = merged_policy(registry, config, enabled_only=enabled_only, revert=not no_revert)
+    if fmt == "cloudformation":
+        _echo_json(cloudformation(policies, role_name=role_name))
+        return
+    merged = IamPolicy.merge(policies.values())
+    _echo_json(merged.render(account=account, partition=partition))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one-line errors, exit status 2 for bad input."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="lw-remediate",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("lw-remediate: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        hint = (
+            f" (see 'lw-remediate {exc.ctx.info_name} --help')"
+            if exc.ctx and exc.ctx.parent
+            else ""
+        )
+        click.echo(f"lw-remediate: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"lw-remediate: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except ConfigError as exc:
+        click.echo(f"lw-remediate: config error: {exc}", err=True)
+        sys.exit(2)
+    except LwRemediateError as exc:
+        click.echo(f"lw-remediate: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,258 @@
+"""Configuration: one TOML file plus environment overrides, validated with pydantic.
+
+Precedence (highest first): ``LW_REMEDIATE_<SECTION>_<KEY>`` environment variables,
+the Lacework CLI's variables (``LW_ACCOUNT``, ``LW_API_KEY``, ``LW_API_SECRET``,
+``LW_SUBACCOUNT``) for the ``[lacework]`` table, the TOML file, the defaults.
+Secrets may also come from files (``*_file`` keys).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from .errors import ConfigError
+from .model import Mode
+
+ENV_CONFIG = "LW_REMEDIATE_CONFIG"
+ENV_PREFIX = "LW_REMEDIATE_"
+
+
+class _Section(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+def _read_secret(value: str | None, path: str | None, what: str) -> str | None:
+    if value:
+        return value
+    if path:
+        try:
+            return Path(path).read_text("utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+    return None
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(8080, ge=0, le=65535)
+    webhook_token: pydantic.SecretStr | None = None
+    webhook_token_file: str | None = None
+    admin_token: pydantic.SecretStr | None = None
+    admin_token_file: str | None = None
+    max_body_bytes: int = pydantic.Field(1024 * 1024, ge=1024)
+
+    def resolved_webhook_token(self) -> str | None:
+        raw = self.webhook_token.get_secret_value() if self.webhook_token else None
+        return _read_secret(raw, self.webhook_token_file, "server.webhook_token_file")
+
+    def resolved_admin_token(self) -> str | None:
+        raw = self.admin_token.get_secret_value() if self.admin_token else None
+        return _read_secret(raw, self.admin_token_file, "server.admin_token_file")
+
+
+class LaceworkConfig(_Section):
+    account: str | None = None
+    subaccount: str | None = None
+    api_url: str | None = None
+    key_id: str | None = None
+    secret: pydantic.SecretStr | None = None
+    secret_file: str | None = None
+    max_attempts: int = pydantic.Field(8, ge=1)
+    request_timeout_seconds: float = pydantic.Field(30, gt=0)
+
+    @property
+    def base_url(self) -> str | None:
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        if self.account:
+            host = self.account if "." in self.account else f"{self.account}.lacework.net"
+            return f"https://{host}"
+        return None
+
+    def resolved_secret(self) -> str | None:
+        raw = self.secret.get_secret_value() if self.secret else None
+        return _read_secret(raw, self.secret_file, "lacework.secret_file")
+
+
+class AwsConfig(_Section):
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    role_name: str | None = None
+    external_id: str | None = None
+    accounts: list[str] = pydantic.Field(default_factory=list)
+    #: Narrow each assumed-role session to the remediation's declared policy.
+    session_policy: bool = True
+
+    @pydantic.field_validator("accounts")
+    @classmethod
+    def _accounts(cls, value: list[str]) -> list[str]:
+        for account in value:
+            if not (account.isdigit() and len(account) == 12):
+                raise ValueError(f"{account!r} is not a 12-digit AWS account id")
+        return value
+
+
+class StoreConfig(_Section):
+    path: str = "lw-remediate.sqlite3"
+
+
+class SlackConfig(_Section):
+    webhook_url: pydantic.SecretStr | None = None
+    webhook_url_file: str | None = None
+
+    def resolved_url(self) -> str | None:
+        raw = self.webhook_url.get_secret_value() if self.webhook_url else None
+        return _read_secret(raw, self.webhook_url_file, "notify.slack.webhook_url_file")
+
+
+class NotifyConfig(_Section):
+    slack: SlackConfig = pydantic.Field(default_factory=SlackConfig)
+
+
+class MapsConfig(_Section):
+    #: Only these map distributions are loaded (all installed maps when unset).
+    allow: list[str] | None = None
+
+
+class RemediationDefaults(_Section):
+    default_mode: Mode = Mode.DRY_RUN
+    concurrency: int = pydantic.Field(8, ge=1, le=256)
+    timeout_seconds: float = pydantic.Field(300, gt=0)
+    enrich_max_attempts: int = pydantic.Field(10, ge=1)
+
+
+class Config(_Section):
+    """The whole configuration. ``remediations`` holds per-remediation tables raw:
+    ``mode`` plus options, validated against each remediation's options model once the
+    maps are loaded (:meth:`validate_remediations`)."""
+
+    strict_maps: bool = False
+    server: ServerConfig = pydantic.Field(default_factory=ServerConfig)
+    lacework: LaceworkConfig = pydantic.Field(default_factory=LaceworkConfig)
+    aws: AwsConfig = pydantic.Field(default_factory=AwsConfig)
+    store: StoreConfig = pydantic.Field(default_factory=StoreConfig)
+    notify: NotifyConfig = pydantic.Field(default_factory=NotifyConfig)
+    maps: MapsConfig = pydantic.Field(default_factory=MapsConfig)
+    remediation: RemediationDefaults = pydantic.Field(default_factory=RemediationDefaults)
+    remediations: dict[str, dict[str, Any]] = pydantic.Field(default_factory=dict)
+    rules: dict[str, str] = pydantic.Field(default_factory=dict)
+    source: str | None = None
+
+    def mode_for(self, remediation_id: str) -> Mode:
+        raw = self.remediations.get(remediation_id, {}).get("mode")
+        return Mode(raw) if raw else self.remediation.default_mode
+
+    def options_for(self, remediation_id: str) -> dict[str, Any]:
+        return {k: v for k, v in self.remediations.get(remediation_id, {}).items() if k != "mode"}
+
+    def validate_remediations(self, known: Mapping[str, Any]) -> None:
+        """Check per-remediation tables against the loaded remediations; raise ConfigError."""
+        for rid, table in self.remediations.items():
+            where = f'remediation."{rid}"'
+            rem = known.get(rid)
+            if rem is None:
+                raise ConfigError(f"{where}: no installed remediation has this id")
+            mode = table.get("mode")
+            if mode is not None and mode not in {m.value for m in Mode}:
+                raise ConfigError(
+                    f"{where}.mode: {mode!r} is not one of {', '.join(m.value for m in Mode)}"
+                )
+            try:
+                rem.parse_options(self.options_for(rid))
+            except pydantic.ValidationError as exc:
+                raise ConfigError(_first_error(exc, prefix=where)) from None
+        for rule, rid in self.rules.items():
+            if rid not in known:
+                raise ConfigError(f"rules.{rule}: no installed remediation {rid!r}")
+
+
+def _first_error(exc: pydantic.ValidationError, *, prefix: str = "") -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    key = ".".join(p for p in (prefix, loc) if p)
+    return f"{key}: {err['msg']}"
+
+
+_MODE_SECTION_KEYS = {"default_mode", "concurrency", "timeout_seconds", "enrich_max_attempts"}
+
+
+def _split_remediation_table(data: dict[str, Any]) -> None:
+    table = data.get("remediation")
+    if not isinstance(table, dict):
+        return
+    per = {k: v for k, v in table.items() if k not in _MODE_SECTION_KEYS}
+    for key, value in per.items():
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"remediation.{key}: unknown key (per-remediation settings go in a table)"
+            )
+    data["remediation"] = {k: v for k, v in table.items() if k in _MODE_SECTION_KEYS}
+    data["remediations"] = per
+
+
+def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    lw = data.setdefault("lacework", {})
+    for env, key in (
+        ("LW_ACCOUNT", "account"),
+        ("LW_SUBACCOUNT", "subaccount"),
+        ("LW_API_KEY", "key_id"),
+        ("LW_API_SECRET", "secret"),
+    ):
+        if environ.get(env):
+            lw[key] = environ[env]
+    sections = {
+        "SERVER": "server",
+        "LACEWORK": "lacework",
+        "AWS": "aws",
+        "STORE": "store",
+        "REMEDIATION": "remediation",
+        "MAPS": "maps",
+    }
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG:
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if rest == "STRICT_MAPS":
+            data["strict_maps"] = value.lower() in {"1", "true", "yes", "on"}
+            continue
+        section, _, key = rest.partition("_")
+        if section in sections and key:
+            target = data.setdefault(sections[section], {})
+            key = key.lower()
+            if key in {"accounts", "allow"}:
+                target[key] = [v.strip() for v in value.split(",") if v.strip()]
+            else:
+                target[key] = value
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load and validate the configuration; raise :class:`ConfigError` naming the bad key."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(ENV_CONFIG)
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: {exc.strerror}") from None
+    _split_remediation_table(data)
+    _env_overrides(data, environ)
+    try:
+        config = Config.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(_first_error(exc)) from None
+    config.source = str(path) if path else None
+    return config

@@ -1,0 +1,35 @@
+"""Error classes of lw-remediate. Every error the core raises derives from LwRemediateError."""
+
+from __future__ import annotations
+
+
+class LwRemediateError(Exception):
+    """Base class of every error raised by lw-remediate."""
+
+
+class ConfigError(LwRemediateError):
+    """The configuration is invalid; the message names the offending key."""
+
+
+class MapLoadError(LwRemediateError):
+    """A map distribution failed to load (raised only with ``strict_maps = true``)."""
+
+
+class RemediationDeclarationError(LwRemediateError):
+    """A map declared a remediation that breaks the contract (bad id, missing runbook, …)."""
+
+
+class RemediationError(LwRemediateError):
+    """A remediation could not do its work; the action ends ``failed`` with this message."""
+
+
+class RemediationRefused(LwRemediateError):
+    """A remediation declines to act (e.g. no log target configured); ends ``refused``."""
+
+
+class ResourceChanged(RemediationRefused):
+    """``revert`` refuses: the resource changed since the action, so undo would clobber it."""
+
+
+class RevertNotSupported(RemediationRefused):
+    """The remediation has no ``revert``, or the stored action cannot be reverted."""

@@ -1,0 +1,294 @@
+"""Value types shared by the core and the maps: violations, results, plans, statuses."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class Status(enum.StrEnum):
+    """Final (or waiting) status of one action: one violation x one remediation."""
+
+    #: No installed remediation handles the rule.
+    NO_REMEDIATION = "no_remediation"
+    #: ``check`` found nothing to fix (already compliant, or the resource is gone).
+    RESOLVED = "resolved"
+    #: Dry-run: ``check`` and ``plan`` ran, nothing changed.
+    PLANNED = "planned"
+    #: Not auto-remediable (or manual by its options): the runbook was sent.
+    MANUAL = "manual"
+    #: The gate or the remediation declined to act; the detail says why.
+    REFUSED = "refused"
+    #: Applied and verified.
+    REMEDIATED = "remediated"
+    #: Applied, but ``verify`` could not confirm the fix (e.g. eventual consistency).
+    UNVERIFIED = "unverified"
+    #: An error, or ``verify`` found the violation still there.
+    FAILED = "failed"
+    #: Planned and waiting for an operator's approval (approve mode).
+    AWAITING_APPROVAL = "awaiting_approval"
+    #: An exemption matched; the detail names it.
+    EXEMPTED = "exempted"
+    #: Reverted by an operator (undo).
+    REVERTED = "reverted"
+
+
+class Mode(enum.StrEnum):
+    """How far a remediation may go."""
+
+    OFF = "off"
+    DRY_RUN = "dry-run"
+    APPROVE = "approve"
+    AUTO = "auto"
+
+
+class Verification(enum.StrEnum):
+    """What ``verify`` found after ``apply``."""
+
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+    FAILED = "failed"
+
+
+class Arn(NamedTuple):
+    """The parts of an ARN. Tolerates the partition-less ``arn:iam::…`` seen in Lacework events."""
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @classmethod
+    def parse(cls, arn: str) -> Arn:
+        parts = arn.split(":", 5)
+        if len(parts) == 5 and parts[0] == "arn":
+            # arn:iam::123456789012:user/x -- Lacework sometimes drops the partition.
+            return cls("aws", parts[1], parts[2], parts[3], parts[4])
+        if len(parts) != 6 or parts[0] != "arn":
+            raise ValueError(f"not an ARN: {arn!r}")
+        return cls(parts[1] or "aws", parts[2], parts[3], parts[4], parts[5])
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
+
+    @property
+    def resource_name(self) -> str:
+        """The last path element of the resource (bucket, user or role name)."""
+        return self.resource.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One violated rule on one resource, as the core hands it to a remediation.
+
+    ``rule_id`` is canonical (the legacy id where one exists, e.g. ``LW_S3_16``);
+    ``source_rule_id`` is what Lacework sent (``lacework-global-97`` or ``LW_S3_16``).
+    ``reason`` is the bare reason suffix (``VersioningNotEnabled``), when known.
+    """
+
+    rule_id: str
+    resource_arn: str
+    account_id: str
+    region: str | None = None
+    reason: str | None = None
+    resource_type: str | None = None
+    source_rule_id: str | None = None
+    alert_id: str | None = None
+
+    @property
+    def arn(self) -> Arn:
+        return Arn.parse(self.resource_arn)
+
+    @property
+    def resource_name(self) -> str:
+        """Bucket name for S3, user/role name for IAM, the ARN's last path element otherwise."""
+        return self.arn.resource_name
+
+    @property
+    def key(self) -> str:
+        """Identity of the violation: rule, account and resource."""
+        return f"{self.rule_id}|{self.account_id}|{self.resource_arn}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "resource_arn": self.resource_arn,
+            "account_id": self.account_id,
+            "region": self.region,
+            "reason": self.reason,
+            "resource_type": self.resource_type,
+            "source_rule_id": self.source_rule_id,
+            "alert_id": self.alert_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Violation:
+        return cls(
+            rule_id=str(data["rule_id"]),
+            resource_arn=str(data["resource_arn"]),
+            account_id=str(data["account_id"]),
+            region=data.get("region"),
+            reason=data.get("reason"),
+            resource_type=data.get("resource_type"),
+            source_rule_id=data.get("source_rule_id"),
+            alert_id=data.get("alert_id"),
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``check`` found on the live resource.
+
+    ``present`` is False when there is nothing to fix (already compliant, or the
+    resource no longer exists); ``detail`` says which, for the audit trail.
+    ``observed`` is the live state that was read (JSON-serialisable).
+    """
+
+    present: bool
+    detail: str = ""
+    observed: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def violating(cls, detail: str, **observed: Any) -> CheckResult:
+        return cls(True, detail, observed)
+
+    @classmethod
+    def compliant(cls, detail: str, **observed: Any) -> CheckResult:
+        return cls(False, detail, observed)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One machine-readable change of a plan, e.g. ``Change("put_bucket_versioning", …)``."""
+
+    operation: str
+    target: str
+    before: Any = None
+    after: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "target": self.target,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The exact change a remediation would make: human text plus machine-readable changes.
+
+    A plan with no changes means there is nothing to do (the action ends ``resolved``).
+    ``data`` carries whatever ``apply`` needs beyond the changes (JSON-serialisable).
+    ``irreversible`` marks a change ``revert`` cannot fully undo; ``notes`` say why.
+    """
+
+    summary: str
+    changes: Sequence[Change] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+    irreversible: bool = False
+    notes: Sequence[str] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "changes": [c.to_dict() for c in self.changes],
+            "data": dict(self.data),
+            "irreversible": self.irreversible,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(
+            summary=data["summary"],
+            changes=tuple(Change(**c) for c in data.get("changes", ())),
+            data=data.get("data", {}),
+            irreversible=bool(data.get("irreversible", False)),
+            notes=tuple(data.get("notes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What ``verify`` found after ``apply``."""
+
+    status: Verification
+    detail: str = ""
+
+    @classmethod
+    def verified(cls, detail: str = "") -> VerifyResult:
+        return cls(Verification.VERIFIED, detail)
+
+    @classmethod
+    def unverified(cls, detail: str) -> VerifyResult:
+        return cls(Verification.UNVERIFIED, detail)
+
+    @classmethod
+    def failed(cls, detail: str) -> VerifyResult:
+        return cls(Verification.FAILED, detail)
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One AWS API call a remediation made, with the IAM action and resource it needs."""
+
+    service: str
+    operation: str
+    action: str
+    resource: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "operation": self.operation,
+            "action": self.action,
+            "resource": self.resource,
+            "error": self.error,
+        }
+
+
+@dataclass
+class ActionRecord:
+    """The audit record of one action: what was decided, changed and found.
+
+    ``revert`` receives this record; ``before_image`` and ``after_image`` are what
+    ``apply`` stored (``after_image`` is how ``revert`` tells whether somebody changed
+    the resource since).
+    """
+
+    remediation_id: str
+    violation: Violation
+    mode: Mode
+    status: Status | None = None
+    detail: str = ""
+    plan: Plan | None = None
+    before_image: Mapping[str, Any] | None = None
+    after_image: Mapping[str, Any] | None = None
+    verification: Verification | None = None
+    calls: list[RecordedCall] = field(default_factory=list)
+    error: str | None = None
+    id: str | None = None
+    state: str = "new"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "remediation_id": self.remediation_id,
+            "violation": self.violation.to_dict(),
+            "mode": str(self.mode),
+            "status": str(self.status) if self.status else None,
+            "state": self.state,
+            "detail": self.detail,
+            "plan": self.plan.to_dict() if self.plan else None,
+            "before_image": self.before_image,
+            "after_image": self.after_image,
+            "verification": str(self.verification) if self.verification else None,
+            "calls": [c.to_dict() for c in self.calls],
+            "error": self.error,
+        }

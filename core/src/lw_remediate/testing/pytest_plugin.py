@@ -1,0 +1,146 @@
+"""pytest plugin (entry point ``pytest11``): the lw-remediate test kit's fixtures.
+
+Hermetic by construction: AWS credentials and config in the environment are
+replaced for the test session, so no developer credentials reach a test and every
+AWS call goes to the moto server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ..aws import AwsSession
+from ..execute import Runner
+from ..model import ActionRecord, Mode, Violation
+from ..remediation import Remediation
+from .fake_lacework import FakeLacework
+from .least_privilege import LeastPrivilege
+from .moto import DEFAULT_ACCOUNT, DEFAULT_REGION, MotoServer
+from .violations import make_violation as _make_violation
+
+_HERMETIC_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for key, value in _HERMETIC_ENV.items():
+        os.environ[key] = value
+    os.environ.pop("MOTO_IAM_LOAD_MANAGED_POLICIES", None)
+    for key in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "LW_API_KEY",
+        "LW_API_SECRET",
+    ):
+        os.environ.pop(key, None)
+
+
+@pytest.fixture(scope="session")
+def _moto_server_process() -> Iterator[MotoServer]:
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(_moto_server_process: MotoServer) -> MotoServer:
+    """A moto server on 127.0.0.1 (one per test session), reset before each test."""
+    _moto_server_process.reset()
+    return _moto_server_process
+
+
+@pytest.fixture
+def aws_managed_policies(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """moto with AWS managed policies (``AWSSupportAccess``, ...) loaded; slower, so opt-in."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    moto_server.reset()
+    return moto_server
+
+
+@pytest.fixture
+def aws_session(moto_server: MotoServer) -> AwsSession:
+    """An admin :class:`~lw_remediate.AwsSession` for account 123456789012 bound to moto."""
+    return moto_server.session(account=DEFAULT_ACCOUNT, region=DEFAULT_REGION)
+
+
+@pytest.fixture
+def admin_client(moto_server: MotoServer) -> Callable[..., Any]:
+    """``admin_client("s3", account=...)``: a synchronous boto3 client for seeding state."""
+    return moto_server.client
+
+
+@pytest.fixture
+def make_violation() -> Callable[..., Violation]:
+    """``make_violation("LW_S3_16", "my-bucket")``: a violation factory."""
+    return _make_violation
+
+
+@pytest.fixture
+def least_privilege(moto_server: MotoServer) -> LeastPrivilege:
+    """``await least_privilege.run(REMEDIATION, violation, revert=True)``; see the kit docs."""
+    return LeastPrivilege(moto_server)
+
+
+@pytest.fixture
+def run_remediation(moto_server: MotoServer) -> Callable[..., Any]:
+    """``await run_remediation(REMEDIATION, violation, mode="auto", options={...})``.
+
+    Runs the core's lifecycle as an admin principal and returns the ActionRecord.
+    """
+
+    async def _run(
+        remediation: Remediation,
+        violation: Violation,
+        *,
+        mode: Mode | str = Mode.AUTO,
+        options: dict[str, Any] | None = None,
+    ) -> ActionRecord:
+        session = moto_server.session(
+            account=violation.account_id, region=violation.region or DEFAULT_REGION
+        )
+        return await Runner(timeout=60).run(
+            remediation,
+            violation,
+            aws=session,
+            mode=Mode(mode),
+            options=remediation.parse_options(options or {}),
+        )
+
+    return _run
+
+
+@pytest.fixture
+def revert_action(moto_server: MotoServer) -> Callable[..., Any]:
+    """``await revert_action(REMEDIATION, record)``: run ``revert`` as an admin principal."""
+
+    async def _revert(
+        remediation: Remediation, record: ActionRecord, *, options: dict[str, Any] | None = None
+    ) -> str:
+        violation = record.violation
+        session = moto_server.session(
+            account=violation.account_id, region=violation.region or DEFAULT_REGION
+        )
+        return await Runner(timeout=60).revert(
+            remediation, record, aws=session, options=remediation.parse_options(options or {})
+        )
+
+    return _revert
+
+
+@pytest.fixture
+async def fake_lacework() -> AsyncIterator[FakeLacework]:
+    """A running fake Lacework API on 127.0.0.1; load alerts/reports into it."""
+    async with FakeLacework() as fake:
+        yield fake

@@ -1,0 +1,103 @@
+"""The CLI: maps, policy, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lw_remediate.testing import validate_actions
+
+
+def test_maps_json_lists_both_distributions(cli):
+    result = cli("maps", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    by_name = {m["name"]: m for m in data["maps"]}
+    s3 = {r["id"]: r for r in by_name["lw-map-s3"]["remediations"]}
+    versioning = s3["s3.enable_versioning"]
+    assert versioning["rules"] == [{"rule_id": "LW_S3_16", "alias": "lacework-global-97"}]
+    assert versioning["auto_remediable"] is True and versioning["reversible"] is True
+    iam = {r["id"] for r in by_name["lw-map-cis-iam"]["remediations"]}
+    assert "cis_iam.tighten_password_policy" in iam
+
+
+def test_maps_text_output(cli):
+    result = cli("maps")
+    assert result.returncode == 0
+    assert "s3.enable_versioning" in result.stdout and "lw-map-s3" in result.stdout
+
+
+def test_policy_json_is_valid_iam_with_real_actions(cli):
+    result = cli("policy")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["Version"] == "2012-10-17"
+    actions = {a for st in doc["Statement"] for a in st["Action"]}
+    assert {
+        "s3:PutBucketVersioning",
+        "iam:UpdateAccountPasswordPolicy",
+        "iam:DeleteAccountPasswordPolicy",
+    } <= actions
+    assert validate_actions(actions) == []
+    assert all(st["Effect"] == "Allow" for st in doc["Statement"])
+
+
+def test_policy_no_revert_drops_undo_only_actions(cli):
+    doc = json.loads(cli("policy", "--no-revert").stdout)
+    actions = {a for st in doc["Statement"] for a in st["Action"]}
+    assert "iam:DeleteAccountPasswordPolicy" not in actions
+
+
+def test_policy_account_fills_resource_arns(cli):
+    doc = json.loads(cli("policy", "--account", "123456789012", "--partition", "aws-cn").stdout)
+    resources = {
+        r
+        for st in doc["Statement"]
+        for r in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])
+    }
+    assert "arn:aws-cn:s3:::*" in resources
+
+
+def test_policy_cloudformation_defines_the_role(cli):
+    result = cli("policy", "--format", "cloudformation", "--role-name", "lw-fixer")
+    template = json.loads(result.stdout)
+    role = template["Resources"]["RemediationRole"]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert role["Properties"]["RoleName"] == "lw-fixer"
+    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    assert len(policies) == len(role["Properties"]["ManagedPolicyArns"]) >= 2
+    s3_statement = template["Resources"]["S3Policy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert s3_statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::*"}
+
+
+def test_policy_enabled_only_honours_mode_off(cli, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[remediation."s3.enable_versioning"]\nmode = "off"\n')
+    doc = json.loads(cli("policy", "--enabled-only", "--config", str(cfg)).stdout)
+    actions = {a for st in doc["Statement"] for a in st["Action"]}
+    assert "s3:PutBucketVersioning" not in actions
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("policy", "--format", "yaml"), "Invalid value for '--format'"),
+        (("policy", "--account", "12"), "not a 12-digit AWS account id"),
+        (("nosuchcommand",), "No such command"),
+        (("maps", "--bogus"), "No such option"),
+        (("maps", "--config", "/nonexistent.toml"), "config file not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_help_exits_zero(cli):
+    result = cli("--help")
+    assert result.returncode == 0
+    assert "maps" in result.stdout and "policy" in result.stdout

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import pytest
+
+from lw_remediate import ConfigError, Mode
+from lw_remediate.config import load_config
+from lw_remediate.maps import load_maps
+
+
+def write(tmp_path, text):
+    path = tmp_path / "lw.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_safe():
+    config = load_config(None, environ={})
+    assert config.remediation.default_mode is Mode.DRY_RUN
+    assert config.mode_for("s3.enable_versioning") is Mode.DRY_RUN
+    assert config.server.host == "127.0.0.1"
+
+
+def test_per_remediation_tables_carry_mode_and_options(tmp_path):
+    path = write(
+        tmp_path,
+        """
+strict_maps = true
+[remediation]
+default_mode = "off"
+[remediation."cis_iam.tighten_password_policy"]
+mode = "auto"
+min_length = 16
+[rules]
+LW_S3_1 = "s3.remove_public_acl_grants"
+""",
+    )
+    config = load_config(path, environ={})
+    assert config.strict_maps is True
+    assert config.mode_for("cis_iam.tighten_password_policy") is Mode.AUTO
+    assert config.mode_for("s3.enable_versioning") is Mode.OFF
+    assert config.options_for("cis_iam.tighten_password_policy") == {"min_length": 16}
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[server]\nport = 'eighty'\n", "server.port"),
+        ("[server]\nprot = 8080\n", "server.prot"),
+        ("[aws]\naccounts = ['123']\n", "aws.accounts"),
+        ("[remediation]\ndefault_mode = 'yolo'\n", "remediation.default_mode"),
+        ("[remediation]\nfoo = 1\n", "remediation.foo"),
+        ("not toml = = 1", "not valid TOML"),
+    ],
+)
+def test_bad_keys_are_named(tmp_path, text, needle):
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        load_config(write(tmp_path, text), environ={})
+
+
+def test_remediation_options_are_validated_against_the_loaded_maps(tmp_path):
+    registry = load_maps()
+    bad_option = load_config(
+        write(tmp_path, '[remediation."cis_iam.tighten_password_policy"]\nmin_lenght = 3\n'),
+        environ={},
+    )
+    with pytest.raises(
+        ConfigError, match=r'remediation\."cis_iam.tighten_password_policy"\.min_lenght'
+    ):
+        bad_option.validate_remediations(registry.remediations)
+    out_of_range = load_config(
+        write(tmp_path, '[remediation."cis_iam.tighten_password_policy"]\nmin_length = 3\n'),
+        environ={},
+    )
+    with pytest.raises(ConfigError, match="min_length"):
+        out_of_range.validate_remediations(registry.remediations)
+    unknown = load_config(
+        write(tmp_path, '[remediation."s3.nope_nope"]\nmode = "auto"\n'), environ={}
+    )
+    with pytest.raises(ConfigError, match="no installed remediation"):
+        unknown.validate_remediations(registry.remediations)
+
+
+def test_environment_overrides_and_lacework_cli_variables(tmp_path):
+    path = write(tmp_path, "[server]\nport = 8080\n[lacework]\naccount = 'fromfile'\n")
+    config = load_config(
+        path,
+        environ={
+            "LW_REMEDIATE_SERVER_PORT": "9090",
+            "LW_ACCOUNT": "fromenv",
+            "LW_API_KEY": "KEY",
+            "LW_API_SECRET": "SECRET",
+            "LW_REMEDIATE_AWS_ACCOUNTS": "123456789012, 210987654321",
+        },
+    )
+    assert config.server.port == 9090
+    assert config.lacework.account == "fromenv"
+    assert config.lacework.key_id == "KEY"
+    assert config.lacework.resolved_secret() == "SECRET"
+    assert config.aws.accounts == ["123456789012", "210987654321"]
+    assert config.lacework.base_url == "https://fromenv.lacework.net"
+
+
+def test_secrets_from_files_and_never_in_repr(tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t-token\n")
+    config = load_config(
+        write(tmp_path, f"[server]\nwebhook_token_file = '{secret}'\n"), environ={}
+    )
+    assert config.server.resolved_webhook_token() == "s3cr3t-token"
+    inline = load_config(write(tmp_path, "[server]\nwebhook_token = 'inline-secret'\n"), environ={})
+    assert "inline-secret" not in repr(inline)

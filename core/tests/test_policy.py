@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from lw_remediate import IamPolicy, PolicyStatement
+
+
+def test_covers_matches_actions_case_insensitively_and_resources_by_glob():
+    policy = IamPolicy.allow(["s3:GetBucketAcl"], ["arn:{partition}:s3:::*"])
+    assert policy.covers("s3:getbucketacl", "arn:aws:s3:::b", account="1")
+    assert not policy.covers("s3:PutBucketAcl", "arn:aws:s3:::b", account="1")
+    assert not policy.covers("s3:GetBucketAcl", "arn:aws:iam::1:root", account="1")
+
+
+def test_account_placeholder():
+    policy = IamPolicy.allow(["iam:UpdateAccessKey"], ["arn:aws:iam::{account}:user/*"])
+    assert policy.covers(
+        "iam:UpdateAccessKey", "arn:aws:iam::111122223333:user/u", account="111122223333"
+    )
+    assert not policy.covers(
+        "iam:UpdateAccessKey", "arn:aws:iam::999999999999:user/u", account="111122223333"
+    )
+
+
+def test_merge_groups_by_resource_and_dedupes():
+    a = IamPolicy.allow(["s3:GetBucketAcl", "s3:PutBucketAcl"], ["arn:{partition}:s3:::*"])
+    b = IamPolicy.allow(["s3:GetBucketAcl", "s3:GetBucketPolicy"], ["arn:{partition}:s3:::*"])
+    c = IamPolicy.allow(["iam:GetAccountPasswordPolicy"])
+    merged = IamPolicy.merge([a, b, c])
+    assert len(merged.statements) == 2
+    assert merged.actions == {
+        "s3:GetBucketAcl",
+        "s3:PutBucketAcl",
+        "s3:GetBucketPolicy",
+        "iam:GetAccountPasswordPolicy",
+    }
+
+
+def test_render_is_an_iam_document():
+    doc = IamPolicy.allow(["s3:GetBucketAcl"], ["arn:{partition}:s3:::*"]).render(
+        partition="aws-us-gov"
+    )
+    assert doc["Version"] == "2012-10-17"
+    st = doc["Statement"][0]
+    assert st["Effect"] == "Allow" and st["Action"] == ["s3:GetBucketAcl"]
+    assert st["Resource"] == "arn:aws-us-gov:s3:::*"
+
+
+@pytest.mark.parametrize("bad", ["GetBucketAcl", "s3:", "s3 GetBucketAcl"])
+def test_statement_rejects_malformed_actions(bad):
+    with pytest.raises(ValueError, match="not an IAM action"):
+        PolicyStatement((bad,))
