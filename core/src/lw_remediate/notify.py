@@ -1,0 +1,75 @@
+"""Notifications: what the core sends to notifiers (Slack, or any plugin's channel).
+
+Notifiers are registered through the ``lw_remediate_notifiers`` hook. The core
+calls :meth:`Notifier.notify` for every outcome and safety decision; a notifier
+that fails is logged and never blocks or fails the action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import structlog
+
+log = structlog.get_logger("lw_remediate.notify")
+
+
+class NotificationKind(enum.StrEnum):
+    OUTCOME = "outcome"  # an action finished (remediated, planned, manual, failed, ...)
+    APPROVAL_REQUESTED = "approval_requested"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    FLAPPING = "flapping"
+    KILL_SWITCH = "kill_switch"
+    ALERT_DEAD = "alert_dead"  # an alert could not be enriched after every attempt
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message: a kind, a one-line text, and the structured facts behind it."""
+
+    kind: NotificationKind
+    text: str
+    status: str | None = None
+    remediation_id: str | None = None
+    rule_id: str | None = None
+    resource_arn: str | None = None
+    account_id: str | None = None
+    action_id: str | None = None
+    detail: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """A notification channel. ``name`` appears in logs; ``notify`` must not raise for
+    delivery problems it can report itself, but the core guards it either way."""
+
+    name: str
+
+    async def notify(self, notification: Notification) -> None: ...
+
+
+class Notifiers:
+    """Fan-out to every configured notifier, isolating their failures."""
+
+    def __init__(self, notifiers: Iterable[Notifier] = (), *, timeout: float = 10.0) -> None:
+        self.notifiers = list(notifiers)
+        self.timeout = timeout
+
+    async def send(self, notification: Notification) -> None:
+        if not self.notifiers:
+            return
+        await asyncio.gather(*(self._one(n, notification) for n in self.notifiers))
+
+    async def _one(self, notifier: Notifier, notification: Notification) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await notifier.notify(notification)
+        except Exception as exc:  # noqa: BLE001 - a broken channel must not fail an action
+            log.warning(
+                "notify_failed", notifier=notifier.name, kind=str(notification.kind), error=str(exc)
+            )
