@@ -32,6 +32,7 @@ from .model import (
     VerifyResult,
     Violation,
 )
+from .notify import Notification, NotificationKind, Notifier
 from .policy import IamPolicy, PolicyStatement
 from .remediation import Remediation, RemediationContext, RemediationOptions
 from .rules import canonical_rule_id
@@ -49,6 +50,9 @@ __all__ = [
     "LwRemediateError",
     "MapLoadError",
     "Mode",
+    "Notification",
+    "NotificationKind",
+    "Notifier",
     "Plan",
     "PolicyStatement",
     "RecordedCall",

@@ -17,7 +17,7 @@ from typing import Any
 import pydantic
 
 from .errors import ConfigError
-from .model import Mode
+from .model import Mode, Status
 
 ENV_CONFIG = "LW_REMEDIATE_CONFIG"
 ENV_PREFIX = "LW_REMEDIATE_"
@@ -103,16 +103,38 @@ class StoreConfig(_Section):
 
 
 class SlackConfig(_Section):
+    """``[notify.slack]``: the built-in Slack incoming-webhook notifier."""
+
     webhook_url: pydantic.SecretStr | None = None
     webhook_url_file: str | None = None
+    #: Budget for one message, retry included.
+    timeout_seconds: float = pydantic.Field(8, gt=0, le=60)
+    #: Only outcomes with these statuses are sent (all when unset). Other kinds of
+    #: notification (approval requested, kill switch, dead alert, ...) are always sent.
+    statuses: list[Status] | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.webhook_url or self.webhook_url_file)
 
     def resolved_url(self) -> str | None:
         raw = self.webhook_url.get_secret_value() if self.webhook_url else None
         return _read_secret(raw, self.webhook_url_file, "notify.slack.webhook_url_file")
 
 
-class NotifyConfig(_Section):
+class NotifyConfig(pydantic.BaseModel):
+    """``[notify]``: one table per channel. ``slack`` is built in and validated here;
+    any other table is kept as is for the plugin that implements that channel
+    (``lw_remediate_notifiers``)."""
+
+    model_config = pydantic.ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, dict[str, Any]] = pydantic.Field(init=False)
+
     slack: SlackConfig = pydantic.Field(default_factory=SlackConfig)
+
+    def channels(self) -> dict[str, dict[str, Any]]:
+        """The channel tables given in the configuration, as the notifier hook receives them."""
+        return self.model_dump(exclude_unset=True)
 
 
 class MapsConfig(_Section):

@@ -71,5 +71,8 @@ class Notifiers:
                 await notifier.notify(notification)
         except Exception as exc:  # noqa: BLE001 - a broken channel must not fail an action
             log.warning(
-                "notify_failed", notifier=notifier.name, kind=str(notification.kind), error=str(exc)
+                "notify_failed",
+                notifier=notifier.name,
+                kind=str(notification.kind),
+                error=str(exc) or type(exc).__name__,  # a TimeoutError has no message
             )
