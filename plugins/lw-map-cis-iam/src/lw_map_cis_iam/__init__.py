@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from lw_remediate import Remediation, hookimpl
 
-from .remediations import password_policy
+from .remediations import password_policy, unused_credentials
 
 
 @hookimpl
 def lw_remediate_remediations() -> Iterable[Remediation]:
-    return [password_policy.REMEDIATION]
+    return [password_policy.REMEDIATION, unused_credentials.REMEDIATION]

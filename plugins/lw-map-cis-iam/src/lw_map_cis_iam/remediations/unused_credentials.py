@@ -1,0 +1,315 @@
+"""AWS_CIS_1_3, LW_AWS_IAM_6: disable credentials unused for the threshold (90 days).
+
+Access keys: an ``Active`` key whose last use (or, never used, whose creation) is older
+than the threshold is deactivated -- reversible, undo reactivates it. Console passwords
+(AWS_CIS_1_3 only) are reported; deleting the login profile is the opt-in
+``delete_login_profile``, and it is **irreversible**: the password cannot be restored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+from botocore.exceptions import ClientError
+
+from lw_remediate import (
+    ActionRecord,
+    Change,
+    CheckResult,
+    IamPolicy,
+    Plan,
+    Remediation,
+    RemediationContext,
+    RemediationOptions,
+    RemediationRefused,
+    RevertNotSupported,
+    VerifyResult,
+    Violation,
+)
+
+from .._iam import (
+    KEY_LAST_USED_ARNS,
+    USER_ARNS,
+    as_utc,
+    day,
+    is_no_such_entity,
+    iso,
+    rule_threshold,
+    user_arn,
+    utcnow,
+)
+from .._keys import (
+    AccessKey,
+    deactivate_keys,
+    deactivation_changes,
+    reactivate_keys,
+    read_access_keys,
+    still_planned,
+)
+
+#: Days without use after which a credential counts as unused, per rule. Lacework's new
+#: policy lacework-global-41 (the alias of AWS_CIS_1_3) follows CIS 1.4 at 45 days.
+THRESHOLDS: Mapping[str, int] = {
+    "AWS_CIS_1_3": 90,
+    "lacework-global-41": 45,
+    "LW_AWS_IAM_6": 90,
+}
+
+#: Rules about console passwords as well as access keys.
+PASSWORD_RULES = frozenset({"AWS_CIS_1_3"})
+
+
+class Options(RemediationOptions):
+    """Threshold and the (irreversible) password option."""
+
+    #: Days without use; default: the rule's own value (90; 45 for lacework-global-41).
+    max_unused_days: int | None = pydantic.Field(None, ge=1, le=3650)
+    #: Delete the login profile of a console password unused for the threshold.
+    #: IRREVERSIBLE: the password cannot be restored, only replaced by a new one.
+    delete_login_profile: bool = False
+
+
+@dataclass(frozen=True)
+class UserCredentials:
+    """What IAM says about one user's credentials."""
+
+    user: str
+    keys: list[AccessKey]
+    login_profile: dict[str, Any] | None
+    password_last_used: dt.datetime | None
+
+
+async def read_credentials(ctx: RemediationContext[Any], user: str) -> UserCredentials | None:
+    """The user's password and key state; None when the user no longer exists."""
+    async with ctx.aws.client("iam") as iam:
+        try:
+            response = await iam.get_user(UserName=user)
+        except ClientError as exc:
+            if is_no_such_entity(exc):
+                return None
+            raise
+        password_last_used = as_utc(response["User"].get("PasswordLastUsed"))
+        try:
+            profile = (await iam.get_login_profile(UserName=user))["LoginProfile"]
+            login_profile: dict[str, Any] | None = {
+                "CreateDate": iso(as_utc(profile.get("CreateDate"))),
+                "PasswordResetRequired": bool(profile.get("PasswordResetRequired", False)),
+            }
+        except ClientError as exc:
+            if not is_no_such_entity(exc):
+                raise
+            login_profile = None
+        keys = await read_access_keys(iam, user)
+    if keys is None:
+        return None
+    return UserCredentials(user, keys, login_profile, password_last_used)
+
+
+def _threshold(ctx: RemediationContext[Any], violation: Violation) -> int:
+    return rule_threshold(violation, THRESHOLDS, ctx.options.max_unused_days, fallback=90)
+
+
+def stale_keys(keys: list[AccessKey], now: dt.datetime, days: int) -> list[AccessKey]:
+    """Active keys last used (or, never used, created) more than ``days`` ago."""
+    cutoff = now - dt.timedelta(days=days)
+    return [k for k in keys if k.active and (k.last_used or k.created) < cutoff]
+
+
+def stale_password(
+    creds: UserCredentials, violation: Violation, now: dt.datetime, days: int
+) -> str | None:
+    """Why the console password counts as unused, or None (no password, or in use)."""
+    if violation.rule_id not in PASSWORD_RULES or creds.login_profile is None:
+        return None
+    cutoff = now - dt.timedelta(days=days)
+    if creds.password_last_used is not None:
+        if creds.password_last_used < cutoff:
+            return f"console password last used {day(creds.password_last_used)}"
+        return None
+    created = as_utc(creds.login_profile.get("CreateDate"))
+    if created is not None and created < cutoff:
+        return f"console password never used (login profile created {day(created)})"
+    return None
+
+
+async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
+    user = violation.resource_name
+    creds = await read_credentials(ctx, user)
+    if creds is None:
+        return CheckResult.compliant(f"user {user} no longer exists")
+    days, now = _threshold(ctx, violation), utcnow()
+    keys = stale_keys(creds.keys, now, days)
+    password = stale_password(creds, violation, now, days)
+    observed = {
+        "threshold_days": days,
+        "keys": [k.to_dict() for k in creds.keys],
+        "login_profile": creds.login_profile,
+        "password_last_used": iso(creds.password_last_used),
+    }
+    if not keys and not password:
+        return CheckResult.compliant(f"{user} has no credential unused for {days} days", **observed)
+    found = [f"access key {k.describe()}" for k in keys] + ([password] if password else [])
+    return CheckResult.violating(f"{user}: unused for {days}+ days: {'; '.join(found)}", **observed)
+
+
+async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
+    user = violation.resource_name
+    creds = await read_credentials(ctx, user)
+    if creds is None:
+        return Plan(f"user {user} no longer exists")
+    days, now = _threshold(ctx, violation), utcnow()
+    keys = stale_keys(creds.keys, now, days)
+    password = stale_password(creds, violation, now, days)
+    changes: list[Change] = deactivation_changes(violation, user, keys)
+    notes: list[str] = []
+    if keys:
+        notes.append(
+            "deactivation is reversible (undo reactivates the keys); a consumer still "
+            "holding a key gets InvalidClientTokenId until then"
+        )
+    delete_profile = bool(password) and ctx.options.delete_login_profile
+    if password and delete_profile:
+        changes.append(
+            Change(
+                "delete_login_profile",
+                user_arn(violation, user),
+                {**(creds.login_profile or {}), "PasswordLastUsed": iso(creds.password_last_used)},
+                None,
+            )
+        )
+        notes.append(
+            f"IRREVERSIBLE: deleting the login profile of {user} removes the console password "
+            "for good; undo cannot restore it (an administrator can create a new one with "
+            f"`aws iam create-login-profile --user-name {user} --password-reset-required`)"
+        )
+    elif password:
+        notes.append(
+            f"{password}: reported, not changed (the option delete_login_profile removes it, "
+            "irreversibly)"
+        )
+    if not changes:
+        if password:
+            raise RemediationRefused(
+                f"{user}: {password}; passwords are only reported by default -- delete the "
+                "login profile by hand or enable delete_login_profile (irreversible)"
+            )
+        return Plan(f"{user} has no credential unused for {days} days")
+    what = [f"deactivate access key {k.describe()}" for k in keys]
+    if delete_profile:
+        what.append(f"delete the login profile ({password})")
+    return Plan(
+        summary=f"{user} (unused for {days}+ days): " + "; ".join(what),
+        changes=changes,
+        data={
+            "user": user,
+            "keys": [k.key_id for k in keys],
+            "delete_login_profile": delete_profile,
+            "threshold_days": days,
+        },
+        irreversible=delete_profile,
+        notes=notes,
+    )
+
+
+async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
+    violation = ctx.violation
+    user = str(plan.data["user"])
+    creds = await read_credentials(ctx, user)  # re-read right before writing
+    if creds is None:
+        raise RemediationRefused(f"user {user} disappeared before the change")
+    days, now = int(plan.data["threshold_days"]), utcnow()
+    keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
+    delete_profile = bool(plan.data.get("delete_login_profile")) and bool(
+        stale_password(creds, violation, now, days)
+    )
+    if not keys and not delete_profile:
+        return {"user": user, "keys": {}}
+    after = await deactivate_keys(
+        ctx,
+        user,
+        keys,
+        extra_before={
+            "login_profile": creds.login_profile if delete_profile else None,
+            "password_last_used": iso(creds.password_last_used),
+        },
+    )
+    if delete_profile:
+        async with ctx.aws.client("iam") as iam:
+            await iam.delete_login_profile(UserName=user)
+        ctx.log.info("login_profile_deleted", user=user)
+    return {**after, "login_profile_deleted": delete_profile}
+
+
+async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
+    user = violation.resource_name
+    creds = await read_credentials(ctx, user)
+    if creds is None:
+        return VerifyResult.verified(f"user {user} no longer exists")
+    days, now = _threshold(ctx, violation), utcnow()
+    keys = stale_keys(creds.keys, now, days)
+    if keys:
+        return VerifyResult.failed(
+            "still active after the change: " + ", ".join(k.describe() for k in keys)
+        )
+    password = stale_password(creds, violation, now, days)
+    if password and ctx.options.delete_login_profile:
+        return VerifyResult.failed(f"{user}: the login profile is still there ({password})")
+    detail = f"{user}: no access key unused for {days}+ days is active"
+    if password:
+        detail += f"; {password} (reported, not changed)"
+    return VerifyResult.verified(detail)
+
+
+async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
+    before = record.before_image or {}
+    user = before.get("user", record.violation.resource_name)
+    deleted = bool((record.after_image or {}).get("login_profile_deleted")) or bool(
+        before.get("login_profile")
+    )
+    lost = (
+        f"the deleted login profile of {user} cannot be restored (a password cannot be "
+        f"recovered); create a new one with `aws iam create-login-profile --user-name {user} "
+        "--password-reset-required` if the user needs the console"
+    )
+    restored = await reactivate_keys(ctx, record)
+    if not restored:
+        if deleted:
+            raise RevertNotSupported(lost)
+        return f"nothing to restore for {user}"
+    detail = f"reactivated access key(s) {', '.join(restored)} of {user}"
+    return f"{detail}; {lost}" if deleted else detail
+
+
+def _option_policy(options: Options) -> IamPolicy:
+    if options.delete_login_profile:
+        return IamPolicy.allow(["iam:DeleteLoginProfile"], USER_ARNS)
+    return IamPolicy()
+
+
+REMEDIATION = Remediation(
+    id="cis_iam.disable_unused_credentials",
+    rules=("AWS_CIS_1_3", "LW_AWS_IAM_6"),
+    title="Deactivate access keys unused for 90 days (report unused console passwords)",
+    description=(
+        "Deactivates Active access keys not used (never used: not created) within the "
+        "threshold -- 90 days, 45 for lacework-global-41. Console passwords are reported; "
+        "the opt-in delete_login_profile deletes them, irreversibly. Undo reactivates keys."
+    ),
+    resource_type="iam:user",
+    policy=IamPolicy.allow(
+        ["iam:GetUser", "iam:GetLoginProfile", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
+        USER_ARNS,
+    )
+    + IamPolicy.allow(["iam:GetAccessKeyLastUsed"], KEY_LAST_USED_ARNS),
+    option_policy=_option_policy,
+    check=check,
+    plan=plan,
+    apply=apply,
+    verify=verify,
+    revert=revert,
+    options=Options,
+)

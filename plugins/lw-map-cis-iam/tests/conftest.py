@@ -1,0 +1,117 @@
+"""Seeding helpers for the IAM tests: users, keys and their ages through moto's backend.
+
+The IAM API cannot set a key's creation or last-use date, a password's last use or an
+SSH key's upload date; moto's backend can (remediation-catalog.md, gap 16).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+READ_PREFIXES = ("Get", "List", "Describe", "Generate")
+
+
+def writes(record: Any) -> list[str]:
+    """The operations of a record's AWS calls that change something."""
+    return [c.operation for c in record.calls if not c.operation.startswith(READ_PREFIXES)]
+
+
+def _past(days: float) -> dt.datetime:
+    # moto keeps naive UTC datetimes
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)
+
+
+class IamSeed:
+    """Create IAM state in account 123456789012 and back-date it."""
+
+    def __init__(self, moto_server: Any) -> None:
+        self.moto = moto_server
+        self.iam = moto_server.client("iam")
+
+    @property
+    def backend(self) -> Any:
+        return self.moto.iam_backend()
+
+    def user(
+        self, name: str, *, console: bool = False, age_days: float = 0, mfa: bool = False
+    ) -> str:
+        self.iam.create_user(UserName=name)
+        if console:
+            self.iam.create_login_profile(UserName=name, Password="Correct-Horse-9!")
+        if mfa:
+            serial = self.iam.create_virtual_mfa_device(VirtualMFADeviceName=f"{name}-mfa")[
+                "VirtualMFADevice"
+            ]["SerialNumber"]
+            self.iam.enable_mfa_device(
+                UserName=name,
+                SerialNumber=serial,
+                AuthenticationCode1="123456",
+                AuthenticationCode2="654321",
+            )
+        if age_days:
+            # the login profile's CreateDate is the user's in moto
+            self.backend.users[name].create_date = _past(age_days)
+        return name
+
+    def password_used(self, user: str, days_ago: float) -> None:
+        self.backend.users[user].password_last_used = _past(days_ago)
+
+    def key(
+        self,
+        user: str,
+        *,
+        age_days: float = 0,
+        used_days_ago: float | None = None,
+        active: bool = True,
+    ) -> str:
+        key_id = str(self.iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"])
+        if not active:
+            self.iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
+        key = self._key(user, key_id)
+        key.create_date = _past(age_days)
+        if used_days_ago is not None:
+            from moto.iam.models import AccessKeyLastUsed
+
+            key.last_used = AccessKeyLastUsed(_past(used_days_ago), "s3", "us-east-1")
+        return key_id
+
+    def _key(self, user: str, key_id: str) -> Any:
+        return next(k for k in self.backend.users[user].access_keys if k.access_key_id == key_id)
+
+    def key_status(self, user: str, key_id: str) -> str:
+        keys = self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        return str(next(k["Status"] for k in keys if k["AccessKeyId"] == key_id))
+
+    def ssh_key(self, user: str, *, age_days: float = 0, active: bool = True) -> str:
+        body = f"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ{user}{age_days} {user}@example"
+        key_id = str(
+            self.iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=body)["SSHPublicKey"][
+                "SSHPublicKeyId"
+            ]
+        )
+        if not active:
+            self.iam.update_ssh_public_key(UserName=user, SSHPublicKeyId=key_id, Status="Inactive")
+        key = next(
+            k for k in self.backend.users[user].ssh_public_keys if k.ssh_public_key_id == key_id
+        )
+        key.upload_date = _past(age_days)
+        return key_id
+
+    def ssh_status(self, user: str, key_id: str) -> str:
+        keys = self.iam.list_ssh_public_keys(UserName=user)["SSHPublicKeys"]
+        return str(next(k["Status"] for k in keys if k["SSHPublicKeyId"] == key_id))
+
+
+@pytest.fixture
+def seed(moto_server: Any) -> IamSeed:
+    """``seed.user("bob", console=True)``, ``seed.key("bob", age_days=120)``, ..."""
+    return IamSeed(moto_server)
+
+
+@pytest.fixture
+def write_calls() -> Any:
+    """``write_calls(record)``: the operations of a record's calls that change something."""
+    return writes
