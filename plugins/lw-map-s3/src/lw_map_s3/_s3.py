@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import weakref
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,9 +15,20 @@ BUCKET_RESOURCES = ("arn:{partition}:s3:::*",)
 
 NO_SUCH_BUCKET = "NoSuchBucket"
 
+#: One lock per bucket (per event loop): read-modify-write of a bucket's ACL or policy
+#: runs under it, so two remediations of one bucket in this process never interleave
+#: their read and their write. Locks vanish when no coroutine holds or awaits them.
+_LOCKS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakValueDictionary[str, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", "")) or error_code(exc)
 
 
 def is_missing_bucket(exc: ClientError) -> bool:
@@ -26,5 +40,35 @@ def bucket_args(violation: Violation) -> dict[str, Any]:
     return {"Bucket": violation.resource_name, "ExpectedBucketOwner": violation.account_id}
 
 
+def bucket_arn(violation: Violation) -> str:
+    """``arn:<partition>:s3:::<bucket>`` (the partition of the violation's ARN)."""
+    return f"arn:{violation.arn.partition}:s3:::{violation.resource_name}"
+
+
 def gone(violation: Violation) -> str:
     return f"bucket {violation.resource_name} no longer exists"
+
+
+def bucket_lock(violation: Violation) -> asyncio.Lock:
+    """The lock serialising read-modify-write of this bucket's ACL or policy."""
+    loop = asyncio.get_running_loop()
+    locks = _LOCKS.get(loop)
+    if locks is None:
+        locks = _LOCKS[loop] = weakref.WeakValueDictionary()
+    key = f"{violation.account_id}/{violation.resource_name}"
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
+
+
+def canonical(value: Any) -> str:
+    """A stable text form of a JSON value, for comparing live state with an image."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def region_of(location: str | None) -> str:
+    """The region of a ``GetBucketLocation`` answer (``None`` is us-east-1, ``EU`` eu-west-1)."""
+    if not location:
+        return "us-east-1"
+    return "eu-west-1" if location == "EU" else location

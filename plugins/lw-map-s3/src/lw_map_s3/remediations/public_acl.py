@@ -1,0 +1,371 @@
+"""LW_S3_1 ... LW_S3_10: remove the public-group grants a rule is about from the bucket ACL.
+
+Each rule names one group (AllUsers for 1-5, AuthenticatedUsers for 6-10) and one
+permission; the grants removed are that group's grants of that permission and of
+FULL_CONTROL (which implies it). Every other grant -- the owner, LogDelivery, named
+accounts, the group's other permissions -- is written back unchanged. A bucket
+whose ACLs are disabled (Object Ownership ``BucketOwnerEnforced``) is left alone:
+S3 ignores its ACL, so there is nothing to remove.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from lw_remediate import (
+    ActionRecord,
+    Change,
+    CheckResult,
+    IamPolicy,
+    Plan,
+    Remediation,
+    RemediationContext,
+    RemediationError,
+    RemediationOptions,
+    RemediationRefused,
+    ResourceChanged,
+    VerifyResult,
+    Violation,
+)
+
+from .._s3 import (
+    BUCKET_RESOURCES,
+    bucket_args,
+    bucket_lock,
+    canonical,
+    error_code,
+    gone,
+    is_missing_bucket,
+)
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+
+#: Rule -> (grantee group URI, permission the rule is about).
+RULES: Mapping[str, tuple[str, str]] = {
+    "LW_S3_1": (ALL_USERS, "READ"),
+    "LW_S3_2": (ALL_USERS, "WRITE"),
+    "LW_S3_3": (ALL_USERS, "READ_ACP"),
+    "LW_S3_4": (ALL_USERS, "WRITE_ACP"),
+    "LW_S3_5": (ALL_USERS, "FULL_CONTROL"),
+    "LW_S3_6": (AUTHENTICATED_USERS, "READ"),
+    "LW_S3_7": (AUTHENTICATED_USERS, "WRITE"),
+    "LW_S3_8": (AUTHENTICATED_USERS, "READ_ACP"),
+    "LW_S3_9": (AUTHENTICATED_USERS, "WRITE_ACP"),
+    "LW_S3_10": (AUTHENTICATED_USERS, "FULL_CONTROL"),
+}
+
+#: What the ``apply_public_access_block`` option turns on (merged into the current flags).
+PAB_FLAGS: Mapping[str, bool] = {"BlockPublicAcls": True, "IgnorePublicAcls": True}
+_PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+class Options(RemediationOptions):
+    """How much to remove."""
+
+    #: ``rule``: the group's grants of the rule's permission and FULL_CONTROL;
+    #: ``group``: every grant to the rule's group.
+    acl_scope: Literal["rule", "group"] = "rule"
+    #: Also turn on BlockPublicAcls and IgnorePublicAcls in the bucket's Public Access
+    #: Block (merged: flags already on stay on), so a public ACL cannot come back.
+    apply_public_access_block: bool = False
+
+
+@dataclass(frozen=True)
+class AclState:
+    """The bucket's ACL as read, or ``acls_disabled`` when Object Ownership disables ACLs."""
+
+    acls_disabled: bool
+    owner: Mapping[str, Any]
+    grants: Sequence[Mapping[str, Any]]
+
+
+def group_name(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
+
+
+def rule_target(violation: Violation) -> tuple[str, str]:
+    try:
+        return RULES[violation.rule_id]
+    except KeyError:
+        raise RemediationError(
+            f"{violation.rule_id} is not an ACL rule of this remediation"
+        ) from None
+
+
+def is_offending(grant: Mapping[str, Any], rule_id: str, scope: str) -> bool:
+    """True when ``grant`` is one the rule (with this scope) says must go."""
+    uri, permission = RULES[rule_id]
+    grantee = grant.get("Grantee", {})
+    if grantee.get("Type") != "Group" or grantee.get("URI") != uri:
+        return False
+    return scope == "group" or grant.get("Permission") in {permission, "FULL_CONTROL"}
+
+
+def clean_grant(grant: Mapping[str, Any]) -> dict[str, Any]:
+    """A grant as ``PutBucketAcl`` takes it: grantee type and identifier, and the permission."""
+    grantee = grant.get("Grantee", {})
+    clean = {"Type": grantee["Type"]}
+    for key in ("ID", "URI", "EmailAddress"):
+        if key in grantee:
+            clean[key] = grantee[key]
+    return {"Grantee": clean, "Permission": grant["Permission"]}
+
+
+def describe_grant(grant: Mapping[str, Any]) -> str:
+    grantee = grant.get("Grantee", {})
+    if "URI" in grantee:
+        who = group_name(str(grantee["URI"]))
+    elif "ID" in grantee:
+        who = f"canonical user {str(grantee['ID'])[:12]}..."
+    else:
+        who = str(grantee.get("EmailAddress", grantee.get("Type", "?")))
+    return f"{who} {grant.get('Permission')}"
+
+
+def grant_set(grants: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Grants in a comparable form (identity and permission only, order ignored)."""
+    return sorted(canonical(clean_grant(g)) for g in grants)
+
+
+async def read_acl(ctx: RemediationContext[Any], violation: Violation) -> AclState:
+    """Object Ownership first (ACLs may be disabled), then the ACL itself."""
+    async with ctx.aws.client("s3") as s3:
+        try:
+            controls = await s3.get_bucket_ownership_controls(**bucket_args(violation))
+        except ClientError as exc:
+            if error_code(exc) != "OwnershipControlsNotFoundError":
+                raise
+        else:
+            rules = controls.get("OwnershipControls", {}).get("Rules", [])
+            if any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules):
+                return AclState(True, {}, ())
+        acl = await s3.get_bucket_acl(**bucket_args(violation))
+    return AclState(False, dict(acl.get("Owner", {})), list(acl.get("Grants", [])))
+
+
+async def read_public_access_block(
+    ctx: RemediationContext[Any], violation: Violation
+) -> dict[str, Any] | None:
+    async with ctx.aws.client("s3") as s3:
+        try:
+            response = await s3.get_public_access_block(**bucket_args(violation))
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
+                return None
+            raise
+    return dict(response.get("PublicAccessBlockConfiguration", {}))
+
+
+def merged_public_access_block(current: Mapping[str, Any] | None) -> dict[str, bool]:
+    merged = {key: bool((current or {}).get(key, False)) for key in _PAB_KEYS}
+    merged.update(PAB_FLAGS)
+    return merged
+
+
+async def write_public_access_block(
+    ctx: RemediationContext[Any], violation: Violation, config: Mapping[str, Any] | None
+) -> None:
+    async with ctx.aws.client("s3") as s3:
+        if config is None:
+            await s3.delete_public_access_block(**bucket_args(violation))
+        else:
+            await s3.put_public_access_block(
+                **bucket_args(violation), PublicAccessBlockConfiguration=dict(config)
+            )
+
+
+async def write_acl(
+    ctx: RemediationContext[Any],
+    violation: Violation,
+    owner: Mapping[str, Any],
+    grants: Sequence[Mapping[str, Any]],
+) -> None:
+    policy = {"Owner": {"ID": owner["ID"]}, "Grants": [clean_grant(g) for g in grants]}
+    async with ctx.aws.client("s3") as s3:
+        await s3.put_bucket_acl(**bucket_args(violation), AccessControlPolicy=policy)
+
+
+def _split(
+    state: AclState, violation: Violation, options: Options
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    removed = [g for g in state.grants if is_offending(g, violation.rule_id, options.acl_scope)]
+    kept = [g for g in state.grants if not is_offending(g, violation.rule_id, options.acl_scope)]
+    return removed, kept
+
+
+def _disabled(violation: Violation) -> str:
+    return (
+        f"ACLs are disabled on bucket {violation.resource_name} (Object Ownership "
+        "BucketOwnerEnforced): S3 ignores ACL grants, nothing to remove"
+    )
+
+
+async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
+    uri, permission = rule_target(violation)
+    try:
+        state = await read_acl(ctx, violation)
+    except ClientError as exc:
+        if is_missing_bucket(exc):
+            return CheckResult.compliant(gone(violation))
+        raise
+    if state.acls_disabled:
+        return CheckResult.compliant(_disabled(violation), acls_disabled=True)
+    removed, _ = _split(state, violation, ctx.options)
+    grants = [clean_grant(g) for g in state.grants]
+    if not removed:
+        return CheckResult.compliant(
+            f"the ACL grants {group_name(uri)} neither {permission} nor FULL_CONTROL",
+            grants=grants,
+        )
+    return CheckResult.violating(
+        "the ACL grants " + ", ".join(describe_grant(g) for g in removed), grants=grants
+    )
+
+
+async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
+    state = await read_acl(ctx, violation)
+    if state.acls_disabled:
+        return Plan(_disabled(violation))
+    removed, kept = _split(state, violation, ctx.options)
+    if not removed:
+        return Plan("no offending grant in the ACL")
+    changes = [
+        Change("remove_acl_grant", violation.resource_arn, clean_grant(g), None) for g in removed
+    ]
+    summary = (
+        f"remove {len(removed)} grant(s) from the ACL of bucket {violation.resource_name}: "
+        + ", ".join(describe_grant(g) for g in removed)
+        + f"; keep the other {len(kept)} grant(s)"
+    )
+    if kept:
+        summary += " (" + ", ".join(describe_grant(g) for g in kept) + ")"
+    if ctx.options.apply_public_access_block:
+        current = await read_public_access_block(ctx, violation)
+        wanted = merged_public_access_block(current)
+        if wanted != current:
+            changes.append(
+                Change("put_public_access_block", violation.resource_arn, current, wanted)
+            )
+            summary += "; turn on BlockPublicAcls and IgnorePublicAcls"
+    return Plan(
+        summary=summary,
+        changes=changes,
+        notes=[
+            "undo writes the recorded ACL back; on AWS it fails while BlockPublicAcls is on "
+            "for the bucket or the account, or once ACLs are disabled",
+        ],
+    )
+
+
+async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
+    violation = ctx.violation
+    async with bucket_lock(violation):
+        state = await read_acl(ctx, violation)  # re-read right before writing
+        if state.acls_disabled:
+            return {"AclsDisabled": True}
+        removed, kept = _split(state, violation, ctx.options)
+        if not removed:
+            return {"Owner": dict(state.owner), "Grants": [clean_grant(g) for g in kept]}
+        before: dict[str, Any] = {"Owner": dict(state.owner), "Grants": list(state.grants)}
+        if ctx.options.apply_public_access_block:
+            before["PublicAccessBlock"] = await read_public_access_block(ctx, violation)
+        await ctx.record_before(before)
+        try:
+            await write_acl(ctx, violation, state.owner, kept)
+        except ClientError as exc:
+            if error_code(exc) == "AccessControlListNotSupported":
+                raise RemediationRefused(
+                    f"{_disabled(violation)} (ACLs were disabled while remediating; "
+                    "nothing was changed)"
+                ) from exc
+            raise
+        after: dict[str, Any] = {
+            "Owner": dict(state.owner),
+            "Grants": [clean_grant(g) for g in kept],
+        }
+        if ctx.options.apply_public_access_block:
+            wanted = merged_public_access_block(before["PublicAccessBlock"])
+            if wanted != before["PublicAccessBlock"]:
+                await write_public_access_block(ctx, violation, wanted)
+            after["PublicAccessBlock"] = wanted
+    return after
+
+
+async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
+    state = await read_acl(ctx, violation)
+    if state.acls_disabled:
+        return VerifyResult.verified(_disabled(violation))
+    removed, kept = _split(state, violation, ctx.options)
+    if removed:
+        return VerifyResult.failed(
+            "the ACL still grants " + ", ".join(describe_grant(g) for g in removed)
+        )
+    uri, permission = rule_target(violation)
+    return VerifyResult.verified(
+        f"the ACL no longer grants {group_name(uri)} {permission} or FULL_CONTROL; "
+        f"{len(kept)} other grant(s) kept"
+    )
+
+
+async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
+    violation = record.violation
+    before = record.before_image or {}
+    after = record.after_image or {}
+    async with bucket_lock(violation):
+        state = await read_acl(ctx, violation)
+        if state.acls_disabled:
+            raise ResourceChanged(
+                f"ACLs are now disabled on bucket {violation.resource_name}; not reverting"
+            )
+        if grant_set(state.grants) != grant_set(after.get("Grants", [])):
+            raise ResourceChanged(
+                f"the ACL of bucket {violation.resource_name} changed since the remediation; "
+                "not reverting"
+            )
+        if "PublicAccessBlock" in before:
+            live = await read_public_access_block(ctx, violation)
+            if live != after.get("PublicAccessBlock"):
+                raise ResourceChanged(
+                    f"the Public Access Block of bucket {violation.resource_name} changed since "
+                    "the remediation; not reverting"
+                )
+            # Undo the block first: with BlockPublicAcls on, AWS rejects a public ACL.
+            if live != before["PublicAccessBlock"]:
+                await write_public_access_block(ctx, violation, before["PublicAccessBlock"])
+        await write_acl(ctx, violation, before["Owner"], before["Grants"])
+    return f"restored the ACL of bucket {violation.resource_name} ({len(before['Grants'])} grants)"
+
+
+def option_policy(options: Options) -> IamPolicy:
+    if options.apply_public_access_block:
+        return IamPolicy.allow(
+            ["s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"], BUCKET_RESOURCES
+        )
+    return IamPolicy()
+
+
+REMEDIATION = Remediation(
+    id="s3.remove_public_acl_grants",
+    rules=tuple(RULES),
+    title="Remove public-group grants from an S3 bucket ACL",
+    description=(
+        "Removes only the AllUsers / AuthenticatedUsers grants the rule is about (plus "
+        "FULL_CONTROL); owner, LogDelivery and named-account grants are kept."
+    ),
+    resource_type="s3:bucket",
+    policy=IamPolicy.allow(
+        ["s3:GetBucketOwnershipControls", "s3:GetBucketAcl", "s3:PutBucketAcl"], BUCKET_RESOURCES
+    ),
+    check=check,
+    plan=plan,
+    apply=apply,
+    verify=verify,
+    revert=revert,
+    options=Options,
+    option_policy=option_policy,
+)
