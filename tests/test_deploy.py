@@ -1,0 +1,257 @@
+"""deploy/ cannot rot: the example config matches the schema and the installed maps,
+the systemd unit keeps its hardening, the container file its shape."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+from lw_remediate.config import Config, load_config
+from lw_remediate.maps import load_maps
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+EXAMPLE = DEPLOY / "config.example.toml"
+CONTAINER_CONFIG = DEPLOY / "container" / "config.toml"
+UNIT = DEPLOY / "systemd" / "lw-remediate.service"
+CONTAINERFILE = DEPLOY / "container" / "Containerfile"
+CREDENTIALS = "/run/credentials/lw-remediate.service/"
+
+#: Config fields that are not operator keys, or are tables of free-form entries.
+NOT_KEYS = {("source",), ("remediations",), ("rules",)}
+
+REGISTRY = load_maps()
+
+
+# -- the example configuration --------------------------------------------------------
+
+
+def schema_keys(model: type[pydantic.BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple]:
+    """Every leaf key of the configuration schema, as a path."""
+    keys: set[tuple] = set()
+    for name, info in model.model_fields.items():
+        path = (*prefix, name)
+        if path in NOT_KEYS:
+            continue
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, pydantic.BaseModel):
+            keys |= schema_keys(ann, path)
+        else:
+            keys.add(path)
+    return keys
+
+
+def leaf_keys(table: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple]:
+    keys: set[tuple] = set()
+    for key, value in table.items():
+        if isinstance(value, dict):
+            keys |= leaf_keys(value, (*prefix, key))
+        else:
+            keys.add((*prefix, key))
+    return keys
+
+
+_HEADER = re.compile(r"^\[.*\]\s*$")
+#: An optional key shown commented out: exactly ``# key = value``.
+_COMMENTED_KEY = re.compile(r"^# ([a-z_]+) = \S")
+
+
+def commented_keys(text: str) -> set[tuple]:
+    """``# key = value`` lines, as paths under the table they appear in."""
+    keys: set[tuple] = set()
+    table: tuple[str, ...] = ()
+    for line in text.splitlines():
+        if _HEADER.match(line):
+            parsed = tomllib.loads(line)
+            table = ()
+            while parsed:
+                ((name, parsed),) = parsed.items()
+                table += (name,)
+            continue
+        match = _COMMENTED_KEY.match(line)
+        if match:
+            keys.add((*table, match.group(1)))
+    return keys
+
+
+def _example_data() -> dict[str, Any]:
+    return tomllib.loads(EXAMPLE.read_text())
+
+
+@pytest.mark.parametrize("path", [EXAMPLE, CONTAINER_CONFIG], ids=lambda p: p.name)
+def test_config_loads_and_validates_against_the_installed_maps(path):
+    config = load_config(path, environ={})
+    config.validate_remediations(REGISTRY.remediations)
+
+
+def test_example_config_shows_every_key_of_the_schema():
+    text = EXAMPLE.read_text()
+    data = _example_data()
+    remediation_tables = {
+        ("remediation", rid, key)
+        for rid, table in data.get("remediation", {}).items()
+        if isinstance(table, dict)
+        for key in table
+    }
+    shown = (leaf_keys(data) | commented_keys(text)) - remediation_tables
+    shown = {k for k in shown if k[0] != "rules"}
+    schema = schema_keys(Config)
+    missing = sorted(".".join(k) for k in schema - shown)
+    assert not missing, f"deploy/config.example.toml does not show (and describe): {missing}"
+    unknown = sorted(".".join(k) for k in shown - schema)
+    assert not unknown, f"deploy/config.example.toml shows keys the schema lacks: {unknown}"
+    assert "rules" in data, "the example shows the [rules] table"
+
+
+def test_example_remediation_tables_show_every_option():
+    data = _example_data()
+    tables = {rid: t for rid, t in data["remediation"].items() if isinstance(t, dict)}
+    assert {"s3.enable_versioning", "cis_iam.tighten_password_policy"} <= set(tables)
+    for rid, table in tables.items():
+        rem = REGISTRY.remediations[rid]
+        assert "mode" in table, f'[remediation."{rid}"] shows its mode'
+        missing = set(rem.options.model_fields) - set(table)
+        assert not missing, f'[remediation."{rid}"] does not show option(s) {sorted(missing)}'
+        assert rem.parse_options({k: v for k, v in table.items() if k != "mode"})
+
+
+def test_every_key_line_has_a_comment_above_it():
+    """Each key (set or commented out) is described: a comment line comes before it,
+    or it belongs to a block whose first key is."""
+    lines = EXAMPLE.read_text().splitlines()
+    for i, line in enumerate(lines):
+        is_key = bool(_COMMENTED_KEY.match(line) or re.match(r"^[a-z_]+ = ", line))
+        if is_key and i:
+            above = lines[i - 1]
+            assert above.startswith("#") or re.match(r"^[a-z_]+ = ", above), (
+                f"config.example.toml line {i + 1} ({line!r}) has no comment"
+            )
+
+
+def test_secret_files_match_the_systemd_credentials():
+    """Every credential the example reads is loaded by the unit, and vice versa."""
+    text = EXAMPLE.read_text()
+    used = set(re.findall(re.escape(CREDENTIALS) + r"([A-Za-z0-9_.-]+)", text))
+    loaded = {
+        value.split(":", 1)[0]
+        for key, value in unit_settings(include_commented=True)
+        if key == "LoadCredential"
+    }
+    assert used == loaded
+
+
+# -- the systemd unit -----------------------------------------------------------------
+
+
+def unit_settings(*, include_commented: bool = False) -> list[tuple[str, str]]:
+    """(key, value) pairs of the unit, in order; keys may repeat."""
+    pairs = []
+    for raw in UNIT.read_text().splitlines():
+        line = raw.strip()
+        if include_commented and re.match(r"^#[A-Z][A-Za-z]+=", line):
+            line = line[1:]
+        if not line or line.startswith(("#", ";", "[")):
+            continue
+        key, _, value = line.partition("=")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (
+            "ExecStart",
+            "/opt/lw-remediate/bin/lw-remediate serve --config /etc/lw-remediate/config.toml",
+        ),
+        ("DynamicUser", "yes"),
+        ("StateDirectory", "lw-remediate"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("NoNewPrivileges", "yes"),
+        ("PrivateTmp", "yes"),
+        ("PrivateDevices", "yes"),
+        ("CapabilityBoundingSet", ""),
+        ("AmbientCapabilities", ""),
+        ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"),
+        ("SystemCallFilter", "@system-service"),
+        ("SystemCallArchitectures", "native"),
+        ("MemoryDenyWriteExecute", "yes"),
+        ("RestrictNamespaces", "yes"),
+        ("RestrictSUIDSGID", "yes"),
+        ("LockPersonality", "yes"),
+        ("ProtectKernelTunables", "yes"),
+        ("ProtectKernelModules", "yes"),
+        ("ProtectControlGroups", "yes"),
+        ("UMask", "0077"),
+        ("Restart", "on-failure"),
+        ("RestartPreventExitStatus", "2"),
+    ],
+)
+def test_systemd_unit_keeps_its_hardening(key, value):
+    assert (key, value) in unit_settings(), f"{UNIT.name} lacks {key}={value}"
+
+
+def test_systemd_unit_loads_secrets_as_credentials_not_environment():
+    settings = unit_settings()
+    assert any(k == "LoadCredential" for k, _ in settings)
+    env = " ".join(v for k, v in settings if k == "Environment")
+    assert not re.search(r"TOKEN|SECRET|WEBHOOK_URL|API_KEY", env), env
+    assert not any(k == "EnvironmentFile" for k, _ in settings)
+
+
+def test_the_example_store_lives_in_the_state_directory():
+    state = dict(unit_settings())["StateDirectory"]
+    path = load_config(EXAMPLE, environ={}).store.path
+    assert path.startswith(f"/var/lib/{state}/")
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_systemd_analyze_rates_the_unit_well():
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", str(UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout)
+    if result.returncode != 0 and match is None:
+        pytest.skip(f"systemd-analyze cannot rate offline here: {result.stderr.strip()[:200]}")
+    assert match, result.stdout[-500:]
+    assert float(match.group(1)) <= 2.0, result.stdout
+
+
+# -- the container file ---------------------------------------------------------------
+
+
+def test_containerfile_shape():
+    text = CONTAINERFILE.read_text()
+    instructions = [
+        line.split(None, 1)
+        for line in re.sub(r"\\\n", " ", text).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    by_name: dict[str, list[str]] = {}
+    for name, *rest in instructions:
+        by_name.setdefault(name.upper(), []).append(rest[0] if rest else "")
+    assert all(f.startswith("python:3.11-slim") for f in by_name["FROM"])
+    user = by_name["USER"][-1].split(":")[0]
+    assert user not in {"0", "root"}, "the daemon does not run as root"
+    assert by_name["EXPOSE"] == ["8080"]
+    assert any("/var/lib/lw-remediate" in v for v in by_name["VOLUME"])
+    assert any("/healthz" in v for v in by_name["HEALTHCHECK"])
+    install = " ".join(v for v in by_name["RUN"] if "pip install" in v)
+    for source in ("./core", "./plugins/lw-map-s3", "./plugins/lw-map-cis-iam"):
+        assert source in install
+    for copy in by_name["COPY"]:
+        if copy.startswith("--from"):
+            continue
+        source = copy.split()[0]
+        assert (ROOT / source).exists(), f"COPY source {source} does not exist"
