@@ -150,6 +150,7 @@ async def assume_role(
     *,
     session_name: str,
     session_policy: Mapping[str, Any] | None = None,
+    external_id: str | None = None,
     duration_seconds: int = 900,
 ) -> Credentials:
     """Temporary credentials for ``role_arn``, optionally narrowed by a session policy."""
@@ -158,6 +159,8 @@ async def assume_role(
         "RoleSessionName": session_name[:64],
         "DurationSeconds": duration_seconds,
     }
+    if external_id:
+        kwargs["ExternalId"] = external_id
     if session_policy is not None:
         kwargs["Policy"] = json.dumps(session_policy, separators=(",", ":"))
     async with base.client("sts") as sts:

@@ -63,6 +63,9 @@ class LaceworkConfig(_Section):
     key_id: str | None = None
     secret: pydantic.SecretStr | None = None
     secret_file: str | None = None
+    #: Act on resources listed in EventBridge / Alerts API payloads without re-reading
+    #: them from the API. Off: anyone who learns the webhook URL could name resources.
+    trust_payload_resources: bool = False
     max_attempts: int = pydantic.Field(8, ge=1)
     request_timeout_seconds: float = pydantic.Field(30, gt=0)
 
@@ -147,6 +150,8 @@ class RemediationDefaults(_Section):
     concurrency: int = pydantic.Field(8, ge=1, le=256)
     timeout_seconds: float = pydantic.Field(300, gt=0)
     enrich_max_attempts: int = pydantic.Field(10, ge=1)
+    #: First delay before retrying an alert that could not be enriched; doubles per attempt.
+    enrich_retry_seconds: float = pydantic.Field(2.0, gt=0, le=3600)
 
 
 class Config(_Section):
@@ -201,7 +206,7 @@ def _first_error(exc: pydantic.ValidationError, *, prefix: str = "") -> str:
     return f"{key}: {err['msg']}"
 
 
-_MODE_SECTION_KEYS = {"default_mode", "concurrency", "timeout_seconds", "enrich_max_attempts"}
+_MODE_SECTION_KEYS = set(RemediationDefaults.model_fields)
 
 
 def _split_remediation_table(data: dict[str, Any]) -> None:

@@ -195,6 +195,43 @@ class Runner:
             record, result.detail or "verify found the violation still there", "VerifyFailed"
         )
 
+    async def resume(
+        self,
+        remediation: Remediation,
+        record: ActionRecord,
+        *,
+        aws: AwsSession,
+        options: RemediationOptions | None = None,
+    ) -> ActionRecord:
+        """Finish an action a crash interrupted, without applying twice.
+
+        If the crash came after the apply started, ``verify`` runs first: a fix that
+        took is recorded ``remediated`` and nothing is written again. Otherwise (or if
+        the fix did not take) the lifecycle runs again from ``check``, which re-reads
+        live state, so an apply that did happen is never repeated.
+        """
+        options = options if options is not None else remediation.default_options()
+        if (
+            record.state in {"applying", "before_recorded", "applied"}
+            and remediation.verify is not None
+        ):
+            ctx = self._context(remediation, record, options, aws, dry_run=False)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    result = await remediation.verify(ctx, record.violation)
+            except Exception as exc:  # noqa: BLE001 - fall through to a full re-run
+                self.log.warning("resume_verify_failed", action_id=record.id, error=_describe(exc))
+            else:
+                if result.status is Verification.VERIFIED:
+                    record.verification = result.status
+                    detail = result.detail or (record.plan.summary if record.plan else "")
+                    return await self._finish(
+                        record, Status.REMEDIATED, f"{detail} (verified after restart)"
+                    )
+        return await self.run(
+            remediation, record.violation, aws=aws, mode=record.mode, options=options, record=record
+        )
+
     async def approve(
         self,
         remediation: Remediation,

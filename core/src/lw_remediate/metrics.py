@@ -1,0 +1,53 @@
+"""Prometheus metrics of one daemon (own registry, so tests can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    """The daemon's metrics; ``render()`` is the /metrics body."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.alerts_received = Counter(
+            "lw_remediate_alerts_received",
+            "Webhook deliveries by payload shape and result",
+            ["shape", "result"],
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "lw_remediate_actions",
+            "Finished actions by status and remediation",
+            ["status", "remediation_id"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "lw_remediate_queue_depth", "Inbox entries by state", ["state"], registry=self.registry
+        )
+        self.ingest_latency = Histogram(
+            "lw_remediate_ingest_seconds",
+            "Time from request to durable commit and answer",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.action_latency = Histogram(
+            "lw_remediate_action_seconds",
+            "Time to run one action (check to verify)",
+            ["mode"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.enrich_failures = Counter(
+            "lw_remediate_enrich_failures",
+            "Lacework enrichment attempts that failed",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def set_queue(self, counts: dict[str, int]) -> None:
+        for state in ("queued", "processing", "done", "dead"):
+            self.queue_depth.labels(state=state).set(counts.get(state, 0))
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,566 @@
+"""SQLite store: one WAL file, one connection owned by one thread.
+
+All statements run on a dedicated thread, so the event loop never blocks on disk.
+Inbox inserts use *group commit*: while one transaction is being committed, new
+deliveries queue up and are committed together in the next transaction. There is
+no fixed wait, so a lone delivery is committed at once and a burst shares fsyncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
+from .base import ActionRow, AuditEvent, InboxRow
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    delivery_key TEXT NOT NULL UNIQUE,
+    shape TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS inbox_due ON inbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS violations (
+    id INTEGER PRIMARY KEY,
+    inbox_id INTEGER REFERENCES inbox(id),
+    rule_id TEXT NOT NULL,
+    source_rule_id TEXT,
+    resource_arn TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    region TEXT,
+    reason TEXT,
+    resource_type TEXT,
+    alert_id TEXT,
+    created_at REAL NOT NULL,
+    UNIQUE (inbox_id, rule_id, resource_arn, account_id)
+);
+CREATE TABLE IF NOT EXISTS actions (
+    id TEXT PRIMARY KEY,
+    violation_id INTEGER NOT NULL REFERENCES violations(id),
+    inbox_id INTEGER,
+    remediation_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    resource_arn TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    state TEXT NOT NULL,
+    status TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    plan TEXT,
+    before_image TEXT,
+    after_image TEXT,
+    verification TEXT,
+    calls TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    approver TEXT,
+    violation TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (violation_id, remediation_id)
+);
+CREATE INDEX IF NOT EXISTS actions_status ON actions (status, updated_at);
+CREATE INDEX IF NOT EXISTS actions_resource ON actions (resource_arn, rule_id, updated_at);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    action_id TEXT,
+    actor TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS audit_action ON audit (action_id, at);
+"""
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def new_action_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class SqliteStore:
+    """The embedded default :class:`~lw_remediate.store.Store`."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lw-store")
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[tuple[str, str, str, Any], asyncio.Future[tuple[int, bool]]]] = []
+        self._flushing = False
+        self._flush_task: asyncio.Task[None] | None = None
+        self.commits = 0  # number of inbox transactions (for the group-commit benchmark and tests)
+
+    # -- plumbing --------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+
+        def call() -> T:
+            assert self._conn is not None, "store is not open"
+            return fn(self._conn)
+
+        return await loop.run_in_executor(self._executor, call)
+
+    async def open(self) -> None:
+        def _open() -> sqlite3.Connection:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            return conn
+
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._executor, _open)
+
+    async def close(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    # -- inbox -----------------------------------------------------------------------
+
+    async def enqueue(self, items: Sequence[tuple[str, str, str, Any]]) -> list[tuple[int, bool]]:
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[tuple[int, bool]]] = []
+        for item in items:
+            fut: asyncio.Future[tuple[int, bool]] = loop.create_future()
+            self._pending.append((item, fut))
+            futures.append(fut)
+        if not self._flushing:
+            self._flushing = True
+            self._flush_task = loop.create_task(self._flush())
+        return list(await asyncio.gather(*futures))
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    items = [item for item, _ in batch]
+                    results = await self._run(functools.partial(self._insert_batch, items=items))
+                except Exception as exc:  # noqa: BLE001 - hand the failure to every waiter
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(result)
+        finally:
+            self._flushing = False
+
+    def _insert_batch(
+        self, conn: sqlite3.Connection, *, items: list[tuple[str, str, str, Any]]
+    ) -> list[tuple[int, bool]]:
+        now = time.time()
+        out: list[tuple[int, bool]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key, shape, event_id, body in items:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO inbox (delivery_key, shape, event_id, body, received_at, next_attempt_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, shape, event_id, json.dumps(body), now, now, now),
+                )
+                if cur.rowcount:
+                    out.append((int(cur.lastrowid or 0), True))
+                else:
+                    row = conn.execute(
+                        "SELECT id FROM inbox WHERE delivery_key = ?", (key,)
+                    ).fetchone()
+                    out.append((int(row["id"]), False))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        return out
+
+    @staticmethod
+    def _inbox(row: sqlite3.Row) -> InboxRow:
+        return InboxRow(
+            id=row["id"],
+            delivery_key=row["delivery_key"],
+            shape=row["shape"],
+            event_id=row["event_id"],
+            body=json.loads(row["body"]),
+            state=row["state"],
+            attempts=row["attempts"],
+            received_at=row["received_at"],
+            next_attempt_at=row["next_attempt_at"],
+            last_error=row["last_error"],
+        )
+
+    async def claim_due(self, now: float, limit: int) -> list[InboxRow]:
+        def _claim(conn: sqlite3.Connection) -> list[InboxRow]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(
+                    "SELECT * FROM inbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                    (now, limit),
+                ).fetchall()
+                for row in rows:
+                    conn.execute(
+                        "UPDATE inbox SET state = 'processing', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                        (now, row["id"]),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return [self._inbox(r) for r in rows]
+
+        return await self._run(_claim)
+
+    async def requeue_processing(self) -> int:
+        """After a crash or shutdown: give up claims so the work runs again."""
+
+        def _requeue(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE inbox SET state = 'queued', updated_at = ? WHERE state = 'processing'",
+                (time.time(),),
+            )
+            return cur.rowcount
+
+        return await self._run(_requeue)
+
+    async def next_due_at(self) -> float | None:
+        def _next(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT MIN(next_attempt_at) AS t FROM inbox WHERE state = 'queued'"
+            ).fetchone()
+            return None if row["t"] is None else float(row["t"])
+
+        return await self._run(_next)
+
+    async def retry_later(self, inbox_id: int, *, next_attempt_at: float, error: str) -> int:
+        def _retry(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "UPDATE inbox SET state = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+                (next_attempt_at, error, time.time(), inbox_id),
+            )
+            row = conn.execute("SELECT attempts FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
+            return int(row["attempts"])
+
+        return await self._run(_retry)
+
+    async def mark_inbox(self, inbox_id: int, state: str, *, error: str | None = None) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE inbox SET state = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?",
+                (state, error, time.time(), inbox_id),
+            )
+        )
+
+    async def inbox_counts(self) -> dict[str, int]:
+        def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT state, COUNT(*) AS n FROM inbox GROUP BY state").fetchall()
+            return {r["state"]: int(r["n"]) for r in rows}
+
+        return await self._run(_counts)
+
+    async def list_inbox(self, *, state: str | None = None, limit: int = 100) -> list[InboxRow]:
+        def _list(conn: sqlite3.Connection) -> list[InboxRow]:
+            if state:
+                rows = conn.execute(
+                    "SELECT * FROM inbox WHERE state = ? ORDER BY id DESC LIMIT ?", (state, limit)
+                )
+            else:
+                rows = conn.execute("SELECT * FROM inbox ORDER BY id DESC LIMIT ?", (limit,))
+            return [self._inbox(r) for r in rows.fetchall()]
+
+        return await self._run(_list)
+
+    # -- violations and actions --------------------------------------------------------
+
+    async def add_violation(self, inbox_id: int | None, violation: Violation) -> int:
+        def _add(conn: sqlite3.Connection) -> int:
+            v = violation
+            conn.execute(
+                "INSERT OR IGNORE INTO violations (inbox_id, rule_id, source_rule_id, resource_arn, account_id,"
+                " region, reason, resource_type, alert_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    inbox_id,
+                    v.rule_id,
+                    v.source_rule_id,
+                    v.resource_arn,
+                    v.account_id,
+                    v.region,
+                    v.reason,
+                    v.resource_type,
+                    v.alert_id,
+                    time.time(),
+                ),
+            )
+            row = conn.execute(
+                "SELECT id FROM violations WHERE inbox_id IS ? AND rule_id = ? AND resource_arn = ? AND account_id = ?",
+                (inbox_id, v.rule_id, v.resource_arn, v.account_id),
+            ).fetchone()
+            return int(row["id"])
+
+        return await self._run(_add)
+
+    async def create_action(
+        self, violation_id: int, inbox_id: int | None, record: ActionRecord
+    ) -> tuple[ActionRecord, bool]:
+        def _create(conn: sqlite3.Connection) -> tuple[ActionRecord, bool]:
+            existing = conn.execute(
+                "SELECT * FROM actions WHERE violation_id = ? AND remediation_id = ?",
+                (violation_id, record.remediation_id),
+            ).fetchone()
+            if existing is not None:
+                return self._record(existing), False
+            record.id = record.id or new_action_id()
+            now = time.time()
+            conn.execute(
+                "INSERT INTO actions (id, violation_id, inbox_id, remediation_id, rule_id, resource_arn, account_id,"
+                " mode, state, status, detail, violation, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.id,
+                    violation_id,
+                    inbox_id,
+                    record.remediation_id,
+                    record.violation.rule_id,
+                    record.violation.resource_arn,
+                    record.violation.account_id,
+                    str(record.mode),
+                    record.state,
+                    str(record.status) if record.status else None,
+                    record.detail,
+                    json.dumps(record.violation.to_dict()),
+                    now,
+                    now,
+                ),
+            )
+            return record, True
+
+        return await self._run(_create)
+
+    async def save_action(self, record: ActionRecord) -> None:
+        if record.id is None:
+            raise ValueError("save_action needs a record created by create_action")
+
+        def _save(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE actions SET mode = ?, state = ?, status = ?, detail = ?, plan = ?, before_image = ?,"
+                " after_image = ?, verification = ?, calls = ?, error = ?, updated_at = ? WHERE id = ?",
+                (
+                    str(record.mode),
+                    record.state,
+                    str(record.status) if record.status else None,
+                    record.detail,
+                    _dumps(record.plan.to_dict() if record.plan else None),
+                    _dumps(record.before_image),
+                    _dumps(record.after_image),
+                    str(record.verification) if record.verification else None,
+                    json.dumps([c.to_dict() for c in record.calls]),
+                    record.error,
+                    time.time(),
+                    record.id,
+                ),
+            )
+
+        await self._run(_save)
+
+    async def set_approver(self, action_id: str, approver: str | None) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE actions SET approver = ? WHERE id = ?", (approver, action_id)
+            )
+        )
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> ActionRecord:
+        plan = _loads(row["plan"])
+        return ActionRecord(
+            remediation_id=row["remediation_id"],
+            violation=Violation.from_dict(json.loads(row["violation"])),
+            mode=Mode(row["mode"]),
+            status=Status(row["status"]) if row["status"] else None,
+            detail=row["detail"],
+            plan=Plan.from_dict(plan) if plan else None,
+            before_image=_loads(row["before_image"]),
+            after_image=_loads(row["after_image"]),
+            verification=Verification(row["verification"]) if row["verification"] else None,
+            calls=[RecordedCall(**c) for c in json.loads(row["calls"])],
+            error=row["error"],
+            id=row["id"],
+            state=row["state"],
+        )
+
+    def _row(self, row: sqlite3.Row) -> ActionRow:
+        return ActionRow(
+            record=self._record(row),
+            violation_id=row["violation_id"],
+            inbox_id=row["inbox_id"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            approver=row["approver"],
+        )
+
+    async def get_action(self, action_id: str) -> ActionRow | None:
+        def _get(conn: sqlite3.Connection) -> ActionRow | None:
+            row = conn.execute("SELECT * FROM actions WHERE id = ?", (action_id,)).fetchone()
+            return None if row is None else self._row(row)
+
+        return await self._run(_get)
+
+    async def list_actions(
+        self,
+        *,
+        limit: int = 50,
+        status: str | None = None,
+        states: Sequence[str] | None = None,
+        remediation_id: str | None = None,
+        resource_arn: str | None = None,
+        since: float | None = None,
+    ) -> list[ActionRow]:
+        def _list(conn: sqlite3.Connection) -> list[ActionRow]:
+            where: list[str] = ["1=1"]
+            args: list[Any] = []
+            if status:
+                where.append("status = ?")
+                args.append(status)
+            if states:
+                where.append(f"state IN ({','.join('?' * len(states))})")
+                args.extend(states)
+            if remediation_id:
+                where.append("remediation_id = ?")
+                args.append(remediation_id)
+            if resource_arn:
+                where.append("resource_arn = ?")
+                args.append(resource_arn)
+            if since is not None:
+                where.append("updated_at >= ?")
+                args.append(since)
+            # Only fixed column conditions are joined here; every value is a bound parameter.
+            sql = f"SELECT * FROM actions WHERE {' AND '.join(where)} ORDER BY created_at DESC, rowid DESC LIMIT ?"  # noqa: S608
+            return [self._row(r) for r in conn.execute(sql, (*args, limit)).fetchall()]
+
+        return await self._run(_list)
+
+    async def unfinished_actions(self) -> list[ActionRow]:
+        def _unfinished(conn: sqlite3.Connection) -> list[ActionRow]:
+            rows = conn.execute(
+                "SELECT * FROM actions WHERE state NOT IN ('done', 'awaiting_approval') ORDER BY created_at"
+            ).fetchall()
+            return [self._row(r) for r in rows]
+
+        return await self._run(_unfinished)
+
+    async def count_actions(self, *, status: str | None = None) -> int:
+        def _count(conn: sqlite3.Connection) -> int:
+            if status:
+                row = conn.execute(
+                    "SELECT COUNT(*) AS n FROM actions WHERE status = ?", (status,)
+                ).fetchone()
+            else:
+                row = conn.execute("SELECT COUNT(*) AS n FROM actions").fetchone()
+            return int(row["n"])
+
+        return await self._run(_count)
+
+    # -- audit -------------------------------------------------------------------------
+
+    async def audit(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        actor: str,
+        action_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO audit (at, action_id, actor, kind, detail, data) VALUES (?,?,?,?,?,?)",
+                (time.time(), action_id, actor, kind, detail, json.dumps(data or {}, default=str)),
+            )
+        )
+
+    async def audit_events(
+        self, *, action_id: str | None = None, limit: int = 100
+    ) -> list[AuditEvent]:
+        def _events(conn: sqlite3.Connection) -> list[AuditEvent]:
+            if action_id:
+                rows = conn.execute(
+                    "SELECT * FROM audit WHERE action_id = ? ORDER BY id DESC LIMIT ?",
+                    (action_id, limit),
+                )
+            else:
+                rows = conn.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+            return [
+                AuditEvent(
+                    r["at"],
+                    r["action_id"],
+                    r["actor"],
+                    r["kind"],
+                    r["detail"],
+                    json.loads(r["data"]),
+                )
+                for r in rows.fetchall()
+            ]
+
+        return await self._run(_events)
+
+    # -- journal adapter ---------------------------------------------------------------
+
+    def journal(self) -> StoreJournal:
+        return StoreJournal(self)
+
+
+class StoreJournal:
+    """The :class:`~lw_remediate.execute.Journal` backed by the store."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    async def save(self, record: ActionRecord) -> None:
+        await self.store.save_action(record)
