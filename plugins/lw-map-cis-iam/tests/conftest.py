@@ -94,11 +94,14 @@ class IamSeed:
         )
         if not active:
             self.iam.update_ssh_public_key(UserName=user, SSHPublicKeyId=key_id, Status="Inactive")
+        self.ssh_age(user, key_id, age_days)
+        return key_id
+
+    def ssh_age(self, user: str, key_id: str, age_days: float) -> None:
         key = next(
             k for k in self.backend.users[user].ssh_public_keys if k.ssh_public_key_id == key_id
         )
         key.upload_date = _past(age_days)
-        return key_id
 
     def ssh_status(self, user: str, key_id: str) -> str:
         keys = self.iam.list_ssh_public_keys(UserName=user)["SSHPublicKeys"]

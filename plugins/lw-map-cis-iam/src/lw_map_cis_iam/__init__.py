@@ -6,9 +6,23 @@ from collections.abc import Iterable
 
 from lw_remediate import Remediation, hookimpl
 
-from .remediations import password_policy, unused_credentials
+from .remediations import (
+    key_rotation,
+    password_policy,
+    setup_keys,
+    ssh_keys,
+    unused_credentials,
+)
+
+REMEDIATIONS: tuple[Remediation, ...] = (
+    password_policy.REMEDIATION,
+    unused_credentials.REMEDIATION,
+    key_rotation.REMEDIATION,
+    setup_keys.REMEDIATION,
+    ssh_keys.REMEDIATION,
+)
 
 
 @hookimpl
 def lw_remediate_remediations() -> Iterable[Remediation]:
-    return [password_policy.REMEDIATION, unused_credentials.REMEDIATION]
+    return list(REMEDIATIONS)
