@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from lw_remediate import Remediation, hookimpl
 
 from .remediations import (
+    console_mfa,
     key_rotation,
     password_policy,
     setup_keys,
@@ -17,6 +18,7 @@ from .remediations import (
 REMEDIATIONS: tuple[Remediation, ...] = (
     password_policy.REMEDIATION,
     unused_credentials.REMEDIATION,
+    console_mfa.REMEDIATION,
     key_rotation.REMEDIATION,
     setup_keys.REMEDIATION,
     ssh_keys.REMEDIATION,
