@@ -39,6 +39,7 @@ class _Fault:
     remaining: int
     retry_after: float | None = None
     delay: float = 0.0
+    body: Mapping[str, Any] | None = None
 
 
 class FakeLacework:
@@ -52,6 +53,8 @@ class FakeLacework:
         self.alerts: dict[str, dict[str, Any]] = {}
         self.reports: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests: list[tuple[str, str, int]] = []
+        #: The headers of each request, in the order of ``requests``.
+        self.request_headers: list[dict[str, str]] = []
         self.tokens_issued = 0
         self._tokens: dict[str, dt.datetime] = {}
         self._faults: list[_Fault] = []
@@ -140,9 +143,13 @@ class FakeLacework:
         path_prefix: str = "/api/v2/",
         retry_after: float | None = None,
         delay: float = 0.0,
+        body: Mapping[str, Any] | None = None,
     ) -> None:
-        """Answer the next ``count`` matching requests with ``status`` (after ``delay`` s)."""
-        self._faults.append(_Fault(status, path_prefix, count, retry_after, delay))
+        """Answer the next ``count`` matching requests with ``status`` (after ``delay`` s).
+
+        ``body`` replaces the default ``{"message": "injected <status>"}`` error body.
+        """
+        self._faults.append(_Fault(status, path_prefix, count, retry_after, delay, body))
 
     def count(self, path_prefix: str, status: int | None = None) -> int:
         return sum(
@@ -167,12 +174,12 @@ class FakeLacework:
             headers = (
                 {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             )
-            response = web.json_response(
-                {"message": f"injected {fault.status}"}, status=fault.status, headers=headers
-            )
+            body = fault.body if fault.body is not None else {"message": f"injected {fault.status}"}
+            response = web.json_response(dict(body), status=fault.status, headers=headers)
         else:
             response = await handler(request)
         self.requests.append((request.method, request.path_qs, response.status))
+        self.request_headers.append(dict(request.headers))
         return response
 
     def _authorised(self, request: web.Request) -> bool:
