@@ -14,8 +14,18 @@ Shapes (reference/lacework-protocol.md §1):
 
 Keys are looked up case-insensitively at every level (Go consumers decode that way, and
 real payloads disagree on spelling). Every violation carries a 12-digit account id; a
-row whose account cannot be determined is dropped and described in :attr:`Alert.dropped`,
-never guessed.
+row whose account cannot be determined is dropped and described in :attr:`Alert.dropped`
+(and logged as ``alert_violations_dropped``), never guessed.
+
+Accounts of EventBridge rows: the ARN's account when it has one (IAM, EC2; the
+partition-less ``arn:iam::…`` form is normalised to ``arn:aws:iam::…``). S3 ARNs have
+none, so the account comes from the ``RecId[]`` rows *of the same rule* in the same
+``ENTITY_MAP`` (one row per rule and account, see
+``eventbridge_new_violations_multi_rule_multi_account.json``: the LW_S3_1 buckets belong
+to LW_S3_1's account, not to ``RecId[0]`` or any other rule's). If that rule lists
+exactly one account, it is the bucket's; if it lists none or several, the bucket cannot
+be paired from the body and the row is dropped; the daemon gets the resources of such
+an alert from the API, where every resource carries its own ``account_id``.
 
 :func:`parse_payload` raises only :class:`PayloadError`, whatever JSON value it is given.
 """
