@@ -24,7 +24,7 @@ none, so the account comes from the ``RecId[]`` rows *of the same rule* in the s
 ``eventbridge_new_violations_multi_rule_multi_account.json``: the LW_S3_1 buckets belong
 to LW_S3_1's account, not to ``RecId[0]`` or any other rule's). If that rule lists
 exactly one account, it is the bucket's; if it lists none or several, the bucket cannot
-be paired from the body and the row is dropped; the daemon gets the resources of such
+be paired from the body and the row is dropped; the daemon should take the resources of such
 an alert from the API, where every resource carries its own ``account_id``.
 
 :func:`parse_payload` raises only :class:`PayloadError`, whatever JSON value it is given.
