@@ -6,6 +6,8 @@ line on stderr and exit with status 2; no traceback reaches the operator.
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import json
 import sys
 from collections.abc import Sequence
@@ -17,6 +19,7 @@ from .config import Config, load_config
 from .errors import ConfigError, LwRemediateError
 from .logs import configure_logging
 from .maps import MapRegistry, load_maps
+from .model import ActionRecord, Mode, Status
 from .policy import IamPolicy
 from .rules import alias_of
 
@@ -226,6 +229,189 @@ def policy_command(
         return
     merged = IamPolicy.merge(policies.values())
     _echo_json(merged.render(account=account, partition=partition))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: min(60, max(len(c), *(len(str(r.get(c) or "")) for r in rows))) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for r in rows:
+        click.echo(
+            "  ".join(str(r.get(c) or "")[: widths[c]].ljust(widths[c]) for c in columns).rstrip()
+        )
+
+
+def action_row(record: ActionRecord) -> dict[str, Any]:
+    v = record.violation
+    return {
+        "action_id": record.id,
+        "rule_id": v.rule_id,
+        "resource_arn": v.resource_arn,
+        "account_id": v.account_id,
+        "remediation_id": record.remediation_id or None,
+        "mode": str(record.mode),
+        "status": str(record.status) if record.status else None,
+        "detail": record.detail,
+    }
+
+
+@cli.command("serve")
+@config_option
+@click.option("--host", default=None, help="Override [server] host.")
+@click.option("--port", type=int, default=None, help="Override [server] port.")
+def serve_command(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Run the daemon: webhooks in, remediations out."""
+    from .daemon import build_engine, load_registry, require_webhook_token
+    from .server import create_app, run
+
+    config = load_config(config_path)
+    require_webhook_token(config)
+    registry = load_registry(config)
+    engine = build_engine(config, registry)
+    app = create_app(config, engine)
+    run(app, host=host or config.server.host, port=port if port is not None else config.server.port)
+
+
+@cli.command("replay")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    default=None,
+    help="Override every remediation's mode for this run.",
+)
+@config_option
+def replay_command(
+    files: tuple[str, ...], as_json: bool, mode: str | None, config_path: str | None
+) -> None:
+    """Run payload files through the pipeline once, without the HTTP server."""
+    from .alerts import PayloadError, parse_payload
+    from .daemon import build_engine, load_registry
+
+    config = load_config(config_path)
+    alerts = []
+    for name in files:
+        try:
+            with open(name, encoding="utf-8") as fh:
+                body = json.load(fh)
+        except OSError as exc:
+            raise click.BadParameter(f"{name}: {exc.strerror}", param_hint="FILES") from None
+        except ValueError:
+            raise click.BadParameter(f"{name}: not JSON", param_hint="FILES") from None
+        try:
+            alerts.extend(parse_payload(body))
+        except PayloadError as exc:
+            raise click.BadParameter(f"{name}: {exc}", param_hint="FILES") from None
+    registry = load_registry(config)
+    engine = build_engine(
+        config, registry, mode_override=Mode(mode) if mode else None, trust_payload_resources=True
+    )
+
+    async def go() -> list[ActionRecord]:
+        await engine.store.open()
+        try:
+            return await engine.replay(alerts)
+        finally:
+            await engine.store.close()
+            if engine.lacework is not None:
+                await engine.lacework.close()
+
+    from .engine import EnrichmentPending
+
+    try:
+        records = asyncio.run(go())
+    except EnrichmentPending as exc:
+        raise LwRemediateError(f"cannot enrich: {exc}") from None
+    rows = [action_row(r) for r in records]
+    if as_json:
+        _echo_json(rows)
+    else:
+        _table(rows, ["rule_id", "resource_arn", "remediation_id", "mode", "status", "detail"])
+
+
+@cli.command("history")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
+@config_option
+def history_command(as_json: bool, limit: int, status: str | None, config_path: str | None) -> None:
+    """Show recent actions from the audit trail (newest first)."""
+    from .store import SqliteStore
+
+    config = load_config(config_path)
+
+    async def go() -> list[dict[str, Any]]:
+        store = SqliteStore(config.store.path)
+        await store.open()
+        try:
+            rows = await store.list_actions(limit=limit, status=status)
+        finally:
+            await store.close()
+        out = []
+        for row in rows:
+            data = action_row(row.record)
+            data["updated_at"] = _iso(row.updated_at)
+            if as_json:
+                data["plan"] = row.record.plan.to_dict() if row.record.plan else None
+                data["before_image"] = row.record.before_image
+                data["calls"] = [c.to_dict() for c in row.record.calls]
+                data["approver"] = row.approver
+            out.append(data)
+        return out
+
+    rows = asyncio.run(go())
+    if as_json:
+        _echo_json(rows)
+    else:
+        _table(
+            rows, ["updated_at", "action_id", "status", "remediation_id", "resource_arn", "detail"]
+        )
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration commands."""
+
+
+@config_group.command("check")
+@config_option
+def config_check_command(config_path: str | None) -> None:
+    """Validate a configuration file against the installed maps; name the bad key."""
+    from .daemon import load_registry
+
+    config = load_config(config_path)
+    registry = load_registry(config)
+    modes: dict[str, int] = {}
+    for rid in registry.remediations:
+        modes[config.mode_for(rid).value] = modes.get(config.mode_for(rid).value, 0) + 1
+    summary = ", ".join(f"{n} {m}" for m, n in sorted(modes.items()))
+    source = config.source or "(defaults and environment)"
+    click.echo(f"{source}: OK; {len(registry.remediations)} remediations ({summary})")
+    if not config.server.resolved_webhook_token():
+        click.echo("note: no server.webhook_token; `serve` will refuse to start", err=True)
+
+
+@cli.command("demo")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=120, show_default=True)
+def demo_command(timeout: float) -> None:
+    """Run the daemon end to end against a simulated cloud (moto) and a fake Lacework."""
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        raise click.UsageError("the demo needs moto: pip install 'lw-remediate[testing]'") from None
+    from .demo import run_demo
+
+    registry = load_maps()
+    code = asyncio.run(run_demo(registry, timeout=timeout))
+    if code:
+        sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

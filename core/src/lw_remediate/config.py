@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -103,6 +103,10 @@ class AwsConfig(_Section):
 
 class StoreConfig(_Section):
     path: str = "lw-remediate.sqlite3"
+    #: SQLite durability of each commit. "full" survives power loss; "normal" (WAL)
+    #: survives a crash of the daemon or a SIGKILL but may lose the last commits on
+    #: power loss, for roughly twice the ingest throughput (bench/ingest.py).
+    synchronous: Literal["full", "normal"] = "full"
 
 
 class SlackConfig(_Section):
