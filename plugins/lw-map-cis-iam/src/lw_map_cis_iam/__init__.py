@@ -13,6 +13,7 @@ from .remediations import (
     setup_keys,
     ssh_keys,
     unused_credentials,
+    user_policies,
 )
 
 REMEDIATIONS: tuple[Remediation, ...] = (
@@ -22,6 +23,7 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     key_rotation.REMEDIATION,
     setup_keys.REMEDIATION,
     ssh_keys.REMEDIATION,
+    user_policies.REMEDIATION,
 )
 
 
