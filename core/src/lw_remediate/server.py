@@ -49,6 +49,27 @@ async def never_500(request: web.Request, handler: Handler) -> web.StreamRespons
         return _error(503, "temporarily unable to accept the request; retry later")
 
 
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+
+
+def require_admin(request: web.Request) -> None:
+    """Guard for admin API handlers: the admin token (never the webhook token) as a Bearer.
+
+    Raises 404 when no admin token is configured (the admin API is off), 401 otherwise.
+    """
+    expected = request.app.get(ADMIN_TOKEN) or ""
+    if not expected:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": "the admin API is off: set server.admin_token"}),
+            content_type="application/json",
+        )
+    if not _token_ok(expected, _header_token(request)):
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "missing or wrong admin token"}),
+            content_type="application/json",
+        )
+
+
 def _token_ok(expected: str | None, given: str | None) -> bool:
     if not expected or given is None:
         return False
@@ -154,6 +175,7 @@ def create_app(config: Config, engine: Engine, *, run_worker: bool = True) -> we
     app[STOP] = asyncio.Event()
     app[READY] = {"maps": not engine.registry.failed or not config.strict_maps}
     app[TOKEN] = config.server.resolved_webhook_token() or ""
+    app[ADMIN_TOKEN] = config.server.resolved_admin_token() or ""
     app.router.add_post("/webhooks/lacework/{token}", webhook)
     app.router.add_post("/webhooks/lacework", webhook)
     app.router.add_get("/healthz", healthz)
