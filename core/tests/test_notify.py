@@ -13,7 +13,15 @@ import pytest
 import structlog
 from aiohttp import web
 
-from lw_remediate import ConfigError, MapLoadError, Notification, NotificationKind, hookimpl
+from lw_remediate import (
+    Change,
+    ConfigError,
+    MapLoadError,
+    Notification,
+    NotificationKind,
+    Plan,
+    hookimpl,
+)
 from lw_remediate.config import Config, load_config
 from lw_remediate.maps import load_notifiers
 from lw_remediate.notifiers.slack import SlackNotifier, parse_retry_after, slack_message
@@ -121,6 +129,35 @@ def test_message_escapes_mrkdwn_and_respects_slack_limits():
     assert "`arn:aws:s3:::a'b`" in _field_texts(message)[0]
     assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if "text" in b)
     assert message["text"].startswith("[alert_dead] ")
+
+
+def test_a_dry_run_message_shows_the_plan_and_mode():
+    plan = Plan(
+        "enable versioning on bucket logs-bucket",
+        changes=[Change("put_bucket_versioning", "arn:aws:s3:::logs-bucket", None, "Enabled")]
+        + [Change("op", f"t{i}", {"a": i}, {"a": i + 1}) for i in range(6)],
+        irreversible=True,
+    )
+    note = Notification(
+        kind=NotificationKind.OUTCOME,
+        text="planned",
+        status="planned",
+        detail="would enable versioning",
+        data={"plan": plan.to_dict(), "mode": "dry-run"},
+    )
+    message = slack_message(note)
+    assert "*Mode*\n`dry-run`" in _field_texts(message)
+    [plan_text] = [
+        b["text"]["text"] for b in message["blocks"] if "Plan:" in b.get("text", {}).get("text", "")
+    ]
+    assert plan_text.startswith("*Plan:* enable versioning on bucket logs-bucket\n")
+    assert "• `put_bucket_versioning` arn:aws:s3:::logs-bucket: null → Enabled" in plan_text
+    assert "… and 2 more" in plan_text and "not fully reversible" in plan_text
+    # A plan that only repeats the detail adds nothing.
+    same = Notification(
+        NotificationKind.OUTCOME, "t", detail="x", data={"plan": Plan("x").to_dict()}
+    )
+    assert not [b for b in slack_message(same)["blocks"] if "Plan:" in str(b)]
 
 
 async def test_a_500_is_retried_once_then_delivered(slack):

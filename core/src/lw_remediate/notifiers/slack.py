@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import ipaddress
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -121,6 +122,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         ("Resource", n.resource_arn),
         ("Account", n.account_id),
         ("Action", n.action_id),
+        ("Mode", _text_or_none(n.data.get("mode"))),
     ]
     fields = [
         {
@@ -139,6 +141,11 @@ def slack_message(notification: Notification) -> dict[str, Any]:
                 "text": {"type": "mrkdwn", "text": _clip(_escape(n.detail), _SECTION_LIMIT)},
             }
         )
+    plan = _plan_text(n.data.get("plan"), detail=n.detail)
+    if plan:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(plan, _SECTION_LIMIT)}}
+        )
     blocks.append(
         {
             "type": "context",
@@ -146,6 +153,36 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         }
     )
     return {"text": _clip(f"[{label}] {n.text}", _SECTION_LIMIT), "blocks": blocks}
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return _clip(text, 80)
+
+
+def _plan_text(plan: Any, *, detail: str, max_changes: int = 5) -> str:
+    """The plan (``Plan.to_dict()`` in ``data["plan"]``): summary and first changes."""
+    if not isinstance(plan, Mapping):
+        return ""
+    summary = str(plan.get("summary") or "")
+    changes = [c for c in plan.get("changes") or () if isinstance(c, Mapping)]
+    if not changes and (not summary or summary == detail):
+        return ""
+    lines = [f"*Plan:* {_escape(summary)}" if summary and summary != detail else "*Plan:*"]
+    for change in changes[:max_changes]:
+        lines.append(
+            f"• `{_code(str(change.get('operation', '?')))}` {_escape(str(change.get('target', '')))}: "
+            f"{_escape(_value(change.get('before')))} → {_escape(_value(change.get('after')))}"
+        )
+    if len(changes) > max_changes:
+        lines.append(f"… and {len(changes) - max_changes} more")
+    if plan.get("irreversible"):
+        lines.append(":warning: not fully reversible")
+    return "\n".join(lines)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
