@@ -10,6 +10,7 @@ from .remediations import (
     console_mfa,
     key_rotation,
     password_policy,
+    security_contact,
     setup_keys,
     ssh_keys,
     unused_credentials,
@@ -24,6 +25,7 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     setup_keys.REMEDIATION,
     ssh_keys.REMEDIATION,
     user_policies.REMEDIATION,
+    security_contact.REMEDIATION,
 )
 
 
