@@ -8,6 +8,7 @@ from lw_remediate import Remediation, hookimpl
 
 from .remediations import (
     console_mfa,
+    instance_profile,
     key_rotation,
     password_policy,
     security_contact,
@@ -26,6 +27,7 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     ssh_keys.REMEDIATION,
     user_policies.REMEDIATION,
     security_contact.REMEDIATION,
+    instance_profile.REMEDIATION,
 )
 
 
