@@ -14,6 +14,7 @@ from .remediations import (
     security_contact,
     setup_keys,
     ssh_keys,
+    support_role,
     unused_credentials,
     user_policies,
 )
@@ -28,6 +29,7 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     user_policies.REMEDIATION,
     security_contact.REMEDIATION,
     instance_profile.REMEDIATION,
+    support_role.REMEDIATION,
 )
 
 
