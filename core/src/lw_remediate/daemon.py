@@ -42,10 +42,14 @@ def build_engine(
     return Engine(
         config=config,
         registry=registry,
-        store=SqliteStore(store_path or config.store.path, synchronous=config.store.synchronous.upper()),
+        store=SqliteStore(
+            store_path or config.store.path, synchronous=config.store.synchronous.upper()
+        ),
         aws=AwsProvider(config.aws),
         lacework=lacework_client(config),
-        notifiers=Notifiers(load_notifiers(config.notify.model_dump())),
+        notifiers=Notifiers(
+            load_notifiers(config.notify, allow=config.maps.allow, strict=config.strict_maps)
+        ),
         metrics=Metrics(),
         mode_override=mode_override,
         trust_payload_resources=(

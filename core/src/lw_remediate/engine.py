@@ -212,7 +212,7 @@ class Engine:
         """
         if alert.shape is Shape.TEST:
             return []
-        if self.trust_payload_resources and alert.violations:
+        if self.trust_payload_resources and alert.violations and not alert.dropped:
             return list(alert.violations)
         if self.lacework is None:
             raise EnrichmentPending(

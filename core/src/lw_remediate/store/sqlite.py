@@ -53,9 +53,12 @@ CREATE TABLE IF NOT EXISTS violations (
     reason TEXT,
     resource_type TEXT,
     alert_id TEXT,
-    created_at REAL NOT NULL,
-    UNIQUE (inbox_id, rule_id, resource_arn, account_id)
+    created_at REAL NOT NULL
 );
+-- One violation per alert x rule x resource x reason (a reason-split rule may name
+-- one resource twice); IFNULL because NULLs never collide in a UNIQUE index.
+CREATE UNIQUE INDEX IF NOT EXISTS violations_identity
+    ON violations (IFNULL(inbox_id, -1), rule_id, resource_arn, account_id, IFNULL(reason, ''));
 CREATE TABLE IF NOT EXISTS actions (
     id TEXT PRIMARY KEY,
     violation_id INTEGER NOT NULL REFERENCES violations(id),
@@ -339,8 +342,9 @@ class SqliteStore:
                 ),
             )
             row = conn.execute(
-                "SELECT id FROM violations WHERE inbox_id IS ? AND rule_id = ? AND resource_arn = ? AND account_id = ?",
-                (inbox_id, v.rule_id, v.resource_arn, v.account_id),
+                "SELECT id FROM violations WHERE inbox_id IS ? AND rule_id = ? AND resource_arn = ?"
+                " AND account_id = ? AND IFNULL(reason, '') = ?",
+                (inbox_id, v.rule_id, v.resource_arn, v.account_id, v.reason or ""),
             ).fetchone()
             return int(row["id"])
 

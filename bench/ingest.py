@@ -1,0 +1,146 @@
+"""Ingest benchmark: the durable daemon vs a bare aiohttp handler, same run, same machine.
+
+    .venv/bin/python bench/ingest.py [--requests 4000] [--concurrency 64]
+
+Each server runs in its own process; this process is the load generator. The bare
+handler only parses JSON and answers 202. The daemon does everything it does for a
+real webhook up to the answer: constant-time token check, body cap, JSON parse,
+payload normalisation, and the inbox commit to SQLite (WAL, synchronous=FULL) before
+the 202. Its worker is off, so the figures are for ingest alone. Every request is a
+distinct classic webhook (new event id), so each one is a real insert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+
+TOKEN = "bench-token-0123456789abcdef"
+
+
+def serve(kind: str, port: int, workdir: str) -> None:
+    if kind == "bare":  # noqa: SIM108
+
+        async def handler(request: web.Request) -> web.Response:
+            await request.json()
+            return web.json_response({"status": "accepted"}, status=202)
+
+        app = web.Application()
+        app.router.add_post("/webhooks/lacework/{token}", handler)
+    else:
+        from lw_remediate.config import Config
+        from lw_remediate.daemon import build_engine
+        from lw_remediate.logs import configure_logging
+        from lw_remediate.maps import load_maps
+        from lw_remediate.server import create_app
+
+        configure_logging(level="warning")
+        config = Config.model_validate(
+            {
+                "server": {"webhook_token": TOKEN},
+                "store": {"path": str(Path(workdir) / f"{kind}.sqlite3"), "synchronous": kind.split("-")[1]},
+            }
+        )
+        engine = build_engine(config, load_maps())
+        app = create_app(config, engine, run_worker=False)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def wait_ready(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(400):
+            try:
+                async with http.post(url, json={"event_id": "warmup", "rec_id": "LW_S3_16"}) as resp:
+                    if resp.status < 500:
+                        return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError(f"server at {url} did not start")
+
+
+async def load(url: str, requests: int, concurrency: int, prefix: str) -> dict[str, float]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = iter(range(requests))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def worker() -> None:
+            for i in counter:
+                body = {
+                    "event_title": "New Violations",
+                    "event_type": "Compliance",
+                    "event_source": "AwsCompliance",
+                    "event_id": f"{prefix}{i}",
+                    "event_severity": "2",
+                    "rec_id": "LW_S3_16",
+                    "event_description": "AWS Account 123456789012 : LW_S3_16 bench",
+                }
+                start = time.perf_counter()
+                async with http.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"}) as resp:
+                    await resp.read()
+                    statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                latencies.append(time.perf_counter() - start)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": requests / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "accepted": statuses.get(202, 0),
+    }
+
+
+def run_one(kind: str, args: argparse.Namespace, workdir: str) -> dict[str, float]:
+    from lw_remediate.testing.moto import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port), "--workdir", workdir])
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/lacework/{TOKEN}"
+        asyncio.run(wait_ready(url))
+        asyncio.run(load(url, min(500, args.requests), args.concurrency, "warm-"))  # warm-up, not counted
+        return asyncio.run(load(url, args.requests, args.concurrency, f"{kind}-"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--serve", choices=["bare", "daemon-full", "daemon-normal"])
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--workdir")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.workdir)
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        results = {kind: run_one(kind, args, workdir) for kind in ("bare", "daemon-full", "daemon-normal")}
+    print(f"{args.requests} requests, concurrency {args.concurrency}, one machine, same run")
+    print(f"{'server':<14} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}")
+    for kind, r in results.items():
+        print(f"{kind:<14} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['accepted']:>6.0f}")
+    for kind in ("daemon-full", "daemon-normal"):
+        ratio = results[kind]["rps"] / results["bare"]["rps"]
+        print(f"ratio {kind}/bare throughput: {ratio:.2f}x (target >= 0.70x)")
+
+
+if __name__ == "__main__":
+    main()
