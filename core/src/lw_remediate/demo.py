@@ -130,11 +130,17 @@ async def run_demo(
         echo("no demo scenario matches the installed maps (install lw-map-s3 or lw-map-cis-iam)")
         return 1
     # Simulated cloud: the daemon's "default credentials" are moto's, never the operator's.
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for key in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         os.environ.pop(key, None)
     os.environ.update(
         AWS_ACCESS_KEY_ID="lw-remediate-demo",
-        AWS_SECRET_ACCESS_KEY="lw-remediate-demo",  # noqa: S105 - moto accepts any key
+        AWS_SECRET_ACCESS_KEY="lw-remediate-demo",  # noqa: S106 - moto accepts any key
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
