@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from lw_remediate import Remediation, hookimpl
 
 from .remediations import (
+    admin_policies,
     console_mfa,
     instance_profile,
     key_rotation,
@@ -30,6 +31,7 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     security_contact.REMEDIATION,
     instance_profile.REMEDIATION,
     support_role.REMEDIATION,
+    admin_policies.REMEDIATION,
 )
 
 
