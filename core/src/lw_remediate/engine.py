@@ -88,9 +88,23 @@ class Engine:
 
     # -- ingest ------------------------------------------------------------------------
 
-    async def accept(self, alerts: Sequence[Alert]) -> list[tuple[int, bool]]:
-        """Commit alerts to the inbox (durable on return) and wake the worker."""
-        items = [(a.delivery_key, str(a.shape), a.event_id, dict(a.raw)) for a in alerts]
+    async def accept(
+        self, alerts: Sequence[Alert], *, raw_text: str | None = None
+    ) -> list[tuple[int, bool]]:
+        """Commit alerts to the inbox (durable on return) and wake the worker.
+
+        ``raw_text`` is the received body when it is exactly one alert: it is stored as
+        received instead of being re-encoded.
+        """
+        items: list[tuple[str, str, str, Any]] = [
+            (
+                a.delivery_key,
+                str(a.shape),
+                a.event_id,
+                raw_text if raw_text is not None else dict(a.raw),
+            )
+            for a in alerts
+        ]
         results = await self.store.enqueue(items)
         if any(created for _, created in results):
             self._wake.set()

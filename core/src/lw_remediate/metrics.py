@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -9,6 +11,7 @@ class Metrics:
     """The daemon's metrics; ``render()`` is the /metrics body."""
 
     def __init__(self) -> None:
+        self._received: dict[tuple[str, str], Any] = {}
         self.registry = CollectorRegistry()
         self.alerts_received = Counter(
             "lw_remediate_alerts_received",
@@ -44,6 +47,14 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+
+    def received(self, shape: str, result: str) -> Any:
+        """The alerts-received counter child for (shape, result), cached (hot path)."""
+        key = (shape, result)
+        child = self._received.get(key)
+        if child is None:
+            child = self._received[key] = self.alerts_received.labels(shape=shape, result=result)
+        return child
 
     def set_queue(self, counts: dict[str, int]) -> None:
         for state in ("queued", "processing", "done", "dead"):

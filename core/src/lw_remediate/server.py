@@ -123,12 +123,12 @@ async def webhook(request: web.Request) -> web.Response:
         log.info("test_event_received", event_id=test.event_id)
     if not real:
         return web.json_response({"status": "test event received; nothing to do"}, status=200)
-    results = await engine.accept(real)
+    # A single alert that is the whole body is stored as the bytes received (no re-encoding).
+    text = raw.decode("utf-8") if len(real) == 1 and real[0].raw is body else None
+    results = await engine.accept(real, raw_text=text)
     created = [inbox_id for inbox_id, new in results if new]
     for alert, (_, new) in zip(real, results, strict=True):
-        metrics.alerts_received.labels(
-            shape=str(alert.shape), result="accepted" if new else "duplicate"
-        ).inc()
+        metrics.received(str(alert.shape), "accepted" if new else "duplicate").inc()
         log.info(
             "alert_received",
             shape=str(alert.shape),

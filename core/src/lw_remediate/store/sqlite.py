@@ -209,7 +209,15 @@ class SqliteStore:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO inbox (delivery_key, shape, event_id, body, received_at, next_attempt_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (key, shape, event_id, json.dumps(body), now, now, now),
+                    (
+                        key,
+                        shape,
+                        event_id,
+                        body if isinstance(body, str) else json.dumps(body),
+                        now,
+                        now,
+                        now,
+                    ),
                 )
                 if cur.rowcount:
                     out.append((int(cur.lastrowid or 0), True))
