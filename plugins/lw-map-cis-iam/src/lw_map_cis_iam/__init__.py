@@ -11,6 +11,7 @@ from .remediations import (
     console_mfa,
     instance_profile,
     key_rotation,
+    manual_only,
     password_policy,
     security_contact,
     setup_keys,
@@ -32,6 +33,7 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     instance_profile.REMEDIATION,
     support_role.REMEDIATION,
     admin_policies.REMEDIATION,
+    *manual_only.REMEDIATIONS,
 )
 
 
