@@ -25,12 +25,11 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-
 TOKEN = "bench-token-0123456789abcdef"
 
 
 def serve(kind: str, port: int, workdir: str) -> None:
-    if kind == "bare":  # noqa: SIM108
+    if kind == "bare":
 
         async def handler(request: web.Request) -> web.Response:
             await request.json()

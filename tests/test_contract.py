@@ -8,7 +8,6 @@ from lw_remediate.maps import load_maps
 from lw_remediate.rules import canonical_rule_id
 from lw_remediate.testing import validate_actions
 
-
 REGISTRY = load_maps()
 REMEDIATIONS = sorted(REGISTRY.remediations.values(), key=lambda r: r.id)
 
