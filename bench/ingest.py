@@ -48,7 +48,10 @@ def serve(kind: str, port: int, workdir: str) -> None:
         config = Config.model_validate(
             {
                 "server": {"webhook_token": TOKEN},
-                "store": {"path": str(Path(workdir) / f"{kind}.sqlite3"), "synchronous": kind.split("-")[1]},
+                "store": {
+                    "path": str(Path(workdir) / f"{kind}.sqlite3"),
+                    "synchronous": kind.split("-")[1],
+                },
             }
         )
         engine = build_engine(config, load_maps())
@@ -60,7 +63,9 @@ async def wait_ready(url: str) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(400):
             try:
-                async with http.post(url, json={"event_id": "warmup", "rec_id": "LW_S3_16"}) as resp:
+                async with http.post(
+                    url, json={"event_id": "warmup", "rec_id": "LW_S3_16"}
+                ) as resp:
                     if resp.status < 500:
                         return
             except aiohttp.ClientError:
@@ -87,7 +92,9 @@ async def load(url: str, requests: int, concurrency: int, prefix: str) -> dict[s
                     "event_description": "AWS Account 123456789012 : LW_S3_16 bench",
                 }
                 start = time.perf_counter()
-                async with http.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"}) as resp:
+                async with http.post(
+                    url, data=json.dumps(body), headers={"Content-Type": "application/json"}
+                ) as resp:
                     await resp.read()
                     statuses[resp.status] = statuses.get(resp.status, 0) + 1
                 latencies.append(time.perf_counter() - start)
@@ -108,11 +115,15 @@ def run_one(kind: str, args: argparse.Namespace, workdir: str) -> dict[str, floa
     from lw_remediate.testing.moto import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port), "--workdir", workdir])
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--workdir", workdir]
+    )
     try:
         url = f"http://127.0.0.1:{port}/webhooks/lacework/{TOKEN}"
         asyncio.run(wait_ready(url))
-        asyncio.run(load(url, min(500, args.requests), args.concurrency, "warm-"))  # warm-up, not counted
+        asyncio.run(
+            load(url, min(500, args.requests), args.concurrency, "warm-")
+        )  # warm-up, not counted
         return asyncio.run(load(url, args.requests, args.concurrency, f"{kind}-"))
     finally:
         proc.terminate()
@@ -120,7 +131,9 @@ def run_one(kind: str, args: argparse.Namespace, workdir: str) -> dict[str, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--serve", choices=["bare", "daemon-full", "daemon-normal"])
@@ -131,11 +144,15 @@ def main() -> None:
         serve(args.serve, args.port, args.workdir)
         return
     with tempfile.TemporaryDirectory() as workdir:
-        results = {kind: run_one(kind, args, workdir) for kind in ("bare", "daemon-full", "daemon-normal")}
+        results = {
+            kind: run_one(kind, args, workdir) for kind in ("bare", "daemon-full", "daemon-normal")
+        }
     print(f"{args.requests} requests, concurrency {args.concurrency}, one machine, same run")
     print(f"{'server':<14} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}")
     for kind, r in results.items():
-        print(f"{kind:<14} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['accepted']:>6.0f}")
+        print(
+            f"{kind:<14} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['accepted']:>6.0f}"
+        )
     for kind in ("daemon-full", "daemon-normal"):
         ratio = results[kind]["rps"] / results["bare"]["rps"]
         print(f"ratio {kind}/bare throughput: {ratio:.2f}x (target >= 0.70x)")
