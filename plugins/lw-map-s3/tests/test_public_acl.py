@@ -120,7 +120,7 @@ async def test_compliant_acl_is_resolved_without_a_write(
     # LW_S3_1 is about READ: a public WRITE grant is another rule's business.
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_1", BUCKET))
     assert record.status is Status.RESOLVED
-    assert "neither READ nor FULL_CONTROL" in record.detail
+    assert record.detail == "the ACL grants no AllUsers READ or FULL_CONTROL"
     assert writes(record) == []
 
 

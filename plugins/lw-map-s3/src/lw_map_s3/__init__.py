@@ -1,4 +1,4 @@
-"""lw-map-s3: remediations for Lacework's S3 compliance rules."""
+"""lw-map-s3: remediations for Lacework's S3 compliance rules (LW_S3_1 ... LW_S3_21)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,29 @@ from collections.abc import Iterable
 
 from lw_remediate import Remediation, hookimpl
 
-from .remediations import versioning
+from .remediations import (
+    access_logging,
+    encryption,
+    global_actions,
+    mfa_delete,
+    network_access,
+    public_acl,
+    public_policy,
+    secure_transport,
+    versioning,
+)
 
 
 @hookimpl
 def lw_remediate_remediations() -> Iterable[Remediation]:
-    return [versioning.REMEDIATION]
+    return [
+        public_acl.REMEDIATION,
+        public_policy.REMEDIATION,
+        mfa_delete.REMEDIATION,
+        access_logging.REMEDIATION,
+        encryption.REMEDIATION,
+        secure_transport.REMEDIATION,
+        versioning.REMEDIATION,
+        network_access.REMEDIATION,
+        global_actions.REMEDIATION,
+    ]

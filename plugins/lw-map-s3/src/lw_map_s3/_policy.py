@@ -206,29 +206,31 @@ def unique_sid(wanted: str, statements: Sequence[Mapping[str, Any]]) -> str:
 # -- reading and writing ------------------------------------------------------------------
 
 
-async def read_policy(ctx: RemediationContext[Any], violation: Violation) -> BucketPolicy:
+async def get_policy(s3: Any, violation: Violation) -> BucketPolicy:
     """The live policy (``NoSuchBucketPolicy`` means none); ``NoSuchBucket`` propagates."""
-    async with ctx.aws.client("s3") as s3:
-        try:
-            response = await s3.get_bucket_policy(**bucket_args(violation))
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchBucketPolicy":
-                return BucketPolicy(None)
-            raise
+    try:
+        response = await s3.get_bucket_policy(**bucket_args(violation))
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchBucketPolicy":
+            return BucketPolicy(None)
+        raise
     return BucketPolicy.parse(str(response["Policy"]), violation)
 
 
-async def write_policy(
-    ctx: RemediationContext[Any], violation: Violation, text: str | None
-) -> None:
-    """Put ``text`` as the policy, or delete the policy when ``text`` is None."""
+async def read_policy(ctx: RemediationContext[Any], violation: Violation) -> BucketPolicy:
+    """:func:`get_policy` with a client of its own."""
     async with ctx.aws.client("s3") as s3:
-        if text is None:
-            await s3.delete_bucket_policy(**bucket_args(violation))
-        else:
-            await s3.put_bucket_policy(
-                **bucket_args(violation), Policy=text, ConfirmRemoveSelfBucketAccess=False
-            )
+        return await get_policy(s3, violation)
+
+
+async def write_policy(s3: Any, violation: Violation, text: str | None) -> None:
+    """Put ``text`` as the policy, or delete the policy when ``text`` is None."""
+    if text is None:
+        await s3.delete_bucket_policy(**bucket_args(violation))
+    else:
+        await s3.put_bucket_policy(
+            **bucket_args(violation), Policy=text, ConfirmRemoveSelfBucketAccess=False
+        )
 
 
 @dataclass(frozen=True)
@@ -260,15 +262,15 @@ async def apply_edit(
     Returns the after-image ``{"Policy": text-or-None}``. When the re-read policy needs
     no change (another action fixed it meanwhile) nothing is recorded or written.
     """
-    async with bucket_lock(violation):
-        policy = await read_policy(ctx, violation)
+    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+        policy = await get_policy(s3, violation)
         result = edit(policy)
         if not result.changes:
             return {"Policy": policy.text}
         text = policy.with_statements(result.statements)
         check_size(text, violation)
         await ctx.record_before({"Policy": policy.text})
-        await write_policy(ctx, violation, text)
+        await write_policy(s3, violation, text)
     return {"Policy": text}
 
 
@@ -290,14 +292,14 @@ async def revert_edit(ctx: RemediationContext[Any], record: ActionRecord) -> str
     violation = record.violation
     before = (record.before_image or {}).get("Policy")
     after = (record.after_image or {}).get("Policy")
-    async with bucket_lock(violation):
-        live = await read_policy(ctx, violation)
+    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+        live = await get_policy(s3, violation)
         if not _same_policy(live.text, after):
             raise ResourceChanged(
                 f"the policy of bucket {violation.resource_name} changed since the remediation; "
                 "not reverting"
             )
-        await write_policy(ctx, violation, before)
+        await write_policy(s3, violation, before)
     if before is None:
         return f"deleted the policy of bucket {violation.resource_name} (it had none before)"
     return f"restored the previous policy of bucket {violation.resource_name} verbatim"

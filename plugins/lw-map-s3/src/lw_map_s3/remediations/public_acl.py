@@ -132,32 +132,28 @@ def grant_set(grants: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted(canonical(clean_grant(g)) for g in grants)
 
 
-async def read_acl(ctx: RemediationContext[Any], violation: Violation) -> AclState:
+async def read_acl(s3: Any, violation: Violation) -> AclState:
     """Object Ownership first (ACLs may be disabled), then the ACL itself."""
-    async with ctx.aws.client("s3") as s3:
-        try:
-            controls = await s3.get_bucket_ownership_controls(**bucket_args(violation))
-        except ClientError as exc:
-            if error_code(exc) != "OwnershipControlsNotFoundError":
-                raise
-        else:
-            rules = controls.get("OwnershipControls", {}).get("Rules", [])
-            if any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules):
-                return AclState(True, {}, ())
-        acl = await s3.get_bucket_acl(**bucket_args(violation))
+    try:
+        controls = await s3.get_bucket_ownership_controls(**bucket_args(violation))
+    except ClientError as exc:
+        if error_code(exc) != "OwnershipControlsNotFoundError":
+            raise
+    else:
+        rules = controls.get("OwnershipControls", {}).get("Rules", [])
+        if any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules):
+            return AclState(True, {}, ())
+    acl = await s3.get_bucket_acl(**bucket_args(violation))
     return AclState(False, dict(acl.get("Owner", {})), list(acl.get("Grants", [])))
 
 
-async def read_public_access_block(
-    ctx: RemediationContext[Any], violation: Violation
-) -> dict[str, Any] | None:
-    async with ctx.aws.client("s3") as s3:
-        try:
-            response = await s3.get_public_access_block(**bucket_args(violation))
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
-                return None
-            raise
+async def read_public_access_block(s3: Any, violation: Violation) -> dict[str, Any] | None:
+    try:
+        response = await s3.get_public_access_block(**bucket_args(violation))
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            return None
+        raise
     return dict(response.get("PublicAccessBlockConfiguration", {}))
 
 
@@ -168,26 +164,21 @@ def merged_public_access_block(current: Mapping[str, Any] | None) -> dict[str, b
 
 
 async def write_public_access_block(
-    ctx: RemediationContext[Any], violation: Violation, config: Mapping[str, Any] | None
+    s3: Any, violation: Violation, config: Mapping[str, Any] | None
 ) -> None:
-    async with ctx.aws.client("s3") as s3:
-        if config is None:
-            await s3.delete_public_access_block(**bucket_args(violation))
-        else:
-            await s3.put_public_access_block(
-                **bucket_args(violation), PublicAccessBlockConfiguration=dict(config)
-            )
+    if config is None:
+        await s3.delete_public_access_block(**bucket_args(violation))
+    else:
+        await s3.put_public_access_block(
+            **bucket_args(violation), PublicAccessBlockConfiguration=dict(config)
+        )
 
 
 async def write_acl(
-    ctx: RemediationContext[Any],
-    violation: Violation,
-    owner: Mapping[str, Any],
-    grants: Sequence[Mapping[str, Any]],
+    s3: Any, violation: Violation, owner: Mapping[str, Any], grants: Sequence[Mapping[str, Any]]
 ) -> None:
     policy = {"Owner": {"ID": owner["ID"]}, "Grants": [clean_grant(g) for g in grants]}
-    async with ctx.aws.client("s3") as s3:
-        await s3.put_bucket_acl(**bucket_args(violation), AccessControlPolicy=policy)
+    await s3.put_bucket_acl(**bucket_args(violation), AccessControlPolicy=policy)
 
 
 def _split(
@@ -198,6 +189,16 @@ def _split(
     return removed, kept
 
 
+def _offending_text(violation: Violation, options: Options) -> str:
+    """What the rule (with this scope) forbids, e.g. ``AllUsers READ or FULL_CONTROL``."""
+    uri, permission = rule_target(violation)
+    if options.acl_scope == "group":
+        return f"any permission to {group_name(uri)}"
+    if permission == "FULL_CONTROL":
+        return f"{group_name(uri)} FULL_CONTROL"
+    return f"{group_name(uri)} {permission} or FULL_CONTROL"
+
+
 def _disabled(violation: Violation) -> str:
     return (
         f"ACLs are disabled on bucket {violation.resource_name} (Object Ownership "
@@ -206,9 +207,10 @@ def _disabled(violation: Violation) -> str:
 
 
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    uri, permission = rule_target(violation)
+    forbidden = _offending_text(violation, ctx.options)
     try:
-        state = await read_acl(ctx, violation)
+        async with ctx.aws.client("s3") as s3:
+            state = await read_acl(s3, violation)
     except ClientError as exc:
         if is_missing_bucket(exc):
             return CheckResult.compliant(gone(violation))
@@ -218,40 +220,39 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     removed, _ = _split(state, violation, ctx.options)
     grants = [clean_grant(g) for g in state.grants]
     if not removed:
-        return CheckResult.compliant(
-            f"the ACL grants {group_name(uri)} neither {permission} nor FULL_CONTROL",
-            grants=grants,
-        )
+        return CheckResult.compliant(f"the ACL grants no {forbidden}", grants=grants)
     return CheckResult.violating(
         "the ACL grants " + ", ".join(describe_grant(g) for g in removed), grants=grants
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    state = await read_acl(ctx, violation)
-    if state.acls_disabled:
-        return Plan(_disabled(violation))
-    removed, kept = _split(state, violation, ctx.options)
-    if not removed:
-        return Plan("no offending grant in the ACL")
-    changes = [
-        Change("remove_acl_grant", violation.resource_arn, clean_grant(g), None) for g in removed
-    ]
-    summary = (
-        f"remove {len(removed)} grant(s) from the ACL of bucket {violation.resource_name}: "
-        + ", ".join(describe_grant(g) for g in removed)
-        + f"; keep the other {len(kept)} grant(s)"
-    )
-    if kept:
-        summary += " (" + ", ".join(describe_grant(g) for g in kept) + ")"
-    if ctx.options.apply_public_access_block:
-        current = await read_public_access_block(ctx, violation)
-        wanted = merged_public_access_block(current)
-        if wanted != current:
-            changes.append(
-                Change("put_public_access_block", violation.resource_arn, current, wanted)
-            )
-            summary += "; turn on BlockPublicAcls and IgnorePublicAcls"
+    async with ctx.aws.client("s3") as s3:
+        state = await read_acl(s3, violation)
+        if state.acls_disabled:
+            return Plan(_disabled(violation))
+        removed, kept = _split(state, violation, ctx.options)
+        if not removed:
+            return Plan("no offending grant in the ACL")
+        changes = [
+            Change("remove_acl_grant", violation.resource_arn, clean_grant(g), None)
+            for g in removed
+        ]
+        summary = (
+            f"remove {len(removed)} grant(s) from the ACL of bucket {violation.resource_name}: "
+            + ", ".join(describe_grant(g) for g in removed)
+            + f"; keep the other {len(kept)} grant(s)"
+        )
+        if kept:
+            summary += " (" + ", ".join(describe_grant(g) for g in kept) + ")"
+        if ctx.options.apply_public_access_block:
+            current = await read_public_access_block(s3, violation)
+            wanted = merged_public_access_block(current)
+            if wanted != current:
+                changes.append(
+                    Change("put_public_access_block", violation.resource_arn, current, wanted)
+                )
+                summary += "; turn on BlockPublicAcls and IgnorePublicAcls"
     return Plan(
         summary=summary,
         changes=changes,
@@ -264,8 +265,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     violation = ctx.violation
-    async with bucket_lock(violation):
-        state = await read_acl(ctx, violation)  # re-read right before writing
+    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+        state = await read_acl(s3, violation)  # re-read right before writing
         if state.acls_disabled:
             return {"AclsDisabled": True}
         removed, kept = _split(state, violation, ctx.options)
@@ -273,10 +274,10 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
             return {"Owner": dict(state.owner), "Grants": [clean_grant(g) for g in kept]}
         before: dict[str, Any] = {"Owner": dict(state.owner), "Grants": list(state.grants)}
         if ctx.options.apply_public_access_block:
-            before["PublicAccessBlock"] = await read_public_access_block(ctx, violation)
+            before["PublicAccessBlock"] = await read_public_access_block(s3, violation)
         await ctx.record_before(before)
         try:
-            await write_acl(ctx, violation, state.owner, kept)
+            await write_acl(s3, violation, state.owner, kept)
         except ClientError as exc:
             if error_code(exc) == "AccessControlListNotSupported":
                 raise RemediationRefused(
@@ -291,13 +292,14 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
         if ctx.options.apply_public_access_block:
             wanted = merged_public_access_block(before["PublicAccessBlock"])
             if wanted != before["PublicAccessBlock"]:
-                await write_public_access_block(ctx, violation, wanted)
+                await write_public_access_block(s3, violation, wanted)
             after["PublicAccessBlock"] = wanted
     return after
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-    state = await read_acl(ctx, violation)
+    async with ctx.aws.client("s3") as s3:
+        state = await read_acl(s3, violation)
     if state.acls_disabled:
         return VerifyResult.verified(_disabled(violation))
     removed, kept = _split(state, violation, ctx.options)
@@ -305,9 +307,8 @@ async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyRe
         return VerifyResult.failed(
             "the ACL still grants " + ", ".join(describe_grant(g) for g in removed)
         )
-    uri, permission = rule_target(violation)
     return VerifyResult.verified(
-        f"the ACL no longer grants {group_name(uri)} {permission} or FULL_CONTROL; "
+        f"the ACL grants no {_offending_text(violation, ctx.options)}; "
         f"{len(kept)} other grant(s) kept"
     )
 
@@ -316,29 +317,27 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     violation = record.violation
     before = record.before_image or {}
     after = record.after_image or {}
-    async with bucket_lock(violation):
-        state = await read_acl(ctx, violation)
+    name = violation.resource_name
+    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+        state = await read_acl(s3, violation)
         if state.acls_disabled:
-            raise ResourceChanged(
-                f"ACLs are now disabled on bucket {violation.resource_name}; not reverting"
-            )
+            raise ResourceChanged(f"ACLs are now disabled on bucket {name}; not reverting")
         if grant_set(state.grants) != grant_set(after.get("Grants", [])):
             raise ResourceChanged(
-                f"the ACL of bucket {violation.resource_name} changed since the remediation; "
-                "not reverting"
+                f"the ACL of bucket {name} changed since the remediation; not reverting"
             )
         if "PublicAccessBlock" in before:
-            live = await read_public_access_block(ctx, violation)
+            live = await read_public_access_block(s3, violation)
             if live != after.get("PublicAccessBlock"):
                 raise ResourceChanged(
-                    f"the Public Access Block of bucket {violation.resource_name} changed since "
-                    "the remediation; not reverting"
+                    f"the Public Access Block of bucket {name} changed since the remediation; "
+                    "not reverting"
                 )
             # Undo the block first: with BlockPublicAcls on, AWS rejects a public ACL.
             if live != before["PublicAccessBlock"]:
-                await write_public_access_block(ctx, violation, before["PublicAccessBlock"])
-        await write_acl(ctx, violation, before["Owner"], before["Grants"])
-    return f"restored the ACL of bucket {violation.resource_name} ({len(before['Grants'])} grants)"
+                await write_public_access_block(s3, violation, before["PublicAccessBlock"])
+        await write_acl(s3, violation, before["Owner"], before["Grants"])
+    return f"restored the ACL of bucket {name} ({len(before['Grants'])} grants)"
 
 
 def option_policy(options: Options) -> IamPolicy:

@@ -39,6 +39,7 @@ from .._policy import (
     Statement,
     apply_edit,
     condition_values,
+    get_policy,
     is_bucket_wide_deny,
     read_policy,
     revert_edit,
@@ -133,14 +134,13 @@ def edit(violation: Violation, options: Options, policy: BucketPolicy) -> Edit:
     return Edit(policy.statements + added, changes, summary)
 
 
-async def website_configured(ctx: RemediationContext[Any], violation: Violation) -> bool:
-    async with ctx.aws.client("s3") as s3:
-        try:
-            await s3.get_bucket_website(**bucket_args(violation))
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchWebsiteConfiguration":
-                return False
-            raise
+async def website_configured(s3: Any, violation: Violation) -> bool:
+    try:
+        await s3.get_bucket_website(**bucket_args(violation))
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchWebsiteConfiguration":
+            return False
+        raise
     return True
 
 
@@ -166,15 +166,16 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         "undo writes the original policy text back verbatim (or deletes the policy if there "
         "was none)",
     ]
-    if await website_configured(ctx, violation):
-        if ctx.options.skip_website_buckets:
-            raise RemediationRefused(
-                f"bucket {violation.resource_name} hosts a static website, whose endpoint is "
-                "HTTP-only: denying insecure transport would take the site down "
-                "(set skip_website_buckets = false to apply anyway)"
-            )
-        notes.append("the bucket hosts a static website: its HTTP endpoint will stop serving")
-    result = edit(violation, ctx.options, await read_policy(ctx, violation))
+    async with ctx.aws.client("s3") as s3:
+        if await website_configured(s3, violation):
+            if ctx.options.skip_website_buckets:
+                raise RemediationRefused(
+                    f"bucket {violation.resource_name} hosts a static website, whose endpoint "
+                    "is HTTP-only: denying insecure transport would take the site down "
+                    "(set skip_website_buckets = false to apply anyway)"
+                )
+            notes.append("the bucket hosts a static website: its HTTP endpoint will stop serving")
+        result = edit(violation, ctx.options, await get_policy(s3, violation))
     return Plan(summary=result.summary, changes=result.changes, notes=notes)
 
 
