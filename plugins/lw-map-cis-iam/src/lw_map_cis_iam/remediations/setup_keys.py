@@ -125,7 +125,9 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     state = await read_state(ctx, user)  # re-read right before writing
     if state is None:
         raise RemediationRefused(f"user {user} disappeared before the change")
-    _, keys = state
+    console, keys = state
+    if not console:  # the console password went away meanwhile: no violation left
+        return {"user": user, "keys": {}}
     targets = still_planned(plan.data["keys"], unused_keys(keys))  # used since: left alone
     if not targets:
         return {"user": user, "keys": {}}

@@ -196,23 +196,33 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     before = record.before_image or {}
     user = str(before.get("user", record.violation.resource_name))
     before_keys: Mapping[str, str] = before.get("keys", {})
-    after_keys: Mapping[str, str] = (record.after_image or {}).get("keys") or {
-        k: "Inactive" for k in before_keys
-    }
+    after_keys: Mapping[str, str] | None = (record.after_image or {}).get("keys")
     async with ctx.aws.client("iam") as iam:
         live = await read_ssh_keys(iam, user)
         if live is None:
             raise ResourceChanged(f"user {user} no longer exists; not reverting")
         status = {k.key_id: k.status for k in live}
-        for key_id in before_keys:
-            if status.get(key_id) != after_keys.get(key_id):
-                raise ResourceChanged(
-                    f"SSH key {key_id} of {user} is {status.get(key_id, 'deleted')} now, not "
-                    f"{after_keys.get(key_id)} as the action left it; not reverting"
-                )
+        restore: list[str] = []
         for key_id, old in before_keys.items():
-            await iam.update_ssh_public_key(UserName=user, SSHPublicKeyId=key_id, Status=old)
-    return f"reactivated SSH public key(s) {', '.join(before_keys)} of {user}"
+            now = status.get(key_id)
+            if now is None:
+                raise ResourceChanged(f"SSH key {key_id} of {user} was deleted; not reverting")
+            if after_keys is not None:
+                if now != after_keys.get(key_id):
+                    raise ResourceChanged(
+                        f"SSH key {key_id} of {user} is {now} now, not "
+                        f"{after_keys.get(key_id)} as the action left it; not reverting"
+                    )
+            elif now == old:
+                continue  # apply failed before reaching this key
+            restore.append(key_id)
+        for key_id in restore:
+            await iam.update_ssh_public_key(
+                UserName=user, SSHPublicKeyId=key_id, Status=before_keys[key_id]
+            )
+    if not restore:
+        return f"nothing to restore for {user}"
+    return f"reactivated SSH public key(s) {', '.join(restore)} of {user}"
 
 
 REMEDIATION = Remediation(
