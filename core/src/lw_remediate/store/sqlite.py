@@ -9,6 +9,7 @@ no fixed wait, so a lone delivery is committed at once and a burst shares fsyncs
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import sqlite3
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
 from .base import ActionRow, AuditEvent, InboxRow
+from .sqlite_safety import SAFETY_SCHEMA, SqliteSafetyTables
 
 T = TypeVar("T")
 
@@ -110,7 +112,7 @@ def new_action_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class SqliteStore:
+class SqliteStore(SqliteSafetyTables):
     """The embedded default :class:`~lw_remediate.store.Store`."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -144,7 +146,7 @@ class SqliteStore:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
-            conn.executescript(SCHEMA)
+            conn.executescript(SCHEMA + SAFETY_SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -265,7 +267,10 @@ class SqliteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return [self._inbox(r) for r in rows]
+            return [
+                dataclasses.replace(self._inbox(r), state="processing", attempts=r["attempts"] + 1)
+                for r in rows
+            ]
 
         return await self._run(_claim)
 
