@@ -38,16 +38,22 @@ async def test_creates_the_role_and_attaches_support_access(
     )
 
 
-async def test_require_mfa_option(
-    aws_managed_policies, make_violation, run_remediation, admin_client
-):
+async def test_role_options(aws_managed_policies, make_violation, run_remediation, admin_client):
     record = await run_remediation(
         REMEDIATION,
         make_violation("lacework-global-46", "root"),
-        options={**TRUSTED, "require_mfa": True, "role_name": "support"},
+        options={
+            **TRUSTED,
+            "require_mfa": True,
+            "role_name": "support",
+            "role_path": "/incident/",
+            "max_session_duration": 7200,
+        },
     )
     assert record.status is Status.REMEDIATED
-    trust = admin_client("iam").get_role(RoleName="support")["Role"]["AssumeRolePolicyDocument"]
+    role = admin_client("iam").get_role(RoleName="support")["Role"]
+    assert role["Path"] == "/incident/" and role["MaxSessionDuration"] == 7200
+    trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
     assert trust["Statement"][0]["Condition"] == {"Bool": {"aws:MultiFactorPresent": "true"}}
 

@@ -89,6 +89,19 @@ async def test_migrate_moves_everything_without_a_gap(
     assert planned[0] == "create_group" and planned[-1] == "delete_user_policy"
 
 
+async def test_group_prefix_and_path_options(
+    user_with_policies, make_violation, run_remediation, admin_client
+):
+    options = {**MIGRATE, "group_prefix": "direct-", "group_path": "/migrated/"}
+    record = await run_remediation(
+        REMEDIATION, make_violation("AWS_CIS_1_16", "bob"), options=options
+    )
+    assert record.status is Status.REMEDIATED, record.detail
+    group = admin_client("iam").get_group(GroupName="direct-bob")["Group"]
+    assert group["Path"] == "/migrated/"
+    assert group_policies(admin_client, "direct-bob")[1] == ["inline-1"]
+
+
 async def test_compliant_user_is_resolved_without_a_write(
     seed, make_violation, run_remediation, write_calls
 ):

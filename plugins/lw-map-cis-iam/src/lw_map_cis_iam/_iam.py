@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lw_remediate import Violation
+from lw_remediate import RemediationContext, Violation
+
+
+@asynccontextmanager
+async def iam_client(ctx: RemediationContext[Any], iam: Any = None) -> AsyncIterator[Any]:
+    """``iam`` when the caller already has an open IAM client, a new one otherwise.
+
+    Each client costs a TLS context and a connection pool, so ``apply`` opens one and
+    hands it to the re-read and the write.
+    """
+    if iam is not None:
+        yield iam
+        return
+    async with ctx.aws.client("iam") as client:
+        yield client
+
 
 # -- ARN patterns of declared policies ----------------------------------------------------
 

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from lw_remediate import ActionRecord, Change, RemediationContext, ResourceChanged, Violation
 
-from ._iam import as_utc, day, is_no_such_entity, iso, user_arn
+from ._iam import as_utc, day, iam_client, is_no_such_entity, iso, user_arn
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ async def deactivate_keys(
     keys: list[AccessKey],
     *,
     extra_before: Mapping[str, Any] | None = None,
+    iam: Any = None,
 ) -> dict[str, Any]:
     """Record the before-image, set each key ``Inactive``; return the after-image."""
     await ctx.record_before(
@@ -101,9 +102,9 @@ async def deactivate_keys(
             **(extra_before or {}),
         }
     )
-    async with ctx.aws.client("iam") as iam:
+    async with iam_client(ctx, iam) as client:
         for key in keys:
-            await iam.update_access_key(UserName=user, AccessKeyId=key.key_id, Status="Inactive")
+            await client.update_access_key(UserName=user, AccessKeyId=key.key_id, Status="Inactive")
             ctx.log.info("access_key_deactivated", user=user, access_key_id=key.key_id)
     return {"user": user, "keys": {k.key_id: "Inactive" for k in keys}}
 

@@ -30,7 +30,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import USER_ARNS, is_no_such_entity, named_arns, normal_path, user_arn
+from .._iam import USER_ARNS, iam_client, is_no_such_entity, named_arns, normal_path, user_arn
 from .._remediation import IamRemediation
 
 
@@ -45,9 +45,11 @@ class Options(RemediationOptions):
     mfa_group_path: str = pydantic.Field("/lw-remediation/", pattern=r"^/([\x21-\x7e]*/)?$")
 
 
-async def read_state(ctx: RemediationContext[Any], user: str) -> dict[str, Any] | None:
+async def read_state(
+    ctx: RemediationContext[Any], user: str, iam: Any = None
+) -> dict[str, Any] | None:
     """Console password and MFA devices of ``user``; None when the user does not exist."""
-    async with ctx.aws.client("iam") as iam:
+    async with iam_client(ctx, iam) as iam:
         try:
             await iam.get_login_profile(UserName=user)
             console = True
@@ -76,10 +78,10 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     return CheckResult.violating(f"{user} has a console password and no MFA device", **state)
 
 
-async def _group(ctx: RemediationContext[Any], user: str) -> tuple[str, bool]:
+async def _group(ctx: RemediationContext[Any], user: str, iam: Any = None) -> tuple[str, bool]:
     """(the configured group's ARN, whether ``user`` is in it); refuses when it is missing."""
     name, path = ctx.options.mfa_group_name, normal_path(ctx.options.mfa_group_path)
-    async with ctx.aws.client("iam") as iam:
+    async with iam_client(ctx, iam) as iam:
         try:
             group = (await iam.get_group(GroupName=name, MaxItems=1))["Group"]
         except ClientError as exc:
@@ -119,16 +121,16 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     user, group = str(plan.data["user"]), str(plan.data["group"])
-    state = await read_state(ctx, user)  # re-read right before writing
-    if state is None:
-        raise RemediationRefused(f"user {user} disappeared before the change")
-    if state["mfa_devices"] or not state["console_password"]:
-        return {"user": user, "group": group, "member": False}  # fixed meanwhile
-    _, member = await _group(ctx, user)
-    if member:
-        return {"user": user, "group": group, "member": True}
-    await ctx.record_before({"user": user, "group": group, "member": False, **state})
     async with ctx.aws.client("iam") as iam:
+        state = await read_state(ctx, user, iam)  # re-read right before writing
+        if state is None:
+            raise RemediationRefused(f"user {user} disappeared before the change")
+        if state["mfa_devices"] or not state["console_password"]:
+            return {"user": user, "group": group, "member": False}  # fixed meanwhile
+        _, member = await _group(ctx, user, iam)
+        if member:
+            return {"user": user, "group": group, "member": True}
+        await ctx.record_before({"user": user, "group": group, "member": False, **state})
         await iam.add_user_to_group(GroupName=group, UserName=user)
     ctx.log.info("user_added_to_mfa_group", user=user, group=group)
     return {"user": user, "group": group, "member": True}
@@ -136,10 +138,11 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
     user = violation.resource_name
-    state = await read_state(ctx, user)
-    if state is None or state["mfa_devices"] or not state["console_password"]:
-        return VerifyResult.verified(f"{user} no longer needs the require-MFA group")
-    group_arn, member = await _group(ctx, user)
+    async with ctx.aws.client("iam") as iam:
+        state = await read_state(ctx, user, iam)
+        if state is None or state["mfa_devices"] or not state["console_password"]:
+            return VerifyResult.verified(f"{user} no longer needs the require-MFA group")
+        group_arn, member = await _group(ctx, user, iam)
     if not member:
         return VerifyResult.failed(f"{user} is not in {group_arn} after the change")
     return VerifyResult.verified(f"{user} is in {group_arn} until it enrols an MFA device")

@@ -156,20 +156,21 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     user = str(plan.data["user"])
     async with ctx.aws.client("iam") as iam:
         keys = await read_access_keys(iam, user)  # re-read right before writing
-    if keys is None:
-        raise RemediationRefused(f"user {user} disappeared before the change")
-    going, _ = retirable(keys, utcnow(), int(plan.data["max_key_age_days"]))
-    # only planned keys, and only while their successor is still active and in use
-    targets = still_planned(plan.data["keys"], [old for old, _ in going])
-    if not targets:
-        return {"user": user, "keys": {}}
-    successors = {old.key_id: new.to_dict() for old, new in going}
-    return await deactivate_keys(
-        ctx,
-        user,
-        targets,
-        extra_before={"successors": {k.key_id: successors[k.key_id] for k in targets}},
-    )
+        if keys is None:
+            raise RemediationRefused(f"user {user} disappeared before the change")
+        going, _ = retirable(keys, utcnow(), int(plan.data["max_key_age_days"]))
+        # only planned keys, and only while their successor is still active and in use
+        targets = still_planned(plan.data["keys"], [old for old, _ in going])
+        if not targets:
+            return {"user": user, "keys": {}}
+        successors = {old.key_id: new.to_dict() for old, new in going}
+        return await deactivate_keys(
+            ctx,
+            user,
+            targets,
+            extra_before={"successors": {k.key_id: successors[k.key_id] for k in targets}},
+            iam=iam,
+        )
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:

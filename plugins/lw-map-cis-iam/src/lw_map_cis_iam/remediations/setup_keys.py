@@ -27,7 +27,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, day, is_no_such_entity, utcnow
+from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, day, iam_client, is_no_such_entity, utcnow
 from .._keys import (
     AccessKey,
     deactivate_keys,
@@ -46,10 +46,10 @@ class Options(RemediationOptions):
 
 
 async def read_state(
-    ctx: RemediationContext[Any], user: str
+    ctx: RemediationContext[Any], user: str, iam: Any = None
 ) -> tuple[bool, list[AccessKey]] | None:
     """(has a console password, keys); None when the user no longer exists."""
-    async with ctx.aws.client("iam") as iam:
+    async with iam_client(ctx, iam) as iam:
         try:
             await iam.get_login_profile(UserName=user)
             console = True
@@ -122,16 +122,17 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     user = str(plan.data["user"])
-    state = await read_state(ctx, user)  # re-read right before writing
-    if state is None:
-        raise RemediationRefused(f"user {user} disappeared before the change")
-    console, keys = state
-    if not console:  # the console password went away meanwhile: no violation left
-        return {"user": user, "keys": {}}
-    targets = still_planned(plan.data["keys"], unused_keys(keys))  # used since: left alone
-    if not targets:
-        return {"user": user, "keys": {}}
-    return await deactivate_keys(ctx, user, targets)
+    async with ctx.aws.client("iam") as iam:
+        state = await read_state(ctx, user, iam)  # re-read right before writing
+        if state is None:
+            raise RemediationRefused(f"user {user} disappeared before the change")
+        console, keys = state
+        if not console:  # the console password went away meanwhile: no violation left
+            return {"user": user, "keys": {}}
+        targets = still_planned(plan.data["keys"], unused_keys(keys))  # used since: left alone
+        if not targets:
+            return {"user": user, "keys": {}}
+        return await deactivate_keys(ctx, user, targets, iam=iam)
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:

@@ -153,23 +153,22 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     user = str(plan.data["user"])
-    keys = await _read(ctx, user)  # re-read right before writing
-    if keys is None:
-        raise RemediationRefused(f"user {user} disappeared before the change")
-    planned = set(plan.data["keys"])
-    targets = [
-        k for k in older_than(keys, utcnow(), int(plan.data["min_age_days"])) if k.key_id in planned
-    ]
-    if not targets:
-        return {"user": user, "keys": {}}
-    await ctx.record_before(
-        {
-            "user": user,
-            "keys": {k.key_id: k.status for k in targets},
-            "key_details": [k.to_dict() for k in targets],
-        }
-    )
     async with ctx.aws.client("iam") as iam:
+        keys = await read_ssh_keys(iam, user)  # re-read right before writing
+        if keys is None:
+            raise RemediationRefused(f"user {user} disappeared before the change")
+        planned = set(plan.data["keys"])
+        min_age = int(plan.data["min_age_days"])
+        targets = [k for k in older_than(keys, utcnow(), min_age) if k.key_id in planned]
+        if not targets:
+            return {"user": user, "keys": {}}
+        await ctx.record_before(
+            {
+                "user": user,
+                "keys": {k.key_id: k.status for k in targets},
+                "key_details": [k.to_dict() for k in targets],
+            }
+        )
         for key in targets:
             await iam.update_ssh_public_key(
                 UserName=user, SSHPublicKeyId=key.key_id, Status="Inactive"

@@ -36,6 +36,7 @@ from .._iam import (
     USER_ARNS,
     as_utc,
     day,
+    iam_client,
     is_no_such_entity,
     iso,
     rule_threshold,
@@ -83,9 +84,11 @@ class UserCredentials:
     password_last_used: dt.datetime | None
 
 
-async def read_credentials(ctx: RemediationContext[Any], user: str) -> UserCredentials | None:
+async def read_credentials(
+    ctx: RemediationContext[Any], user: str, iam: Any = None
+) -> UserCredentials | None:
     """The user's password and key state; None when the user no longer exists."""
-    async with ctx.aws.client("iam") as iam:
+    async with iam_client(ctx, iam) as iam:
         try:
             response = await iam.get_user(UserName=user)
         except ClientError as exc:
@@ -218,29 +221,30 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     violation = ctx.violation
     user = str(plan.data["user"])
-    creds = await read_credentials(ctx, user)  # re-read right before writing
-    if creds is None:
-        raise RemediationRefused(f"user {user} disappeared before the change")
-    days, now = int(plan.data["threshold_days"]), utcnow()
-    keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
-    delete_profile = bool(plan.data.get("delete_login_profile")) and bool(
-        stale_password(creds, violation, now, days)
-    )
-    if not keys and not delete_profile:
-        return {"user": user, "keys": {}}
-    after = await deactivate_keys(
-        ctx,
-        user,
-        keys,
-        extra_before={
-            "login_profile": creds.login_profile if delete_profile else None,
-            "password_last_used": iso(creds.password_last_used),
-        },
-    )
-    if delete_profile:
-        async with ctx.aws.client("iam") as iam:
+    async with ctx.aws.client("iam") as iam:
+        creds = await read_credentials(ctx, user, iam)  # re-read right before writing
+        if creds is None:
+            raise RemediationRefused(f"user {user} disappeared before the change")
+        days, now = int(plan.data["threshold_days"]), utcnow()
+        keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
+        delete_profile = bool(plan.data.get("delete_login_profile")) and bool(
+            stale_password(creds, violation, now, days)
+        )
+        if not keys and not delete_profile:
+            return {"user": user, "keys": {}}
+        after = await deactivate_keys(
+            ctx,
+            user,
+            keys,
+            extra_before={
+                "login_profile": creds.login_profile if delete_profile else None,
+                "password_last_used": iso(creds.password_last_used),
+            },
+            iam=iam,
+        )
+        if delete_profile:
             await iam.delete_login_profile(UserName=user)
-        ctx.log.info("login_profile_deleted", user=user)
+            ctx.log.info("login_profile_deleted", user=user)
     return {**after, "login_profile_deleted": delete_profile}
 
 
