@@ -3,8 +3,40 @@
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 
 import pytest
+
+from lw_remediate import AwsSession
+
+
+@pytest.fixture(autouse=True)
+def every_s3_call_names_the_expected_owner(monkeypatch):
+    """Fail any test in which a remediation made an S3 call without ``ExpectedBucketOwner``.
+
+    moto ignores the parameter, so this checks the request itself: every call made through
+    a remediation's client factory must carry the account the session acts in.
+    """
+    original = AwsSession.client
+    missing: list[str] = []
+
+    @asynccontextmanager
+    async def client(self, service):
+        async with original(self, service) as aws_client:
+            if service == "s3":
+                account = self.account_id
+
+                def check(params, model, **_):
+                    takes_owner = "ExpectedBucketOwner" in model.input_shape.members
+                    if takes_owner and params.get("ExpectedBucketOwner") != account:
+                        missing.append(f"{model.name}({params.get('Bucket')})")
+
+                aws_client.meta.events.register("before-parameter-build.s3", check)
+            yield aws_client
+
+    monkeypatch.setattr(AwsSession, "client", client)
+    yield
+    assert not missing, f"S3 calls without the session account as ExpectedBucketOwner: {missing}"
 
 
 @pytest.fixture
