@@ -180,6 +180,8 @@ class SqliteStore(SqliteSafetyTables):
         if not self._flushing:
             self._flushing = True
             self._flush_task = loop.create_task(self._flush())
+        if len(futures) == 1:  # the common case: one webhook, one row
+            return [await futures[0]]
         return list(await asyncio.gather(*futures))
 
     async def _flush(self) -> None:
