@@ -244,7 +244,7 @@ def _role_arns(options: Options) -> tuple[str, ...]:
     return named_arns("role", options.role_path, options.role_name)
 
 
-#: Conditions are not filled with the partition, hence ``ArnLike`` with ``arn:*``.
+#: ``ArnLike`` with ``arn:*`` holds in every partition (no placeholder inside a condition).
 _ONLY_SUPPORT = {"ArnLike": {"iam:PolicyARN": "arn:*:iam::aws:policy/AWSSupportAccess"}}
 
 
