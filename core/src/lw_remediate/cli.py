@@ -22,6 +22,7 @@ from .maps import MapRegistry, load_maps
 from .model import ActionRecord, Mode, Status
 from .policy import IamPolicy
 from .rules import alias_of
+from .sweep_cli import sweep_command
 
 
 def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
@@ -412,6 +413,9 @@ def demo_command(timeout: float) -> None:
     code = asyncio.run(run_demo(registry, timeout=timeout))
     if code:
         sys.exit(code)
+
+
+cli.add_command(sweep_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

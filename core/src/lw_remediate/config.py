@@ -158,6 +158,33 @@ class RemediationDefaults(_Section):
     enrich_retry_seconds: float = pydantic.Field(2.0, gt=0, le=3600)
 
 
+class SweepConfig(_Section):
+    """``[sweep]``: remediating what the latest compliance reports list (``lw-remediate sweep``)."""
+
+    #: Report types fetched per account when none is given (``--report-type``).
+    report_types: list[str] = pydantic.Field(default_factory=lambda: ["AWS_CIS_S3"], min_length=1)
+    #: Actions at once in one account and region.
+    concurrency_per_region: int = pydantic.Field(4, ge=1, le=256)
+    #: Actions started per second in one account and region (0: unpaced).
+    rate_per_region: float = pydantic.Field(10.0, ge=0)
+    #: Report requests per minute to the Lacework API (it allows about 480 per hour).
+    lacework_requests_per_minute: float = pydantic.Field(8.0, gt=0)
+    #: Retries of a report request or an action that was throttled.
+    max_retries: int = pydantic.Field(3, ge=0, le=20)
+    #: First back-off after throttling; doubles per retry, up to ``backoff_max_seconds``.
+    backoff_seconds: float = pydantic.Field(1.0, gt=0, le=600)
+    backoff_max_seconds: float = pydantic.Field(60.0, gt=0, le=3600)
+    #: Seconds between progress lines when the output is not a terminal.
+    progress_seconds: float = pydantic.Field(10.0, gt=0, le=3600)
+
+    @pydantic.field_validator("report_types", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):  # LW_REMEDIATE_SWEEP_REPORT_TYPES=AWS_CIS_S3,AWS_CIS_14
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+
 class Config(_Section):
     """The whole configuration. ``remediations`` holds per-remediation tables raw:
     ``mode`` plus options, validated against each remediation's options model once the
@@ -171,6 +198,7 @@ class Config(_Section):
     notify: NotifyConfig = pydantic.Field(default_factory=NotifyConfig)
     maps: MapsConfig = pydantic.Field(default_factory=MapsConfig)
     remediation: RemediationDefaults = pydantic.Field(default_factory=RemediationDefaults)
+    sweep: SweepConfig = pydantic.Field(default_factory=SweepConfig)
     remediations: dict[str, dict[str, Any]] = pydantic.Field(default_factory=dict)
     rules: dict[str, str] = pydantic.Field(default_factory=dict)
     source: str | None = None
@@ -243,6 +271,7 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         "AWS": "aws",
         "STORE": "store",
         "REMEDIATION": "remediation",
+        "SWEEP": "sweep",
         "MAPS": "maps",
     }
     for name, value in environ.items():

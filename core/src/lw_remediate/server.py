@@ -18,6 +18,7 @@ from aiohttp import web
 from .alerts import PayloadError, Shape, parse_payload
 from .config import Config
 from .engine import Engine
+from .sweep_api import add_sweep_routes
 
 log = structlog.get_logger("lw_remediate.server")
 
@@ -184,6 +185,7 @@ def create_app(config: Config, engine: Engine, *, run_worker: bool = True) -> we
     app.cleanup_ctx.append(_store_ctx)
     if run_worker:
         app.cleanup_ctx.append(_worker_ctx)
+    add_sweep_routes(app, engine, require_admin)
     return app
 
 
