@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..model import ActionRecord, Violation
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,128 @@ class AuditEvent:
     data: dict[str, Any]
 
 
-class Store(Protocol):
+@dataclass(frozen=True)
+class ChangeRow:
+    """One change: an action that reached ``apply`` (what budgets and the flap guard count)."""
+
+    action_id: str
+    at: float
+    remediation_id: str
+    rule_id: str
+    account_id: str
+    resource_arn: str
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    """Changes counted inside one reservation (see :meth:`SafetyStore.reserve_change`)."""
+
+    total: int  # all changes since ``since``
+    rule: int  # of the change's rule since ``since``
+    account: int  # in the change's account since ``since``
+    resource: int  # to the change's resource for its rule since ``flap_since`` (and the last clear)
+    flagged: bool  # the resource x rule is flagged as flapping and not cleared
+
+
+@dataclass(frozen=True)
+class FlapRow:
+    """A resource x rule flagged as flapping; it stays flagged until ``cleared_at``."""
+
+    id: int
+    rule_id: str
+    account_id: str
+    resource_arn: str
+    flagged_at: float
+    changes: int
+    cleared_at: float | None = None
+    cleared_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    """When an action started waiting for approval, when that expires, and the decision."""
+
+    action_id: str
+    requested_at: float
+    expires_at: float
+    decided_at: float | None = None
+    decided_by: str | None = None
+    decision: str | None = None  # approved | rejected | expired
+
+
+@dataclass(frozen=True)
+class ExemptionRow:
+    """An exemption added at run time (CLI or admin API); ``spec`` is its definition."""
+
+    id: str
+    spec: dict[str, Any]
+    created_at: float
+    created_by: str
+    removed_at: float | None = None
+    removed_by: str | None = None
+
+
+class SafetyStore(Protocol):
+    """The safety envelope's state: changes, approvals, exemptions, flapping resources."""
+
+    async def reserve_change(
+        self,
+        change: ChangeRow,
+        *,
+        since: float,
+        flap_since: float,
+        decide: Callable[[ChangeCounts], T | None],
+    ) -> T | None:
+        """Atomically count changes, ask ``decide``, and record ``change`` when it returns
+        None. A change already recorded for the action is allowed again (returns None)."""
+        ...
+
+    async def flap_state(
+        self, rule_id: str, account_id: str, resource_arn: str, *, since: float
+    ) -> tuple[FlapRow | None, int]:
+        """The active flag (if any) and the changes counted since ``since`` / the last clear."""
+        ...
+
+    async def flag_flapping(
+        self, rule_id: str, account_id: str, resource_arn: str, *, changes: int, now: float
+    ) -> bool: ...
+
+    async def list_flapping(self, *, active_only: bool = True) -> list[FlapRow]: ...
+
+    async def clear_flapping(
+        self, resource_arn: str, rule_id: str | None, *, by: str, now: float
+    ) -> list[FlapRow]: ...
+
+    async def request_approval(
+        self, action_id: str, *, requested_at: float, expires_at: float
+    ) -> None: ...
+
+    async def get_approval(self, action_id: str) -> ApprovalRow | None: ...
+
+    async def claim_approval(self, action_id: str, *, by: str, now: float) -> bool:
+        """Compare-and-set an awaiting action to ``approved``; False if someone else decided."""
+        ...
+
+    async def close_awaiting(
+        self, action_id: str, *, status: str, detail: str, decision: str, by: str, now: float
+    ) -> bool:
+        """Compare-and-set an awaiting action to done with ``status``; False if not awaiting."""
+        ...
+
+    async def expired_approvals(self, now: float) -> list[str]: ...
+
+    async def add_exemption(self, row: ExemptionRow) -> None: ...
+
+    async def list_exemptions(self, *, include_removed: bool = False) -> list[ExemptionRow]: ...
+
+    async def remove_exemption(self, exemption_id: str, *, by: str, now: float) -> bool: ...
+
+    async def notice_once(self, key: str, now: float) -> bool:
+        """True the first time ``key`` is seen (for one-off reports such as an expiry)."""
+        ...
+
+
+class Store(SafetyStore, Protocol):
     """What the daemon needs from persistent state. Every write is durable on return."""
 
     async def open(self) -> None: ...
