@@ -74,6 +74,8 @@ def commented_keys(text: str) -> set[tuple]:
             while parsed:
                 ((name, parsed),) = parsed.items()
                 table += (name,)
+                if isinstance(parsed, list):  # [[array.of.tables]]
+                    parsed = parsed[0]
             continue
         match = _COMMENTED_KEY.match(line)
         if match:

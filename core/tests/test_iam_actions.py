@@ -21,3 +21,41 @@ def test_call_resource():
         == "arn:aws:iam::1:group/g"
     )
     assert call_resource("iam", {}, account="1") == "*"
+
+
+def test_kms_key_ids_become_key_arns():
+    arn = call_resource("kms", {"KeyId": "1234abcd"}, account="1", region="eu-west-1")
+    assert arn == "arn:aws:kms:eu-west-1:1:key/1234abcd"
+    assert (
+        call_resource("kms", {"KeyId": "alias/x"}, account="1", region="r")
+        == "arn:aws:kms:r:1:alias/x"
+    )
+    full = "arn:aws:kms:r:1:key/k"
+    assert call_resource("kms", {"KeyId": full}, account="1") == full
+
+
+def test_policy_attachment_is_authorised_on_the_principal():
+    params = {"UserName": "u", "PolicyArn": "arn:aws:iam::1:policy/p"}
+    assert (
+        call_resource("iam", params, account="1", operation="AttachUserPolicy")
+        == "arn:aws:iam::1:user/u"
+    )
+    assert call_resource(
+        "iam", {"PolicyArn": "arn:aws:iam::1:policy/p"}, account="1", operation="GetPolicy"
+    ) == ("arn:aws:iam::1:policy/p")
+
+
+def test_create_with_a_path_records_the_path_qualified_arn():
+    params = {"RoleName": "r", "Path": "/lw-remediation/"}
+    assert (
+        call_resource("iam", params, account="1", operation="CreateRole")
+        == "arn:aws:iam::1:role/lw-remediation/r"
+    )
+
+
+def test_account_and_ec2_resources():
+    assert call_resource("account", {}, account="1") == "arn:aws:account::1:account"
+    assert (
+        call_resource("ec2", {"InstanceId": "i-1"}, account="1", region="r")
+        == "arn:aws:ec2:r:1:instance/i-1"
+    )

@@ -50,3 +50,15 @@ def test_render_is_an_iam_document():
 def test_statement_rejects_malformed_actions(bad):
     with pytest.raises(ValueError, match="not an IAM action"):
         PolicyStatement((bad,))
+
+
+def test_render_fills_placeholders_in_conditions():
+    policy = IamPolicy.allow(
+        ["s3:GetBucketAcl"],
+        ["arn:{partition}:s3:::*"],
+        conditions={"StringEquals": {"s3:ResourceAccount": "{account}"}},
+    )
+    doc = policy.render(account="123456789012")
+    assert doc["Statement"][0]["Condition"] == {
+        "StringEquals": {"s3:ResourceAccount": "123456789012"}
+    }

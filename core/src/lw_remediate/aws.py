@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -79,6 +79,8 @@ class AwsSession:
         self.endpoint_url = endpoint_url
         self._credentials = credentials
         self._sink = sink
+        self._stack: AsyncExitStack | None = None
+        self._clients: dict[str, Any] = {}
         core = AioSession()
         core.register_component("data_loader", _shared_loader())
         self._session = aioboto3.Session(
@@ -95,9 +97,14 @@ class AwsSession:
             s3={"addressing_style": "path"} if endpoint_url else None,
         )
 
-    def with_sink(self, sink: CallSink | None) -> AwsSession:
-        """The same account, region and credentials, recording calls into ``sink``."""
-        return AwsSession(
+    def with_sink(self, sink: CallSink | None, *, reuse_clients: bool = False) -> AwsSession:
+        """The same account, region and credentials, recording calls into ``sink``.
+
+        With ``reuse_clients`` the new session keeps one client per service until
+        :meth:`close` (creating a client costs tens of milliseconds: it loads the CA
+        bundle); the runner uses this for the span of one action.
+        """
+        session = AwsSession(
             account_id=self.account_id,
             region=self.region,
             credentials=self._credentials,
@@ -105,9 +112,24 @@ class AwsSession:
             sink=sink,
             partition=self.partition,
         )
+        if reuse_clients:
+            session._stack = AsyncExitStack()
+        return session
 
     @asynccontextmanager
     async def client(self, service: str) -> AsyncIterator[Any]:
+        if self._stack is not None:
+            client = self._clients.get(service)
+            if client is None:
+                client = await self._stack.enter_async_context(self._new_client(service))
+                self._clients[service] = client
+            yield client
+            return
+        async with self._new_client(service) as client:
+            yield client
+
+    @asynccontextmanager
+    async def _new_client(self, service: str) -> AsyncIterator[Any]:
         async with self._session.client(
             service, endpoint_url=self.endpoint_url, config=self._config
         ) as client:
@@ -115,15 +137,29 @@ class AwsSession:
                 self._attach_recorder(client, service, self._sink)
             yield client
 
+    async def close(self) -> None:
+        """Close reused clients (no-op for a session that does not reuse them)."""
+        if self._stack is not None:
+            stack, self._stack = self._stack, AsyncExitStack()
+            self._clients.clear()
+            await stack.aclose()
+
     def _attach_recorder(self, client: Any, service: str, sink: CallSink) -> None:
-        account, partition = self.account_id, self.partition
+        account, partition, region = self.account_id, self.partition, self.region
 
         def before(
             params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any
         ) -> None:
             context["lw_remediate_call"] = (
                 model.name,
-                call_resource(service, params, account=account, partition=partition),
+                call_resource(
+                    service,
+                    params,
+                    account=account,
+                    partition=partition,
+                    region=region,
+                    operation=model.name,
+                ),
             )
 
         def after(parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from .config import Config, load_config
+from .control_cli import control_commands
 from .errors import ConfigError, LwRemediateError
 from .logs import configure_logging
 from .maps import MapRegistry, load_maps
@@ -136,6 +137,11 @@ def merged_policy(
             continue
         options = rem.parse_options(config.options_for(rid))
         by_set.setdefault(rem.set_name, []).append(rem.policy_for(options, revert=revert))
+    from .safety import config_exemptions, core_policy
+
+    core = core_policy(config, config_exemptions(config.exemptions))
+    if core:  # tag exemptions / exemption tagging in the configuration
+        by_set.setdefault("core", []).append(core)
     return {name: IamPolicy.merge(policies) for name, policies in by_set.items()}
 
 
@@ -432,11 +438,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("lw-remediate: aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
-        hint = (
-            f" (see 'lw-remediate {exc.ctx.info_name} --help')"
-            if exc.ctx and exc.ctx.parent
-            else ""
-        )
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx and exc.ctx.parent else ""
         click.echo(f"lw-remediate: error: {exc.format_message()}{hint}", err=True)
         sys.exit(2)
     except click.ClickException as exc:
@@ -451,3 +453,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(0)
+
+
+# Operator controls: approve, reject, undo, kill-switch, exemptions, flapping, audit, preflight.
+for _command in control_commands():
+    cli.add_command(_command)

@@ -8,6 +8,7 @@ Secrets may also come from files (``*_file`` keys).
 
 from __future__ import annotations
 
+import datetime
 import os
 import tomllib
 from collections.abc import Mapping
@@ -158,6 +159,92 @@ class RemediationDefaults(_Section):
     enrich_retry_seconds: float = pydantic.Field(2.0, gt=0, le=3600)
 
 
+class SafetyConfig(_Section):
+    """``[safety]``: the kill switch, approvals, the flap guard and exemption tagging."""
+
+    #: A file whose presence pauses every ``apply`` (``lw-remediate kill-switch on``
+    #: creates it). Default: ``<store path without suffix>.kill-switch``.
+    kill_switch_file: str | None = None
+    #: An action awaiting approval that is not approved within this time expires
+    #: (ends ``refused``); approving it later does nothing.
+    approval_ttl_seconds: float = pydantic.Field(86400, gt=0)
+    #: Changes allowed to one resource for one rule within ``flap_window_seconds``;
+    #: the next violation is refused as ``flapping`` until an operator clears it.
+    flap_max_changes: int = pydantic.Field(3, ge=1)
+    flap_window_seconds: float = pydantic.Field(86400, gt=0)
+    #: Remediation ids (or ``"*"``) whose exempted resources get the exemption tag,
+    #: so a Lacework suppression rule on that tag stops the alert at its source.
+    tag_exempted_resources: list[str] = pydantic.Field(default_factory=list)
+    exemption_tag_key: str = pydantic.Field("lw-remediate:exempted", min_length=1, max_length=128)
+    exemption_tag_value: str = pydantic.Field("true", max_length=256)
+
+    def resolved_kill_switch_file(self, store_path: str) -> str:
+        if self.kill_switch_file:
+            return self.kill_switch_file
+        return str(Path(store_path).with_suffix(".kill-switch"))
+
+
+class BudgetsConfig(_Section):
+    """``[budgets]``: changes (actions that reached ``apply``) allowed per rolling hour.
+    Unset: no limit. The change over a limit ends ``refused``."""
+
+    per_rule_per_hour: int | None = pydantic.Field(None, ge=0)
+    per_account_per_hour: int | None = pydantic.Field(None, ge=0)
+    global_per_hour: int | None = pydantic.Field(None, ge=0)
+
+
+class TagMatch(_Section):
+    """A resource tag an exemption matches; ``value`` unset matches any value."""
+
+    key: str = pydantic.Field(min_length=1)
+    value: str | None = None
+
+
+class ExemptionConfig(_Section):
+    """One exemption (``[[exemptions]]`` or ``lw-remediate exemptions add``).
+
+    Every criterion given must match (at least one is required); ``tag`` is read
+    live from the resource. ``expires`` unset: never expires.
+    """
+
+    id: str | None = pydantic.Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    arn: str | None = pydantic.Field(None, min_length=1)
+    account: str | None = None
+    rule: str | None = pydantic.Field(None, min_length=1)
+    remediation: str | None = pydantic.Field(None, min_length=1)
+    tag: TagMatch | None = None
+    owner: str = pydantic.Field(min_length=1)
+    reason: str = pydantic.Field(min_length=1)
+    expires: datetime.datetime | None = None
+
+    @pydantic.field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not (value.isdigit() and len(value) == 12):
+            raise ValueError(f"{value!r} is not a 12-digit AWS account id")
+        return value
+
+    @pydantic.field_validator("expires", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            return datetime.datetime.combine(value, datetime.time.min, datetime.UTC)
+        return value
+
+    @pydantic.field_validator("expires")
+    @classmethod
+    def _utc(cls, value: datetime.datetime | None) -> datetime.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=datetime.UTC)
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _some_criterion(self) -> ExemptionConfig:
+        if not (self.arn or self.account or self.rule or self.remediation or self.tag):
+            raise ValueError("give at least one of arn, account, rule, remediation, tag")
+        return self
+
+
 class SweepConfig(_Section):
     """``[sweep]``: remediating what the latest compliance reports list (``lw-remediate sweep``)."""
 
@@ -200,6 +287,9 @@ class Config(_Section):
     remediation: RemediationDefaults = pydantic.Field(default_factory=RemediationDefaults)
     sweep: SweepConfig = pydantic.Field(default_factory=SweepConfig)
     remediations: dict[str, dict[str, Any]] = pydantic.Field(default_factory=dict)
+    safety: SafetyConfig = pydantic.Field(default_factory=SafetyConfig)
+    budgets: BudgetsConfig = pydantic.Field(default_factory=BudgetsConfig)
+    exemptions: list[ExemptionConfig] = pydantic.Field(default_factory=list)
     rules: dict[str, str] = pydantic.Field(default_factory=dict)
     source: str | None = None
 
@@ -229,6 +319,16 @@ class Config(_Section):
         for rule, rid in self.rules.items():
             if rid not in known:
                 raise ConfigError(f"rules.{rule}: no installed remediation {rid!r}")
+        for i, ex in enumerate(self.exemptions):
+            if ex.remediation and ex.remediation not in known:
+                raise ConfigError(
+                    f"exemptions[{i}].remediation: no installed remediation {ex.remediation!r}"
+                )
+        for rid in self.safety.tag_exempted_resources:
+            if rid != "*" and rid not in known:
+                raise ConfigError(
+                    f"safety.tag_exempted_resources: no installed remediation {rid!r}"
+                )
 
 
 def _first_error(exc: pydantic.ValidationError, *, prefix: str = "") -> str:
@@ -273,6 +373,8 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         "REMEDIATION": "remediation",
         "SWEEP": "sweep",
         "MAPS": "maps",
+        "SAFETY": "safety",
+        "BUDGETS": "budgets",
     }
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG:
@@ -285,7 +387,7 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         if section in sections and key:
             target = data.setdefault(sections[section], {})
             key = key.lower()
-            if key in {"accounts", "allow"}:
+            if key in {"accounts", "allow", "tag_exempted_resources"}:
                 target[key] = [v.strip() for v in value.split(",") if v.strip()]
             else:
                 target[key] = value

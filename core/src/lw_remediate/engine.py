@@ -7,10 +7,11 @@ same matching, gating, dispatching and recording whatever started the work.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from .metrics import Metrics
 from .model import ActionRecord, Mode, Status, Violation
 from .notify import Notification, NotificationKind, Notifiers
 from .remediation import Remediation
+from .safety import Safety
 from .store import InboxRow, SqliteStore
 
 log = structlog.get_logger("lw_remediate.engine")
@@ -51,7 +53,7 @@ class Decision:
     detail: str
 
 
-GateFn = Callable[[Violation, Remediation, Mode], "Decision | None"]
+GateFn = Callable[[Violation, Remediation, Mode], "Decision | Awaitable[Decision | None] | None"]
 
 
 class Engine:
@@ -79,7 +81,12 @@ class Engine:
         self.metrics = metrics or Metrics()
         self.mode_override = mode_override
         self.trust_payload_resources = trust_payload_resources
-        self.runner = Runner(journal=store.journal(), timeout=config.remediation.timeout_seconds)
+        self.safety = Safety(config=config, store=store, aws=aws, notifiers=self.notifiers)
+        self.runner = Runner(
+            journal=store.journal(),
+            timeout=config.remediation.timeout_seconds,
+            guard=self.safety.before_apply,
+        )
         self._semaphore = asyncio.Semaphore(config.remediation.concurrency)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wake = asyncio.Event()
@@ -279,8 +286,11 @@ class Engine:
         )
         return list(results)
 
-    def gate(self, violation: Violation, rem: Remediation, mode: Mode) -> Decision | None:
-        """Decide before any AWS call whether this action may run at all."""
+    async def gate(
+        self, violation: Violation, rem: Remediation, mode: Mode, *, action_id: str | None = None
+    ) -> Decision | None:
+        """Decide before the action's own AWS calls whether it may run at all: the account
+        allow-list, the mode, exemptions (tags read live) and the flap guard."""
         accounts = self.config.aws.accounts
         if accounts and violation.account_id not in accounts:
             return Decision(
@@ -288,8 +298,13 @@ class Engine:
             )
         if mode is Mode.OFF:
             return Decision(Status.REFUSED, f"remediation {rem.id} is off")
+        verdict = await self.safety.gate(violation, rem, mode, action_id=action_id)
+        if verdict is not None:
+            return Decision(verdict.status, verdict.detail)
         for extra in self.gates:
             decision = extra(violation, rem, mode)
+            if inspect.isawaitable(decision):
+                decision = await decision
             if decision is not None:
                 return decision
         return None
@@ -313,7 +328,7 @@ class Engine:
                 resource_arn=violation.resource_arn,
             )
             return record
-        decision = self.gate(violation, rem, mode)
+        decision = await self.gate(violation, rem, mode, action_id=record.id)
         if decision is not None:
             record.status, record.detail, record.state = decision.status, decision.detail, "done"
             await self.store.save_action(record)
@@ -333,24 +348,9 @@ class Engine:
     ) -> ActionRecord:
         violation = record.violation
         started = time.monotonic()
-        key = f"{violation.account_id}|{violation.resource_arn}"
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        async with self._semaphore, lock:
+        async with self._semaphore, self.resource_lock(violation):
             try:
-                options = rem.parse_options(self.config.options_for(rem.id))
-                policy = (
-                    rem.policy_for(options, revert=True).render(
-                        account=violation.account_id, partition=self.aws.partition
-                    )
-                    if self.config.aws.session_policy and self.config.aws.role_name
-                    else None
-                )
-                session = await self.aws.session_for(
-                    violation.account_id, violation.region, session_policy=policy, label=rem.id
-                )
+                session = await self.action_session(rem, violation)
             except RemediationRefused as exc:
                 record.status, record.detail, record.state = Status.REFUSED, str(exc), "done"
                 await self.store.save_action(record)
@@ -363,10 +363,59 @@ class Engine:
         await self._report(record, time.monotonic() - started)
         return record
 
+    def resource_lock(self, violation: Violation) -> asyncio.Lock:
+        """The lock that keeps two actions on one resource from running at once."""
+        key = f"{violation.account_id}|{violation.resource_arn}"
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def action_session(self, rem: Remediation, violation: Violation) -> Any:
+        """AWS session for one action: the role in the violation's account, narrowed to the
+        remediation's declared policy (undo included) when ``[aws] session_policy`` is on."""
+        options = rem.parse_options(self.config.options_for(rem.id))
+        policy = (
+            rem.policy_for(options, revert=True).render(
+                account=violation.account_id, partition=self.aws.partition
+            )
+            if self.config.aws.session_policy and self.config.aws.role_name
+            else None
+        )
+        return await self.aws.session_for(
+            violation.account_id, violation.region, session_policy=policy, label=rem.id
+        )
+
+    async def approve(self, rem: Remediation, record: ActionRecord) -> ActionRecord:
+        """Run an approved action now: ``check`` again, then apply (kill switch and budgets
+        still apply), under the resource lock; recorded and notified like any action."""
+        options = rem.parse_options(self.config.options_for(rem.id))
+
+        async def run(session: Any) -> ActionRecord:
+            return await self.runner.approve(rem, record, aws=session, options=options)
+
+        return await self._dispatch(rem, record, run)
+
+    async def undo(self, rem: Remediation, record: ActionRecord) -> str:
+        """Run ``revert`` with the stored before-image under the resource lock.
+
+        Raises RemediationRefused (no revert, nothing applied, resource changed since)
+        or the AWS error; the record is only changed (to ``reverted``) on success.
+        """
+        options = rem.parse_options(self.config.options_for(rem.id))
+        started = time.monotonic()
+        async with self._semaphore, self.resource_lock(record.violation):
+            session = await self.action_session(rem, record.violation)
+            detail = await self.runner.revert(rem, record, aws=session, options=options)
+        await self._report(record, time.monotonic() - started)
+        return detail
+
     async def _report(self, record: ActionRecord, seconds: float) -> None:
         self._finished(record, seconds)
         if record.status is None:
             return
+        await self.safety.after_action(record)
         kind = (
             NotificationKind.APPROVAL_REQUESTED
             if record.status is Status.AWAITING_APPROVAL

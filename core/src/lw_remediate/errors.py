@@ -33,3 +33,7 @@ class ResourceChanged(RemediationRefused):
 
 class RevertNotSupported(RemediationRefused):
     """The remediation has no ``revert``, or the stored action cannot be reverted."""
+
+
+class ApplyPaused(LwRemediateError):
+    """The kill switch is on: the action is parked before ``apply`` (ends awaiting approval)."""

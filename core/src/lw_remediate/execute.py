@@ -9,14 +9,14 @@ at any point leaves a record that says how far the action got.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import AwsSession
-from .errors import RemediationError, RemediationRefused, RevertNotSupported
+from .errors import ApplyPaused, RemediationError, RemediationRefused, RevertNotSupported
 from .model import ActionRecord, Mode, Status, Verification, Violation
 from .remediation import Remediation, RemediationContext, RemediationOptions
 
@@ -50,6 +50,12 @@ def _describe(exc: BaseException) -> str:
     )
 
 
+async def _close_clients(ctx: RemediationContext[Any]) -> None:
+    close = getattr(ctx.aws, "close", None)
+    if close is not None:
+        await close()
+
+
 class Runner:
     """Runs remediations for one account/region's AWS session, recording everything."""
 
@@ -59,9 +65,13 @@ class Runner:
         journal: Journal | None = None,
         timeout: float = 300.0,
         logger: structlog.typing.FilteringBoundLogger | None = None,
+        guard: Callable[[ActionRecord], Awaitable[None]] | None = None,
     ) -> None:
         self.journal: Journal = journal or MemoryJournal()
         self.timeout = timeout
+        #: Awaited right before ``apply``: raises ApplyPaused (the action is parked awaiting
+        #: approval) or RemediationRefused (it ends refused). The kill switch and budgets.
+        self.guard = guard
         self.log = logger or structlog.get_logger("lw_remediate.execute")
 
     def _context(
@@ -82,7 +92,7 @@ class Runner:
         return RemediationContext(
             violation=record.violation,
             options=options,
-            aws=aws.with_sink(record.calls.append),
+            aws=aws.with_sink(record.calls.append, reuse_clients=True),
             log=self.log.bind(
                 remediation_id=remediation.id,
                 rule_id=record.violation.rule_id,
@@ -124,20 +134,31 @@ class Runner:
             )
         ctx = self._context(remediation, record, options, aws, dry_run=mode is not Mode.AUTO)
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._run(remediation, record, ctx, mode)
-        except TimeoutError:
-            return await self._fail(record, f"timed out after {self.timeout:g}s", "TimeoutError")
-        except RemediationRefused as exc:
-            return await self._finish(record, Status.REFUSED, _describe(exc))
-        except (ClientError, BotoCoreError, RemediationError, Exception) as exc:  # noqa: BLE001
-            self.log.warning(
-                "remediation_error",
-                remediation_id=remediation.id,
-                resource_arn=violation.resource_arn,
-                error=_describe(exc),
-            )
-            return await self._fail(record, _describe(exc), type(exc).__name__)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self._run(remediation, record, ctx, mode)
+            except TimeoutError:
+                return await self._fail(
+                    record, f"timed out after {self.timeout:g}s", "TimeoutError"
+                )
+            except ApplyPaused as exc:
+                record.status = Status.AWAITING_APPROVAL
+                record.detail = str(exc)
+                record.state = "awaiting_approval"
+                await self.journal.save(record)
+                return record
+            except RemediationRefused as exc:
+                return await self._finish(record, Status.REFUSED, _describe(exc))
+            except (ClientError, BotoCoreError, RemediationError, Exception) as exc:  # noqa: BLE001
+                self.log.warning(
+                    "remediation_error",
+                    remediation_id=remediation.id,
+                    resource_arn=violation.resource_arn,
+                    error=_describe(exc),
+                )
+                return await self._fail(record, _describe(exc), type(exc).__name__)
+        finally:
+            await _close_clients(ctx)
 
     async def _fail(self, record: ActionRecord, detail: str, error: str) -> ActionRecord:
         return await self._finish(record, Status.FAILED, detail, error=error)
@@ -155,7 +176,9 @@ class Runner:
         if not check.present:
             return await self._finish(record, Status.RESOLVED, check.detail or "already compliant")
         if remediation.is_manual(ctx.options):
-            return await self._finish(record, Status.MANUAL, remediation.render_runbook(violation))
+            return await self._finish(
+                record, Status.MANUAL, remediation.render_runbook(violation, ctx.options)
+            )
         plan = await remediation.plan(ctx, violation)
         record.plan = plan
         if not plan.changes:
@@ -177,6 +200,8 @@ class Runner:
     ) -> ActionRecord:
         if remediation.apply is None or remediation.verify is None or record.plan is None:
             raise RemediationError(f"{remediation.id} cannot apply (manual-only or no plan)")
+        if self.guard is not None:
+            await self.guard(record)
         record.state = "applying"
         await self.journal.save(record)  # written before the first AWS write it permits
         after = await remediation.apply(ctx, record.plan)
@@ -219,7 +244,9 @@ class Runner:
             try:
                 async with asyncio.timeout(self.timeout):
                     result = await remediation.verify(ctx, record.violation)
+                await _close_clients(ctx)
             except Exception as exc:  # noqa: BLE001 - fall through to a full re-run
+                await _close_clients(ctx)
                 self.log.warning("resume_verify_failed", action_id=record.id, error=_describe(exc))
             else:
                 if result.status is Verification.VERIFIED:
@@ -240,10 +267,19 @@ class Runner:
         aws: AwsSession,
         options: RemediationOptions | None = None,
     ) -> ActionRecord:
-        """Run an approved action: ``check`` and ``plan`` again (the world may have changed)."""
-        return await self.run(
+        """Run an approved action: ``check`` and ``plan`` again (the world may have changed).
+
+        The finished record keeps its mode (``approve``, or ``auto`` for an action the
+        kill switch parked); the approver is stored by whoever approved it.
+        """
+        mode = record.mode
+        record = await self.run(
             remediation, record.violation, aws=aws, mode=Mode.AUTO, options=options, record=record
         )
+        if record.state == "done" and record.mode is not mode:
+            record.mode = mode
+            await self.journal.save(record)
+        return record
 
     async def revert(
         self,
@@ -262,8 +298,11 @@ class Runner:
             raise RevertNotSupported("no before-image was recorded; nothing was changed")
         options = options if options is not None else remediation.default_options()
         ctx = self._context(remediation, record, options, aws, dry_run=False)
-        async with asyncio.timeout(self.timeout):
-            detail = await remediation.revert(ctx, record)
+        try:
+            async with asyncio.timeout(self.timeout):
+                detail = await remediation.revert(ctx, record)
+        finally:
+            await _close_clients(ctx)
         record.status = Status.REVERTED
         record.detail = detail
         await self.journal.save(record)

@@ -46,9 +46,20 @@ def iam_action(service: str, operation: str) -> str:
 
 
 def call_resource(
-    service: str, params: Mapping[str, Any], *, account: str, partition: str = "aws"
+    service: str,
+    params: Mapping[str, Any],
+    *,
+    account: str,
+    partition: str = "aws",
+    region: str = "*",
+    operation: str | None = None,
 ) -> str:
-    """The resource ARN an API call acts on, derived from its parameters (``*`` if none)."""
+    """The resource ARN an API call is authorised against, from its parameters (``*`` if none).
+
+    Follows the service authorisation reference where it matters for scoping: attaching
+    or detaching a policy is authorised on the user/group/role, not on the policy;
+    ``Create*`` calls with a ``Path`` create the path-qualified ARN.
+    """
     if service == "s3":
         bucket = params.get("Bucket")
         if not bucket:
@@ -56,21 +67,44 @@ def call_resource(
         key = params.get("Key")
         return f"arn:{partition}:s3:::{bucket}" + (f"/{key}" if key else "")
     if service == "iam":
-        if "PolicyArn" in params:
-            return str(params["PolicyArn"])
-        for param, kind in (
-            ("UserName", "user"),
-            ("RoleName", "role"),
-            ("GroupName", "group"),
-            ("InstanceProfileName", "instance-profile"),
-        ):
-            if param in params:
-                # Group membership calls name both; the user is the resource for AddUserToGroup
-                # in AWS's docs, but the group is what the policy scopes. Prefer the group.
-                if param == "UserName" and "GroupName" in params:
-                    continue
-                return f"arn:{partition}:iam::{account}:{kind}/{params[param]}"
-        return "*"
+        return _iam_resource(
+            params, account=account, partition=partition, operation=operation or ""
+        )
+    if service == "kms" and params.get("KeyId"):
+        key = str(params["KeyId"])
+        if key.startswith("arn:"):
+            return key
+        kind = "" if key.startswith("alias/") else "key/"
+        return f"arn:{partition}:kms:{region}:{account}:{kind}{key}"
     if service == "sts" and "RoleArn" in params:
         return str(params["RoleArn"])
+    if service == "account":
+        return f"arn:{partition}:account::{account}:account"
+    if service == "ec2" and isinstance(params.get("InstanceId"), str):
+        return f"arn:{partition}:ec2:{region}:{account}:instance/{params['InstanceId']}"
+    return "*"
+
+
+_PRINCIPALS = (("GroupName", "group"), ("RoleName", "role"), ("UserName", "user"))
+
+
+def _iam_resource(
+    params: Mapping[str, Any], *, account: str, partition: str, operation: str
+) -> str:
+    def arn(kind: str, name: Any) -> str:
+        path = str(params.get("Path") or "/") if operation.startswith("Create") else "/"
+        return f"arn:{partition}:iam::{account}:{kind}{path}{name}"
+
+    principal_first = operation.startswith(("Attach", "Detach"))
+    if "PolicyArn" in params and not principal_first:
+        return str(params["PolicyArn"])
+    # Group membership calls name both a user and a group: the group is what a policy
+    # scopes (AddUserToGroup is authorised on the group).
+    for param, kind in _PRINCIPALS:
+        if param in params:
+            return arn(kind, params[param])
+    if "InstanceProfileName" in params:
+        return arn("instance-profile", params["InstanceProfileName"])
+    if "PolicyArn" in params:
+        return str(params["PolicyArn"])
     return "*"

@@ -59,6 +59,6 @@ def configure_logging(
             numeric if isinstance(numeric, int) else logging.INFO
         ),
         logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=True,  # loggers are bound once (hot paths log per request)
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=logging.WARNING, stream=stream)

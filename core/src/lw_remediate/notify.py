@@ -24,6 +24,7 @@ class NotificationKind(enum.StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"
     FLAPPING = "flapping"
     KILL_SWITCH = "kill_switch"
+    EXEMPTION_EXPIRED = "exemption_expired"  # an exemption expired and no longer applies
     ALERT_DEAD = "alert_dead"  # an alert could not be enriched after every attempt
 
 

@@ -117,7 +117,12 @@ class IamPolicy:
                 "Resource": resources[0] if len(resources) == 1 else resources,
             }
             if st.conditions:
-                doc["Condition"] = {k: dict(v) for k, v in st.conditions.items()}
+                doc["Condition"] = _fill_any(
+                    {k: dict(v) for k, v in st.conditions.items()},
+                    account=account,
+                    partition=partition,
+                    region=region,
+                )
             statements.append(doc)
         return {"Version": "2012-10-17", "Statement": statements}
 
@@ -128,6 +133,19 @@ def _fill(pattern: str, *, account: str, partition: str = "aws", region: str = "
         .replace("{account}", account)
         .replace("{region}", region)
     )
+
+
+def _fill_any(value: Any, *, account: str, partition: str, region: str) -> Any:
+    if isinstance(value, str):
+        return _fill(value, account=account, partition=partition, region=region)
+    if isinstance(value, list):
+        return [_fill_any(v, account=account, partition=partition, region=region) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: _fill_any(v, account=account, partition=partition, region=region)
+            for k, v in value.items()
+        }
+    return value
 
 
 def _action_matches(pattern: str, action: str) -> bool:

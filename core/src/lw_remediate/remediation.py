@@ -93,7 +93,8 @@ class Remediation:
     :param verify: re-read; did the fix take?
     :param revert: optional; restore ``record.before_image`` unless the resource changed
         since (raise :class:`~lw_remediate.ResourceChanged`); return a detail line.
-    :param revert_policy: extra actions ``revert`` needs beyond ``policy``.
+    :param revert_policy: extra actions ``revert`` needs beyond ``policy`` (or a function
+        of the options returning them).
     :param options: the options model (a :class:`RemediationOptions` subclass).
     :param option_policy: extra actions needed by non-default options (given the options).
     :param reasons: if set, only these reason suffixes are handled.
@@ -103,7 +104,8 @@ class Remediation:
     :param manual_when: for "manual by default" remediations: given the options, True when
         the action should end ``manual`` (runbook sent) instead of applying.
     :param runbook: what an operator does by hand; ``{account}``, ``{resource}``,
-        ``{resource_name}``, ``{region}`` and ``{rule_id}`` are filled in.
+        ``{resource_name}``, ``{region}``, ``{partition}``, ``{rule_id}`` and
+        ``{options.<name>}`` are filled in.
     :param privilege_sensitive: the remediation can grant privileges (run it under a
         separate role).
     """
@@ -117,7 +119,7 @@ class Remediation:
     apply: ApplyFn | None = None
     verify: VerifyFn | None = None
     revert: RevertFn | None = None
-    revert_policy: IamPolicy = field(default_factory=IamPolicy)
+    revert_policy: IamPolicy | PolicyFn = field(default_factory=IamPolicy)
     options: type[RemediationOptions] = RemediationOptions
     option_policy: PolicyFn | None = None
     reasons: tuple[str, ...] = ()
@@ -185,16 +187,39 @@ class Remediation:
         if self.option_policy is not None:
             policy = policy + self.option_policy(options)
         if revert:
-            policy = policy + self.revert_policy
+            extra = self.revert_policy
+            policy = policy + (extra if isinstance(extra, IamPolicy) else extra(options))
         return policy
 
-    def render_runbook(self, violation: Violation) -> str:
+    def session_policy(
+        self, options: RemediationOptions | None = None, *, account: str, partition: str = "aws"
+    ) -> dict[str, Any]:
+        """The STS session policy for one action: the declared policy (undo included), or
+        a deny-all document when the remediation declares no action at all."""
+        policy = self.policy_for(options, revert=True)
+        if not policy:
+            return {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+            }
+        doc = policy.render(account=account, partition=partition)
+        for statement in doc["Statement"]:
+            statement.pop("Sid", None)  # session policies are capped at 2,048 characters
+        return doc
+
+    def render_runbook(
+        self, violation: Violation, options: RemediationOptions | None = None
+    ) -> str:
+        """The runbook with ``{account}``, ``{resource}``, ``{resource_name}``, ``{region}``,
+        ``{partition}``, ``{rule_id}`` and ``{options.<name>}`` filled in."""
         return self.runbook.format(
             account=violation.account_id,
             resource=violation.resource_arn,
             resource_name=violation.resource_name,
             region=violation.region or "",
+            partition=violation.arn.partition,
             rule_id=violation.rule_id,
+            options=options if options is not None else self.default_options(),
         )
 
     def handles(self, rule_id: str, reason: str | None) -> bool:

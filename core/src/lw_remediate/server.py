@@ -185,6 +185,9 @@ def create_app(config: Config, engine: Engine, *, run_worker: bool = True) -> we
     app.cleanup_ctx.append(_store_ctx)
     if run_worker:
         app.cleanup_ctx.append(_worker_ctx)
+    from .admin import setup_admin  # admin.py builds on this module
+
+    setup_admin(app, housekeeping=run_worker)
     add_sweep_routes(app, engine, require_admin)
     return app
 

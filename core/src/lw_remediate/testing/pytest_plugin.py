@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 from ..aws import AwsSession
 from ..execute import Runner
@@ -45,6 +46,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "LW_API_SECRET",
     ):
         os.environ.pop(key, None)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging_config() -> Iterator[None]:
+    """A test that configures structlog (e.g. by running the CLI in-process) must not
+    change what the next test's ``structlog.testing.capture_logs`` sees."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")
