@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import random
 import time
 import weakref
@@ -39,6 +40,9 @@ from .safety import Safety
 from .store import InboxRow, SqliteStore
 
 log = structlog.get_logger("lw_remediate.engine")
+
+#: STS AssumeRole's limit on the (packed) session policy, in characters.
+SESSION_POLICY_LIMIT = 2048
 
 
 class EnrichmentPending(Exception):
@@ -377,12 +381,18 @@ class Engine:
         remediation's declared policy (undo included) when ``[aws] session_policy`` is on."""
         options = rem.parse_options(self.config.options_for(rem.id))
         policy = (
-            rem.policy_for(options, revert=True).render(
-                account=violation.account_id, partition=self.aws.partition
-            )
+            rem.session_policy(options, account=violation.account_id, partition=self.aws.partition)
             if self.config.aws.session_policy and self.config.aws.role_name
             else None
         )
+        if policy is not None:
+            size = len(json.dumps(policy, separators=(",", ":")))
+            if size > SESSION_POLICY_LIMIT:
+                raise RemediationRefused(
+                    f"the declared policy of {rem.id} renders to {size} characters, over STS's "
+                    f"{SESSION_POLICY_LIMIT}-character session-policy limit; set [aws] "
+                    "session_policy = false to rely on the role's own policy"
+                )
         return await self.aws.session_for(
             violation.account_id, violation.region, session_policy=policy, label=rem.id
         )
