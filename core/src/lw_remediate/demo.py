@@ -98,9 +98,74 @@ def scenarios() -> list[Scenario]:
     return out
 
 
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
+def _public_acl(account: str) -> Scenario:
+    bucket = "demo-public-website"
+
+    def seed(moto: Any) -> None:
+        s3 = moto.client("s3", account=account)
+        s3.create_bucket(Bucket=bucket, ACL="public-read")
+
+    def describe(moto: Any) -> str:
+        grants = moto.client("s3", account=account).get_bucket_acl(Bucket=bucket)["Grants"]
+        public = sorted(g["Permission"] for g in grants if g["Grantee"].get("URI") == ALL_USERS)
+        return (
+            f"Everyone: {', '.join(public)}" if public else f"no public grant ({len(grants)} kept)"
+        )
+
+    return Scenario(
+        "s3.remove_public_acl_grants",
+        "LW_S3_1",
+        account,
+        f"arn:aws:s3:::{bucket}",
+        f"bucket {bucket}",
+        seed,
+        describe,
+    )
+
+
+def _stale_key(account: str) -> Scenario:
+    user = "demo-departed-contractor"
+
+    def seed(moto: Any) -> None:
+        import datetime as dt
+
+        from moto.iam.models import AccessKeyLastUsed
+
+        iam = moto.client("iam", account=account)
+        iam.create_user(UserName=user)
+        key_id = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+        past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=200)
+        key = next(
+            k
+            for k in moto.iam_backend(account).users[user].access_keys
+            if k.access_key_id == key_id
+        )
+        key.create_date = past
+        key.last_used = AccessKeyLastUsed(past, "s3", "us-east-1")  # 200 days ago
+
+    def describe(moto: Any) -> str:
+        keys = moto.client("iam", account=account).list_access_keys(UserName=user)[
+            "AccessKeyMetadata"
+        ]
+        return ", ".join(f"key {k['Status']}" for k in keys) + " (unused 200 days)"
+
+    return Scenario(
+        "cis_iam.disable_unused_credentials",
+        "AWS_CIS_1_3",
+        account,
+        f"arn:aws:iam::{account}:user/{user}",
+        f"user {user}",
+        seed,
+        describe,
+    )
+
+
 def extra_scenarios() -> list[Scenario]:
-    """Scenarios for further remediations (kept apart so the list stays readable)."""
-    return []
+    """Scenarios for the other remediations the first two map sets provide."""
+    return [_public_acl(ACCOUNTS[1]), _stale_key(ACCOUNTS[0])]
 
 
 def _free_port() -> int:
@@ -212,7 +277,7 @@ async def run_demo(
                 for r in rows
             }
             echo("")
-            header = f"{'account':<13} {'resource':<28} {'remediation':<32} {'before':<30} {'after':<30} status"
+            header = f"{'account':<13} {'resource':<34} {'remediation':<35} {'before':<30} {'after':<30} status"
             echo(header)
             echo("-" * len(header))
             ok = True
@@ -221,7 +286,7 @@ async def run_demo(
                 status = str(row.record.status) if row else "missing"
                 ok = ok and status == Status.REMEDIATED
                 echo(
-                    f"{s.account:<13} {s.label[:28]:<28} {s.remediation_id[:32]:<32} {before[id(s)][:30]:<30} {s.describe(moto)[:30]:<30} {status}"
+                    f"{s.account:<13} {s.label[:34]:<34} {s.remediation_id[:35]:<35} {before[id(s)][:30]:<30} {s.describe(moto)[:30]:<30} {status}"
                 )
             echo("")
             for s in chosen:
