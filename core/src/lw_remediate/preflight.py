@@ -8,8 +8,8 @@ credentials) and per enabled remediation (mode other than ``off``):
 2. Check that the remediation's session policy fits AWS's limit for AssumeRole
    (2,048 characters of plain-text policy), when session policies are on.
 3. Ask IAM whether the role may perform each declared action on each declared
-   resource pattern: ``iam:SimulatePrincipalPolicy`` when the role may call it (it
-   evaluates identity policies and permission boundaries; not SCPs). When it cannot
+   resource pattern: ``iam:SimulatePrincipalPolicy`` when the role may call it (IAM's
+   own evaluation of the role's policies). When it cannot
    (AccessDenied, or an endpoint such as moto that does not implement it), fall
    back to reading the role's own identity policies (inline and attached) and
    evaluating them here: Allow/Deny, Action/NotAction, Resource/NotResource and
