@@ -196,6 +196,8 @@ def test_kms_needs_a_key():
         REMEDIATION.parse_options({"sse_algorithm": "aws:kms"})
     with pytest.raises(pydantic.ValidationError, match="KMS key or alias ARN"):
         REMEDIATION.parse_options({"sse_algorithm": "aws:kms", "kms_key_arn": "my-key"})
+    with pytest.raises(pydantic.ValidationError, match="KMS key or alias ARN"):
+        REMEDIATION.parse_options({"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:s3-key"})
 
 
 async def test_least_privilege_including_revert(bucket, make_violation, least_privilege):
@@ -209,3 +211,18 @@ async def test_least_privilege_with_kms(bucket, kms_key, make_violation, least_p
         REMEDIATION, make_violation("LW_S3_14", BUCKET), options=kms_options(kms_key), revert=True
     )
     assert "kms:DescribeKey" in report.used
+    # Scoped to the configured key, not "*".
+    assert {c.resource for c in report.calls if c.action == "kms:DescribeKey"} == {kms_key}
+
+
+async def test_least_privilege_with_a_kms_alias(
+    bucket, kms_key, admin_client, make_violation, least_privilege
+):
+    admin_client("kms").create_alias(AliasName="alias/s3-default", TargetKeyId=kms_key)
+    options = kms_options("arn:aws:kms:{region}:{account}:alias/s3-default")
+    report = await least_privilege.run(
+        REMEDIATION, make_violation("LW_S3_14", BUCKET), options=options, revert=True
+    )
+    assert {c.resource for c in report.calls if c.action == "kms:DescribeKey"} == {
+        "arn:aws:kms:us-east-1:123456789012:alias/s3-default"
+    }

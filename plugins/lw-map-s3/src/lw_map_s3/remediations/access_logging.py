@@ -19,7 +19,6 @@ from lw_remediate import (
     ActionRecord,
     Change,
     CheckResult,
-    IamPolicy,
     Plan,
     Remediation,
     RemediationContext,
@@ -31,8 +30,8 @@ from lw_remediate import (
 )
 
 from .._s3 import (
-    BUCKET_RESOURCES,
     bucket_args,
+    bucket_policy,
     error_code,
     error_message,
     gone,
@@ -246,9 +245,7 @@ REMEDIATION = Remediation(
         "refuses when no target is configured or the target does not exist."
     ),
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(
-        ["s3:GetBucketLogging", "s3:GetBucketLocation", "s3:PutBucketLogging"], BUCKET_RESOURCES
-    ),
+    policy=bucket_policy("s3:GetBucketLogging", "s3:GetBucketLocation", "s3:PutBucketLogging"),
     check=check,
     plan=plan,
     apply=apply,

@@ -8,6 +8,7 @@ one would make every later upload fail.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -31,10 +32,11 @@ from lw_remediate import (
     Violation,
 )
 
-from .._s3 import BUCKET_RESOURCES, bucket_args, error_code, gone, is_missing_bucket
+from .._s3 import bucket_args, bucket_policy, error_code, gone, is_missing_bucket
 
 NOT_FOUND = "ServerSideEncryptionConfigurationNotFoundError"
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+_KMS_ARN_RE = re.compile(r"^(arn:[^:]+:kms:[^:]*:[^:]*):(key|alias)/[^:]+$")
 
 
 class Options(RemediationOptions):
@@ -55,7 +57,7 @@ class Options(RemediationOptions):
         if value is None:
             return None
         fields = {n for _, n, _, _ in string.Formatter().parse(value) if n is not None}
-        if not fields <= {"account", "region"} or ":kms:" not in value:
+        if not fields <= {"account", "region"} or not _KMS_ARN_RE.match(value):
             raise ValueError(
                 "kms_key_arn must be a KMS key or alias ARN ({account}, {region} allowed)"
             )
@@ -248,10 +250,29 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     return f"restored the previous default encryption of bucket {violation.resource_name}"
 
 
+def describe_key_policy(kms_key_arn: str) -> IamPolicy:
+    """``kms:DescribeKey`` on the configured key only (``{account}``/``{region}`` filled
+    in when the policy is rendered).
+
+    IAM authorises an operation on a KMS key against the key's ARN, never an alias ARN.
+    For an alias the statement allows the account's keys in that region when the request
+    names that alias (``kms:RequestAlias``); the alias ARN is listed too because that is
+    the resource the kit records for a call by alias.
+    """
+    match = _KMS_ARN_RE.match(kms_key_arn)
+    if match is None or match.group(2) == "key":
+        return IamPolicy.allow(["kms:DescribeKey"], [kms_key_arn])
+    alias = kms_key_arn[len(match.group(1)) + 1 :]
+    return IamPolicy.allow(
+        ["kms:DescribeKey"],
+        [kms_key_arn, f"{match.group(1)}:key/*"],
+        conditions={"StringEquals": {"kms:RequestAlias": alias}},
+    )
+
+
 def option_policy(options: Options) -> IamPolicy:
-    if options.sse_algorithm == "aws:kms":
-        # The kit records KMS calls against resource "*"; see the README.
-        return IamPolicy.allow(["kms:DescribeKey"])
+    if options.sse_algorithm == "aws:kms" and options.kms_key_arn:
+        return describe_key_policy(options.kms_key_arn)
     return IamPolicy()
 
 
@@ -261,9 +282,7 @@ REMEDIATION = Remediation(
     title="Enable S3 default encryption",
     description="SSE-S3 (AES256) by default; SSE-KMS with a validated, configured key as an option.",
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(
-        ["s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"], BUCKET_RESOURCES
-    ),
+    policy=bucket_policy("s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"),
     check=check,
     plan=plan,
     apply=apply,

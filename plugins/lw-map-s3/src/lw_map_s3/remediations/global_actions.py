@@ -22,7 +22,6 @@ from botocore.exceptions import ClientError
 from lw_remediate import (
     Change,
     CheckResult,
-    IamPolicy,
     Plan,
     Remediation,
     RemediationContext,
@@ -44,7 +43,7 @@ from .._policy import (
     revert_edit,
     statement_label,
 )
-from .._s3 import BUCKET_RESOURCES, gone, is_missing_bucket
+from .._s3 import bucket_policy, gone, is_missing_bucket
 
 Verb = Literal["Get", "Delete", "List", "Put"]
 
@@ -214,9 +213,7 @@ REMEDIATION = Remediation(
         "grant every action of the rule's verb; drops a statement left empty."
     ),
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(
-        ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"], BUCKET_RESOURCES
-    ),
+    policy=bucket_policy("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
     check=check,
     plan=plan,
     apply=apply,

@@ -15,14 +15,13 @@ from botocore.exceptions import ClientError
 
 from lw_remediate import (
     CheckResult,
-    IamPolicy,
     Plan,
     Remediation,
     RemediationContext,
     Violation,
 )
 
-from .._s3 import BUCKET_RESOURCES, bucket_args, gone, is_missing_bucket
+from .._s3 import bucket_args, bucket_policy, gone, is_missing_bucket
 
 
 def mfa_delete_enabled(versioning: Mapping[str, Any]) -> bool:
@@ -77,7 +76,7 @@ REMEDIATION = Remediation(
     title="Enable MFA delete on an S3 bucket (root user only: manual)",
     description="Manual only: the runbook gives the root user's exact CLI command.",
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(["s3:GetBucketVersioning"], BUCKET_RESOURCES),
+    policy=bucket_policy("s3:GetBucketVersioning"),
     check=check,
     plan=plan,
     auto_remediable=False,

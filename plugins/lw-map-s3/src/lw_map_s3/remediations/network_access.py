@@ -51,7 +51,7 @@ from .._policy import (
     revert_edit,
     unique_sid,
 )
-from .._s3 import BUCKET_RESOURCES, bucket_arn, gone, is_missing_bucket
+from .._s3 import bucket_arn, bucket_policy, gone, is_missing_bucket
 
 SID = "LWDenyOutsideAllowedNetworks"
 _VPCE_RE = re.compile(r"^vpce-[0-9a-f]+$")
@@ -209,9 +209,7 @@ async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyRe
 def option_policy(options: Options) -> IamPolicy:
     if not options.enforce:
         return IamPolicy()
-    return IamPolicy.allow(["s3:PutBucketPolicy"], BUCKET_RESOURCES) + IamPolicy.allow(
-        ["sts:GetCallerIdentity"]
-    )
+    return bucket_policy("s3:PutBucketPolicy") + IamPolicy.allow(["sts:GetCallerIdentity"])
 
 
 RUNBOOK = """\
@@ -247,12 +245,10 @@ REMEDIATION = Remediation(
         "the configured principals and the daemon itself."
     ),
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(["s3:GetBucketPolicy"], BUCKET_RESOURCES),
+    policy=bucket_policy("s3:GetBucketPolicy"),
     option_policy=option_policy,
     # Undo writes the old policy back (or deletes it), whatever the options are by then.
-    revert_policy=IamPolicy.allow(
-        ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"], BUCKET_RESOURCES
-    ),
+    revert_policy=bucket_policy("s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
     check=check,
     plan=plan,
     apply=apply,

@@ -33,9 +33,9 @@ from lw_remediate import (
 )
 
 from .._s3 import (
-    BUCKET_RESOURCES,
     bucket_args,
     bucket_lock,
+    bucket_policy,
     canonical,
     error_code,
     gone,
@@ -342,9 +342,7 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
 
 def option_policy(options: Options) -> IamPolicy:
     if options.apply_public_access_block:
-        return IamPolicy.allow(
-            ["s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"], BUCKET_RESOURCES
-        )
+        return bucket_policy("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock")
     return IamPolicy()
 
 
@@ -357,9 +355,7 @@ REMEDIATION = Remediation(
         "FULL_CONTROL); owner, LogDelivery and named-account grants are kept."
     ),
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(
-        ["s3:GetBucketOwnershipControls", "s3:GetBucketAcl", "s3:PutBucketAcl"], BUCKET_RESOURCES
-    ),
+    policy=bucket_policy("s3:GetBucketOwnershipControls", "s3:GetBucketAcl", "s3:PutBucketAcl"),
     check=check,
     plan=plan,
     apply=apply,

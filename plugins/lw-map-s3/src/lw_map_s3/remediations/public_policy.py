@@ -17,7 +17,6 @@ from botocore.exceptions import ClientError
 from lw_remediate import (
     Change,
     CheckResult,
-    IamPolicy,
     Plan,
     Remediation,
     RemediationContext,
@@ -36,7 +35,7 @@ from .._policy import (
     revert_edit,
     statement_label,
 )
-from .._s3 import BUCKET_RESOURCES, gone, is_missing_bucket
+from .._s3 import bucket_policy, gone, is_missing_bucket
 
 
 class Options(RemediationOptions):
@@ -121,9 +120,7 @@ REMEDIATION = Remediation(
         "other statement; deletes the policy only when nothing is left."
     ),
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(
-        ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"], BUCKET_RESOURCES
-    ),
+    policy=bucket_policy("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
     check=check,
     plan=plan,
     apply=apply,

@@ -23,7 +23,6 @@ from botocore.exceptions import ClientError
 from lw_remediate import (
     Change,
     CheckResult,
-    IamPolicy,
     Plan,
     Remediation,
     RemediationContext,
@@ -45,7 +44,7 @@ from .._policy import (
     revert_edit,
     unique_sid,
 )
-from .._s3 import BUCKET_RESOURCES, bucket_args, bucket_arn, error_code, gone, is_missing_bucket
+from .._s3 import bucket_args, bucket_arn, bucket_policy, error_code, gone, is_missing_bucket
 
 SECURE_TRANSPORT_SID = "LWDenyInsecureTransport"
 TLS_VERSION_SID = "LWDenyOldTls"
@@ -200,10 +199,8 @@ REMEDIATION = Remediation(
         "static-website buckets by default."
     ),
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(
-        ["s3:GetBucketPolicy", "s3:GetBucketWebsite", "s3:PutBucketPolicy"], BUCKET_RESOURCES
-    ),
-    revert_policy=IamPolicy.allow(["s3:DeleteBucketPolicy"], BUCKET_RESOURCES),
+    policy=bucket_policy("s3:GetBucketPolicy", "s3:GetBucketWebsite", "s3:PutBucketPolicy"),
+    revert_policy=bucket_policy("s3:DeleteBucketPolicy"),
     check=check,
     plan=plan,
     apply=apply,

@@ -11,7 +11,6 @@ from lw_remediate import (
     ActionRecord,
     Change,
     CheckResult,
-    IamPolicy,
     Plan,
     Remediation,
     RemediationContext,
@@ -21,7 +20,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._s3 import BUCKET_RESOURCES, bucket_args, gone, is_missing_bucket
+from .._s3 import bucket_args, bucket_policy, gone, is_missing_bucket
 
 
 class Options(RemediationOptions):
@@ -103,7 +102,7 @@ REMEDIATION = Remediation(
     title="Enable S3 bucket versioning",
     description="Turns versioning on (never touches MFA delete); undo suspends it.",
     resource_type="s3:bucket",
-    policy=IamPolicy.allow(["s3:GetBucketVersioning", "s3:PutBucketVersioning"], BUCKET_RESOURCES),
+    policy=bucket_policy("s3:GetBucketVersioning", "s3:PutBucketVersioning"),
     check=check,
     plan=plan,
     apply=apply,
