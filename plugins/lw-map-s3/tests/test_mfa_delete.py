@@ -25,6 +25,13 @@ async def test_ends_manual_with_the_exact_root_command(s3, make_violation, run_r
     assert writes(record) == []
 
 
+def test_runbook_names_the_mfa_device_in_the_buckets_partition(make_violation):
+    violation = make_violation("LW_S3_12", "arn:aws-us-gov:s3:::audit-trail")
+    runbook = REMEDIATION.render_runbook(violation)
+    assert "arn:aws-us-gov:iam::123456789012:mfa/root-account-mfa-device" in runbook
+    assert "arn:aws:" not in runbook
+
+
 async def test_never_applies_even_in_auto_mode(s3, make_violation, run_remediation):
     assert not REMEDIATION.auto_remediable and REMEDIATION.apply is None
     s3.create_bucket(Bucket="audit-trail")

@@ -49,6 +49,23 @@ async def test_manual_by_default_with_the_statement_in_the_runbook(
     assert writes(record) == []
 
 
+async def test_manual_runbook_lists_the_configured_networks_and_principals(
+    bucket, make_violation, run_remediation, writes
+):
+    options = {k: v for k, v in ENFORCE.items() if k != "enforce"}  # configured, still manual
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_17", BUCKET), options=options)
+    assert record.status is Status.MANUAL
+    assert '"aws:SourceIp": ["203.0.113.0/24", "198.51.100.7/32"]' in record.detail
+    assert '"aws:SourceVpce": ["vpce-0abc123"]' in record.detail
+    assert (
+        '"aws:PrincipalArn": ["arn:aws:iam::123456789012:role/break-glass", DAEMON_ROLE]'
+        in record.detail
+    )
+    assert "CIDRS" not in record.detail and "VPCES" not in record.detail
+    assert "arn:aws:iam::123456789012:role/lw-remediate" in record.detail
+    assert writes(record) == []
+
+
 async def test_enforce_merges_the_deny_with_every_exemption(
     bucket, policy_of, make_violation, run_remediation
 ):

@@ -59,12 +59,11 @@ from the CLI or API (the console cannot), over HTTPS. Signed in with root creden
   aws s3api put-bucket-versioning --bucket {resource_name} \
 --expected-bucket-owner {account} \
 --versioning-configuration Status=Enabled,MFADelete=Enabled \
---mfa "arn:aws:iam::{account}:mfa/root-account-mfa-device 123456"
+--mfa "arn:{partition}:iam::{account}:mfa/root-account-mfa-device 123456"
 
-replacing "arn:aws:iam::{account}:mfa/root-account-mfa-device" with the serial number of \
-the root user's MFA device (a virtual device's ARN, or a hardware device's serial) and \
-123456 with its current code (arn:aws-us-gov / arn:aws-cn in GovCloud / China). This \
-also enables versioning if it is off. Check with aws s3api get-bucket-versioning --bucket \
+replacing "arn:{partition}:iam::{account}:mfa/root-account-mfa-device" with the serial \
+number of the root user's MFA device (a virtual device's ARN, or a hardware device's \
+serial) and 123456 with its current code. This also enables versioning if it is off. Check with aws s3api get-bucket-versioning --bucket \
 {resource_name}: MFADelete must read Enabled. Then delete the root access key you used \
 (CIS 1.12).
 """

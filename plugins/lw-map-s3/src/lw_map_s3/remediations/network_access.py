@@ -20,6 +20,7 @@ into the bucket policy:
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from functools import partial
@@ -100,6 +101,16 @@ class Options(RemediationOptions):
             raise ValueError("enforce = true needs allowed_cidrs")
         return self
 
+    @property
+    def runbook_condition(self) -> str:
+        """The Deny's ``Condition`` for the runbook: what is configured, placeholders else."""
+        return runbook_condition(self)
+
+    @property
+    def runbook_placeholders(self) -> str:
+        """What the runbook's CIDRS / VPCES placeholders stand for (when not configured)."""
+        return runbook_placeholders(self)
+
 
 def restricts_networks(statement: Mapping[str, Any], violation: Violation) -> bool:
     """A bucket-wide Deny for requests from outside some ``aws:SourceIp`` networks."""
@@ -139,6 +150,36 @@ def deny_statement(
         "Resource": [arn, f"{arn}/*"],
         "Condition": condition,
     }
+
+
+def runbook_condition(options: Options) -> str:
+    def values(configured: tuple[str, ...], placeholder: str) -> str:
+        return json.dumps(list(configured)) if configured else placeholder
+
+    lines = [
+        f'"NotIpAddress": {{"aws:SourceIp": {values(options.allowed_cidrs, "CIDRS")}}}',
+        f'"StringNotEqualsIfExists": {{"aws:SourceVpce": '
+        f"{values(options.allowed_vpce_ids, 'VPCES')}}}",
+    ]
+    if options.exempt_aws_services:
+        lines.append('"Bool": {"aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false"}')
+    exempt = [json.dumps(arn) for arn in options.exempt_principal_arns]
+    lines.append(f'"ArnNotLike": {{"aws:PrincipalArn": [{", ".join([*exempt, "DAEMON_ROLE"])}]}}')
+    return ",\n                 ".join(lines)
+
+
+def runbook_placeholders(options: Options) -> str:
+    meanings = []
+    if not options.allowed_cidrs:
+        meanings.append(
+            'CIDRS = the networks allowed to reach the bucket, e.g. ["203.0.113.0/24"] (none '
+            "configured: set allowed_cidrs for s3.restrict_network_access); "
+        )
+    if not options.allowed_vpce_ids:
+        meanings.append(
+            "VPCES = the VPC endpoints allowed (allowed_vpce_ids; leave the line out if none); "
+        )
+    return "".join(meanings)
 
 
 def edit(violation: Violation, options: Options, exempt: list[str], policy: BucketPolicy) -> Edit:
@@ -215,18 +256,16 @@ def option_policy(options: Options) -> IamPolicy:
 RUNBOOK = """\
 Bucket {resource_name} (account {account}) accepts requests from any network (rule {rule_id}).
 The operator chose to restrict networks by hand (lw-remediate's s3.restrict_network_access \
-is in notify mode). Review who uses the bucket, then add this statement to its policy, with \
-CIDRS = the networks configured as allowed_cidrs for s3.restrict_network_access (and VPCES = \
-allowed_vpce_ids), and EXEMPT = the ARNs of the roles that must keep access: the \
-lw-remediate role and your break-glass roles. Without them only the root user can remove \
-the statement again.
+is in notify mode). Review who uses the bucket, then add this statement to its policy:
 
   {{"Sid": "LWDenyOutsideAllowedNetworks", "Effect": "Deny", "Principal": "*",
    "Action": "s3:*", "Resource": ["{resource}", "{resource}/*"],
-   "Condition": {{"NotIpAddress": {{"aws:SourceIp": CIDRS}},
-                 "StringNotEqualsIfExists": {{"aws:SourceVpce": VPCES}},
-                 "Bool": {{"aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false"}},
-                 "ArnNotLike": {{"aws:PrincipalArn": EXEMPT}}}}}}
+   "Condition": {{{options.runbook_condition}}}}}
+
+where {options.runbook_placeholders}DAEMON_ROLE = the ARN of the role lw-remediate \
+runs as (e.g. arn:{partition}:iam::{account}:role/lw-remediate). Keep it and your \
+break-glass roles (exempt_principal_arns) in ArnNotLike: without an exempt principal only \
+the root user can remove the statement again.
 
 Merge it into the existing policy (aws s3api get-bucket-policy --bucket {resource_name} \
 --expected-bucket-owner {account}), then aws s3api put-bucket-policy --bucket \
