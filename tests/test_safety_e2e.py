@@ -596,6 +596,10 @@ async def test_each_admin_call(start_daemon, fake_lacework, s3):
         headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
     ) as resp:
         assert resp.status == 400
+    daemon.config.remediations["s3.enable_versioning"] = {"mode": "off"}
+    status, body = await admin(daemon, "POST", f"/admin/actions/{action.id}/approve")
+    assert status == 409 and "is off in the configuration" in body["error"]
+    del daemon.config.remediations["s3.enable_versioning"]
     status, body = await admin(daemon, "POST", f"/admin/actions/{action.id}/reject", {"by": "ivy"})
     assert status == 200 and body["status"] == "refused"
     status, body = await admin(daemon, "POST", f"/admin/actions/{action.id}/undo", {"by": "ivy"})

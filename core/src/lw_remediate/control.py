@@ -22,7 +22,7 @@ from .config import ExemptionConfig
 from .engine import Engine
 from .errors import LwRemediateError, RemediationRefused
 from .execute import _describe
-from .model import ActionRecord, Status
+from .model import ActionRecord, Mode, Status
 from .notify import NotificationKind
 from .rules import canonical_rule_id
 from .safety import SYSTEM_ACTOR, KillSwitchState
@@ -202,6 +202,8 @@ class Control:
         rem = self.engine.registry.get(record.remediation_id)
         if rem is None:
             raise ControlError(f"remediation {record.remediation_id} is no longer installed")
+        if self.engine.mode_for(rem.id) is Mode.OFF:
+            raise ControlError(f"remediation {rem.id} is off in the configuration; not run")
         expires_at = await self._expires_at(row)
         if expires_at <= self._now():
             await self._expire(record, expires_at)
