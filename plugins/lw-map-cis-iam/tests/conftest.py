@@ -7,6 +7,7 @@ SSH key's upload date; moto's backend can (remediation-catalog.md, gap 16).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -21,24 +22,46 @@ def writes(record: Any) -> list[str]:
     return [c.operation for c in record.calls if not c.operation.startswith(READ_PREFIXES)]
 
 
-def as_recorded(policy: IamPolicy) -> IamPolicy:
-    """The declared policy as the core's call recorder names resources.
+#: Dependent actions: AWS checks them inside another call, so they are never recorded. The
+#: core has no way to declare them yet; ``iam:PassRole`` (AWS_CIS_1_21) is declared with
+#: the option's other actions and its scoping is asserted on the policy itself.
+DEPENDENT_ACTIONS = frozenset({"iam:PassRole"})
 
-    The recorder (``lw_remediate.iam_actions.call_resource``) names ``*`` as the resource
-    of every Account and EC2 call, and a dependent action such as ``iam:PassRole`` is never
-    an API call of its own. The product declares the AWS-correct scoping (the account ARN,
-    ``instance/*``, ``iam:PassRole`` on the role); for the kit's coverage check those
-    resources are widened to ``*`` and ``iam:PassRole`` is left out. Every other check of
-    the assertion (real action names, sufficiency under moto, each action used) is unchanged.
+#: Calls whose request names no resource the recorder can turn into an ARN (an association
+#: id), so they are recorded against ``*``; AWS authorises them on the instance.
+RECORDED_ON_STAR = frozenset({"ec2:DisassociateIamInstanceProfile"})
+
+#: A group or role pattern with a path: ``arn:...:group/lw-remediation/require-mfa``.
+_PATH_QUALIFIED = re.compile(r"^(arn:[^:]*:iam::[^:]*:(?:group|role))/.+/([^/]+)$")
+
+
+def as_recorded(policy: IamPolicy) -> IamPolicy:
+    """The declared policy as the core's call recorder names resources, for the kit's check
+    of the recorded calls. Test-only: the product declares what AWS authorises.
+
+    * A call that names a group or role only by name (``GetGroup``, ``AddUserToGroup``,
+      ``AttachRolePolicy``, ...) is recorded on the path-less ARN (``group/require-mfa``;
+      only ``Create*`` calls carry the path). Each path-qualified group/role pattern gets its
+      path-less twin here.
+    * :data:`RECORDED_ON_STAR` calls are widened to ``*``.
+    * :data:`DEPENDENT_ACTIONS` are left out (no call would use them).
+
+    Every other part of the assertion (real action names, sufficiency under moto, each
+    action used) is unchanged.
     """
     statements = []
     for st in policy.statements:
-        actions = tuple(a for a in st.actions if a != "iam:PassRole")
+        actions = tuple(a for a in st.actions if a not in DEPENDENT_ACTIONS)
+        star = tuple(a for a in actions if a in RECORDED_ON_STAR)
+        if star:
+            statements.append(PolicyStatement(star, ("*",), st.conditions))
+        actions = tuple(a for a in actions if a not in RECORDED_ON_STAR)
         if not actions:
             continue
-        service = actions[0].split(":", 1)[0]
-        resources = ("*",) if service in {"account", "ec2"} else st.resources
-        statements.append(PolicyStatement(actions, resources, st.conditions))
+        twins = tuple(
+            f"{m[1]}/{m[2]}" for r in st.resources if (m := _PATH_QUALIFIED.match(r)) is not None
+        )
+        statements.append(PolicyStatement(actions, st.resources + twins, st.conditions))
     return IamPolicy(tuple(statements))
 
 

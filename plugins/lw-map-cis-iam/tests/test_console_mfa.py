@@ -32,8 +32,20 @@ async def test_default_is_manual_with_the_runbook_and_no_write(
     record = await run_remediation(REMEDIATION, make_violation("AWS_CIS_1_2", "bob"))
     assert record.status is Status.MANUAL
     assert "Assign MFA device" in record.detail and "bob" in record.detail
+    assert "--group-name require-mfa --user-name bob" in record.detail
     assert write_calls(record) == []
     assert groups_of(admin_client, "bob") == []
+
+
+async def test_runbook_names_the_configured_group(seed, make_violation, run_remediation):
+    seed.user("bob", console=True)
+    options = {"mfa_group_name": "mfa-jail", "mfa_group_path": "/jail/"}
+    record = await run_remediation(
+        REMEDIATION, make_violation("AWS_CIS_1_2", "bob"), options=options
+    )
+    assert record.status is Status.MANUAL
+    assert "--group-name mfa-jail --user-name bob" in record.detail
+    assert "/jail/mfa-jail" in record.detail
 
 
 async def test_option_adds_the_user_to_the_group(
@@ -131,10 +143,17 @@ async def test_least_privilege_default(seed, make_violation, least_privilege):
     )
 
 
-async def test_least_privilege_add_to_mfa_group(seed, make_violation, least_privilege, mfa_group):
+async def test_least_privilege_add_to_mfa_group(
+    seed, make_violation, least_privilege, recorded_view, mfa_group
+):
     seed.user("ida", console=True)
+    options = REMEDIATION.parse_options(GROUP)
     report = await least_privilege.run(
-        REMEDIATION, make_violation("AWS_CIS_1_2", "ida"), options=GROUP, revert=True
+        REMEDIATION,
+        make_violation("AWS_CIS_1_2", "ida"),
+        options=options,
+        revert=True,
+        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
     )
     assert {"iam:AddUserToGroup", "iam:RemoveUserFromGroup"} <= report.used
 
@@ -148,7 +167,6 @@ def test_group_actions_are_scoped_to_the_configured_group():
         if {"iam:AddUserToGroup", "iam:RemoveUserFromGroup"} & set(s["Action"])
     ]
     for statement in group_statements:
-        assert statement["Resource"] == [
-            "arn:aws:iam::123456789012:group/lw-remediation/require-mfa",
-            "arn:aws:iam::123456789012:group/require-mfa",
-        ]
+        assert statement["Resource"] == (
+            "arn:aws:iam::123456789012:group/lw-remediation/require-mfa"
+        )

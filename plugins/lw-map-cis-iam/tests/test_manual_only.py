@@ -94,6 +94,13 @@ def test_every_runbook_is_concrete():
         assert "{account}" in rem.runbook, rem.id
 
 
+def test_runbook_arns_follow_the_partition(make_violation):
+    gov = make_violation("AWS_CIS_1_12", "arn:aws-us-gov:iam::123456789012:root")
+    runbook = BY_RULE["AWS_CIS_1_12"].render_runbook(gov)
+    assert "arn=arn:aws-us-gov:iam::aws:policy/root-task/IAMDeleteRootUserCredentials" in runbook
+    assert "arn:aws:" not in runbook
+
+
 @pytest.mark.parametrize("rule", ["AWS_CIS_1_12", "AWS_CIS_1_13"])
 async def test_least_privilege(rule, moto_server, make_violation, least_privilege):
     summary(moto_server)._account_access_keys_present = 1

@@ -117,3 +117,30 @@ def test_every_remediation_has_a_readme_entry():
             assert f"`{action}`" in readme, (rem.id, action)
         for name in rem.options.model_fields:
             assert f"`{name}`" in readme, (rem.id, name)
+
+
+#: Options an action needs before it writes, so the size check sees their statements too.
+REQUIRED = {
+    "cis_iam.create_support_role": {
+        "trusted_principal_arns": ["arn:aws:iam::111122223333:role/SecOps"]
+    },
+    "cis_iam.set_security_contact": {
+        "name": "Security Team",
+        "title": "SecOps",
+        "email": "security@example.com",
+        "phone": "+1 555 0100",
+    },
+}
+
+#: STS rejects a session policy over 2,048 characters (the engine refuses such an action).
+SESSION_POLICY_LIMIT = 2048
+
+
+def test_every_session_policy_fits_sts():
+    for rem in lw_map_cis_iam.REMEDIATIONS:
+        for raw in ({}, OPTIONS.get(rem.id, {}), REQUIRED.get(rem.id, {})):
+            doc = rem.session_policy(
+                rem.parse_options(raw), account="123456789012", partition="aws-us-gov"
+            )
+            size = len(json.dumps(doc, separators=(",", ":")))
+            assert size <= SESSION_POLICY_LIMIT, (rem.id, raw, size)

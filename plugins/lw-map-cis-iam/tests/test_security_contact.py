@@ -104,14 +104,9 @@ def test_declared_policy_is_scoped_to_the_account_and_the_security_contact():
         }
 
 
-async def test_least_privilege(make_violation, least_privilege, recorded_view):
-    options = REMEDIATION.parse_options(CONTACT)
+async def test_least_privilege(make_violation, least_privilege):
     report = await least_privilege.run(
-        REMEDIATION,
-        make_violation("AWS_CIS_1_20", "root"),
-        options=options,
-        revert=True,
-        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
+        REMEDIATION, make_violation("AWS_CIS_1_20", "root"), options=CONTACT, revert=True
     )
     assert report.used == {
         "account:GetAlternateContact",

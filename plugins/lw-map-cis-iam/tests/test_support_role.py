@@ -136,7 +136,10 @@ def test_attach_is_bound_to_support_access_and_marked_privilege_sensitive():
     doc = REMEDIATION.policy_for(REMEDIATION.parse_options(TRUSTED), revert=True).render(
         account="123456789012"
     )
+    role = "arn:aws:iam::123456789012:role/lw-remediation/aws-support-incident"
     for statement in doc["Statement"]:
+        if statement["Action"] != ["iam:ListEntitiesForPolicy"]:
+            assert statement["Resource"] == role  # that one role, on its path
         if {"iam:AttachRolePolicy", "iam:DetachRolePolicy"} & set(statement["Action"]):
             assert statement["Condition"] == {
                 "ArnLike": {"iam:PolicyARN": "arn:*:iam::aws:policy/AWSSupportAccess"}
@@ -145,7 +148,14 @@ def test_attach_is_bound_to_support_access_and_marked_privilege_sensitive():
     assert "PRIVILEGE-SENSITIVE" in REMEDIATION.description
 
 
-async def test_least_privilege(aws_managed_policies, make_violation, least_privilege):
+async def test_least_privilege(
+    aws_managed_policies, make_violation, least_privilege, recorded_view
+):
+    options = REMEDIATION.parse_options(TRUSTED)
     await least_privilege.run(
-        REMEDIATION, make_violation("AWS_CIS_1_22", "root"), options=TRUSTED, revert=True
+        REMEDIATION,
+        make_violation("AWS_CIS_1_22", "root"),
+        options=options,
+        revert=True,
+        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
     )

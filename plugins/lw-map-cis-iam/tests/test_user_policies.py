@@ -57,6 +57,7 @@ async def test_default_is_manual_with_the_runbook_and_no_write(
     record = await run_remediation(REMEDIATION, make_violation("AWS_CIS_1_16", "bob"))
     assert record.status is Status.MANUAL
     assert "attach-group-policy" in record.detail
+    assert "per-user group\n/lw-remediation/lw-user-bob" in record.detail
     assert write_calls(record) == []
     assert user_policies(admin_client) == (sorted(user_with_policies), ["inline-1"])
 
@@ -193,7 +194,25 @@ async def test_least_privilege_default(user_with_policies, make_violation, least
     )
 
 
-async def test_least_privilege_migrate(user_with_policies, make_violation, least_privilege):
+async def test_least_privilege_migrate(
+    user_with_policies, make_violation, least_privilege, recorded_view
+):
+    options = REMEDIATION.parse_options(MIGRATE)
     await least_privilege.run(
-        REMEDIATION, make_violation("AWS_CIS_1_16", "bob"), options=MIGRATE, revert=True
+        REMEDIATION,
+        make_violation("AWS_CIS_1_16", "bob"),
+        options=options,
+        revert=True,
+        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
     )
+
+
+def test_declared_policy_scopes_group_actions_to_our_groups():
+    doc = REMEDIATION.policy_for(REMEDIATION.parse_options(MIGRATE), revert=True).render(
+        account="123456789012"
+    )
+    resources = {a: s["Resource"] for s in doc["Statement"] for a in s["Action"]}
+    for action in ("iam:CreateGroup", "iam:AttachGroupPolicy", "iam:AddUserToGroup"):
+        assert resources[action] == "arn:aws:iam::123456789012:group/lw-remediation/lw-user-*"
+    for action in ("iam:DetachUserPolicy", "iam:AttachUserPolicy"):
+        assert resources[action] == "arn:aws:iam::123456789012:user/*"

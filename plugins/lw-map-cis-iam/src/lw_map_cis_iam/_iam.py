@@ -36,27 +36,11 @@ USER_ARNS = ("arn:{partition}:iam::{account}:user/*",)
 #: only resource type is ``user``, so ``*`` grants nothing beyond ``user/*``.
 KEY_LAST_USED_ARNS = ("*",)
 
-#: The core's call recorder names the *managed policy* as the resource of
-#: ``Attach/Detach{User,Group,Role}Policy`` (it prefers the ``PolicyArn`` parameter), while AWS
-#: authorises those actions on the user, group or role only. Listing the policy ARNs next to
-#: the principal patterns grants nothing in AWS (the actions have no policy resource type) and
-#: lets the test kit check coverage. Drop them once the core records the principal.
-MANAGED_POLICY_ARNS = (
-    "arn:{partition}:iam::aws:policy/*",
-    "arn:{partition}:iam::{account}:policy/*",
-)
 
-
-def named_arns(kind: str, path: str, name: str) -> tuple[str, ...]:
-    """Patterns for one named IAM entity (``group``, ``role``) on ``path``.
-
-    AWS authorises on the real ARN, which includes the path; the core records
-    ``<kind>/<name>`` (the API names no path). Names are unique per account whatever the
-    path, so both forms identify the same single entity.
-    """
-    full = f"arn:{{partition}}:iam::{{account}}:{kind}{normal_path(path)}{name}"
-    bare = f"arn:{{partition}}:iam::{{account}}:{kind}/{name}"
-    return (full,) if full == bare else (full, bare)
+def path_arns(kind: str, path: str, name: str) -> tuple[str, ...]:
+    """The pattern for one named IAM entity (``group``, ``role``) on ``path``, as AWS
+    authorises it: the ARN includes the path (``group/lw-remediation/require-mfa``)."""
+    return (f"arn:{{partition}}:iam::{{account}}:{kind}{normal_path(path)}{name}",)
 
 
 def normal_path(path: str) -> str:

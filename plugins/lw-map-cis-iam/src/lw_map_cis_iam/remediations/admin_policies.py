@@ -38,7 +38,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import MANAGED_POLICY_ARNS, USER_ARNS, is_no_such_entity
+from .._iam import USER_ARNS, is_no_such_entity
 
 KINDS = ("user", "group", "role")
 _RESPONSE_KEYS = {"user": "PolicyUsers", "group": "PolicyGroups", "role": "PolicyRoles"}
@@ -46,6 +46,11 @@ _NAME_KEYS = {"user": "UserName", "group": "GroupName", "role": "RoleName"}
 _PRINCIPAL = r"^arn:aws[a-z-]*:iam::\d{12}:(user|group|role)/.+$"
 GROUP_ARNS = ("arn:{partition}:iam::{account}:group/*",)
 ROLE_ARNS = ("arn:{partition}:iam::{account}:role/*",)
+#: AWS managed and customer managed policies (``GetPolicy``, ``ListEntitiesForPolicy``, ...).
+POLICY_ARNS = (
+    "arn:{partition}:iam::aws:policy/*",
+    "arn:{partition}:iam::{account}:policy/*",
+)
 
 Entities = dict[str, list[str]]  # kind -> sorted names
 
@@ -285,17 +290,14 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     return f"re-attached {policy_arn} to {_describe({k: detached.get(k, []) for k in KINDS})}"
 
 
-POLICY_ARNS = MANAGED_POLICY_ARNS
-
-
 def _option_policy(options: Options) -> IamPolicy:
     if options.action != "detach":
         return IamPolicy()
     return (
         IamPolicy.allow(["sts:GetCallerIdentity"])
-        + IamPolicy.allow(["iam:DetachUserPolicy"], USER_ARNS + POLICY_ARNS)
-        + IamPolicy.allow(["iam:DetachGroupPolicy"], GROUP_ARNS + POLICY_ARNS)
-        + IamPolicy.allow(["iam:DetachRolePolicy"], ROLE_ARNS + POLICY_ARNS)
+        + IamPolicy.allow(["iam:DetachUserPolicy"], USER_ARNS)
+        + IamPolicy.allow(["iam:DetachGroupPolicy"], GROUP_ARNS)
+        + IamPolicy.allow(["iam:DetachRolePolicy"], ROLE_ARNS)
     )
 
 
@@ -328,9 +330,9 @@ REMEDIATION = Remediation(
         ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"], POLICY_ARNS
     ),
     option_policy=_option_policy,
-    revert_policy=IamPolicy.allow(["iam:AttachUserPolicy"], USER_ARNS + POLICY_ARNS)
-    + IamPolicy.allow(["iam:AttachGroupPolicy"], GROUP_ARNS + POLICY_ARNS)
-    + IamPolicy.allow(["iam:AttachRolePolicy"], ROLE_ARNS + POLICY_ARNS),
+    revert_policy=IamPolicy.allow(["iam:AttachUserPolicy"], USER_ARNS)
+    + IamPolicy.allow(["iam:AttachGroupPolicy"], GROUP_ARNS)
+    + IamPolicy.allow(["iam:AttachRolePolicy"], ROLE_ARNS),
     check=check,
     plan=plan,
     apply=apply,

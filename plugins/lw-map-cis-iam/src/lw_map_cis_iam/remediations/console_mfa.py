@@ -22,6 +22,7 @@ from lw_remediate import (
     CheckResult,
     IamPolicy,
     Plan,
+    Remediation,
     RemediationContext,
     RemediationOptions,
     RemediationRefused,
@@ -30,8 +31,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import USER_ARNS, iam_client, is_no_such_entity, named_arns, normal_path, user_arn
-from .._remediation import IamRemediation
+from .._iam import USER_ARNS, iam_client, is_no_such_entity, normal_path, path_arns, user_arn
 
 
 class Options(RemediationOptions):
@@ -167,7 +167,7 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
 
 
 def _group_arns(options: Options) -> tuple[str, ...]:
-    return named_arns("group", options.mfa_group_path, options.mfa_group_name)
+    return path_arns("group", options.mfa_group_path, options.mfa_group_name)
 
 
 def _option_policy(options: Options) -> IamPolicy:
@@ -192,11 +192,11 @@ IAM user {resource_name} in account {account} has a console password but no MFA 
    aws iam delete-login-profile --user-name {resource_name}   (irreversible)
 3. Until then, contain it: add the user to a group that denies everything without MFA
    (template in the lw-map-cis-iam README), by hand or with the option
-   action = "add_to_mfa_group":
-   aws iam add-user-to-group --group-name require-mfa --user-name {resource_name}"""
+   action = "add_to_mfa_group" (it uses the group {options.mfa_group_path}{options.mfa_group_name}):
+   aws iam add-user-to-group --group-name {options.mfa_group_name} --user-name {resource_name}"""
 
 
-REMEDIATION = IamRemediation(
+REMEDIATION = Remediation(
     id="cis_iam.require_console_mfa",
     rules=("AWS_CIS_1_2",),
     title="MFA for console users: notify, or add the user to a deny-without-MFA group",
@@ -208,7 +208,7 @@ REMEDIATION = IamRemediation(
     resource_type="iam:user",
     policy=IamPolicy.allow(["iam:GetLoginProfile", "iam:ListMFADevices"], USER_ARNS),
     option_policy=_option_policy,
-    revert_option_policy=_revert_policy,
+    revert_policy=_revert_policy,
     check=check,
     plan=plan,
     apply=apply,

@@ -89,7 +89,7 @@ root or undo its use.
    root MFA device, and review what was changed (treat it as an incident).
 4. Move the task to an IAM role; keep root for the few tasks that need it.
 5. In an AWS Organization, enable centralized root access (IAM > Root access management) or an
-   SCP that denies actions by arn:aws:iam::*:root in member accounts.""",
+   SCP that denies actions by arn:{partition}:iam::*:root in member accounts.""",
     "AWS_CIS_1_12": """\
 The root user of account {account} has an access key ({rule_id}). Only root can delete it.
 1. Check whether it is used: CloudTrail (user name "root", an access key id) and the credential
@@ -98,7 +98,7 @@ The root user of account {account} has an access key ({rule_id}). Only root can 
 3. Sign in as root > Security credentials > Access keys: deactivate the key, wait, then delete it.
    With centralized root access, from the management account instead:
    aws sts assume-root --target-principal {account} \\
-       --task-policy-arn arn=arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials
+       --task-policy-arn arn=arn:{partition}:iam::aws:policy/root-task/IAMDeleteRootUserCredentials
    then, with those credentials: aws iam list-access-keys; aws iam delete-access-key --access-key-id <id>.
    Deleting a key is irreversible.""",
     "AWS_CIS_1_13": """\

@@ -26,6 +26,7 @@ from lw_remediate import (
     CheckResult,
     IamPolicy,
     Plan,
+    Remediation,
     RemediationContext,
     RemediationOptions,
     RemediationRefused,
@@ -34,8 +35,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import error_code, is_no_such_entity, named_arns, normal_path
-from .._remediation import IamRemediation
+from .._iam import error_code, is_no_such_entity, normal_path, path_arns
 
 SUPPORT_POLICY = "arn:{partition}:iam::aws:policy/AWSSupportAccess"
 _PRINCIPAL = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|user/.+|role/.+|assumed-role/.+)$"
@@ -241,7 +241,7 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
 
 
 def _role_arns(options: Options) -> tuple[str, ...]:
-    return named_arns("role", options.role_path, options.role_name)
+    return path_arns("role", options.role_path, options.role_name)
 
 
 #: ``ArnLike`` with ``arn:*`` holds in every partition (no placeholder inside a condition).
@@ -249,25 +249,19 @@ _ONLY_SUPPORT = {"ArnLike": {"iam:PolicyARN": "arn:*:iam::aws:policy/AWSSupportA
 
 
 def _role_policy(options: Options) -> IamPolicy:
-    # AttachRolePolicy also lists the policy ARN: the core records it as the resource (see
-    # _iam.MANAGED_POLICY_ARNS); in AWS only the role ARNs match and the condition binds.
     return IamPolicy.allow(
         ["iam:GetRole", "iam:CreateRole"], _role_arns(options)
-    ) + IamPolicy.allow(
-        ["iam:AttachRolePolicy"], (*_role_arns(options), SUPPORT_POLICY), conditions=_ONLY_SUPPORT
-    )
+    ) + IamPolicy.allow(["iam:AttachRolePolicy"], _role_arns(options), conditions=_ONLY_SUPPORT)
 
 
 def _revert_policy(options: Options) -> IamPolicy:
     return IamPolicy.allow(
         ["iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:DeleteRole"],
         _role_arns(options),
-    ) + IamPolicy.allow(
-        ["iam:DetachRolePolicy"], (*_role_arns(options), SUPPORT_POLICY), conditions=_ONLY_SUPPORT
-    )
+    ) + IamPolicy.allow(["iam:DetachRolePolicy"], _role_arns(options), conditions=_ONLY_SUPPORT)
 
 
-REMEDIATION = IamRemediation(
+REMEDIATION = Remediation(
     id="cis_iam.create_support_role",
     rules=("AWS_CIS_1_22",),
     title="Create the AWS Support role (AWSSupportAccess, configured trusted principals)",
@@ -280,7 +274,7 @@ REMEDIATION = IamRemediation(
     resource_type="iam:account",
     policy=IamPolicy.allow(["iam:ListEntitiesForPolicy"], [SUPPORT_POLICY]),
     option_policy=_role_policy,
-    revert_option_policy=_revert_policy,
+    revert_policy=_revert_policy,
     check=check,
     plan=plan,
     apply=apply,

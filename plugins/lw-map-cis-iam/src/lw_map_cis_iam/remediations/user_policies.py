@@ -27,6 +27,7 @@ from lw_remediate import (
     CheckResult,
     IamPolicy,
     Plan,
+    Remediation,
     RemediationContext,
     RemediationError,
     RemediationOptions,
@@ -37,15 +38,13 @@ from lw_remediate import (
 )
 
 from .._iam import (
-    MANAGED_POLICY_ARNS,
     USER_ARNS,
     error_code,
     is_no_such_entity,
-    named_arns,
     normal_path,
+    path_arns,
     user_arn,
 )
-from .._remediation import IamRemediation
 
 
 class Options(RemediationOptions):
@@ -411,44 +410,48 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
 
 
 def _group_arns(options: Options) -> tuple[str, ...]:
-    return named_arns("group", options.group_path, f"{options.group_prefix}*")
+    return path_arns("group", options.group_path, f"{options.group_prefix}*")
 
 
 def _option_policy(options: Options) -> IamPolicy:
     if options.action != "migrate":
         return IamPolicy()
     groups = _group_arns(options)
-    return (
-        IamPolicy.allow(
-            ["iam:GetUserPolicy", "iam:ListGroupsForUser", "iam:DeleteUserPolicy"], USER_ARNS
-        )
-        + IamPolicy.allow(["iam:DetachUserPolicy"], USER_ARNS + MANAGED_POLICY_ARNS)
-        + IamPolicy.allow(
-            [
-                "iam:GetGroup",
-                "iam:CreateGroup",
-                "iam:PutGroupPolicy",
-                "iam:AddUserToGroup",
-                "iam:ListAttachedGroupPolicies",
-                "iam:ListGroupPolicies",
-            ],
-            groups,
-        )
-        + IamPolicy.allow(["iam:AttachGroupPolicy"], groups + MANAGED_POLICY_ARNS)
+    return IamPolicy.allow(
+        [
+            "iam:GetUserPolicy",
+            "iam:ListGroupsForUser",
+            "iam:DetachUserPolicy",
+            "iam:DeleteUserPolicy",
+        ],
+        USER_ARNS,
+    ) + IamPolicy.allow(
+        [
+            "iam:GetGroup",
+            "iam:CreateGroup",
+            "iam:AttachGroupPolicy",
+            "iam:PutGroupPolicy",
+            "iam:AddUserToGroup",
+            "iam:ListAttachedGroupPolicies",
+            "iam:ListGroupPolicies",
+        ],
+        groups,
     )
 
 
 def _revert_policy(options: Options) -> IamPolicy:
     if options.action != "migrate":
         return IamPolicy()
-    groups = _group_arns(options)
-    return (
-        IamPolicy.allow(["iam:PutUserPolicy"], USER_ARNS)
-        + IamPolicy.allow(["iam:AttachUserPolicy"], USER_ARNS + MANAGED_POLICY_ARNS)
-        + IamPolicy.allow(
-            ["iam:RemoveUserFromGroup", "iam:DeleteGroupPolicy", "iam:DeleteGroup"], groups
-        )
-        + IamPolicy.allow(["iam:DetachGroupPolicy"], groups + MANAGED_POLICY_ARNS)
+    return IamPolicy.allow(
+        ["iam:AttachUserPolicy", "iam:PutUserPolicy"], USER_ARNS
+    ) + IamPolicy.allow(
+        [
+            "iam:RemoveUserFromGroup",
+            "iam:DetachGroupPolicy",
+            "iam:DeleteGroupPolicy",
+            "iam:DeleteGroup",
+        ],
+        _group_arns(options),
     )
 
 
@@ -466,11 +469,12 @@ Move them to a group without a permission gap -- grant first, remove last:
 5. Only now remove them from the user:
    aws iam detach-user-policy --user-name {resource_name} --policy-arn <arn>
    aws iam delete-user-policy --user-name {resource_name} --policy-name <name>
-The option action = "migrate" does exactly this with a per-user group (privilege-sensitive:
-run it under a separate role)."""
+The option action = "migrate" does exactly this with the per-user group
+{options.group_path}{options.group_prefix}{resource_name} (privilege-sensitive: run it under a
+separate role)."""
 
 
-REMEDIATION = IamRemediation(
+REMEDIATION = Remediation(
     id="cis_iam.move_user_policies_to_group",
     rules=("AWS_CIS_1_16",),
     title="Move a user's directly attached policies to a per-user group (no permission gap)",
@@ -483,7 +487,7 @@ REMEDIATION = IamRemediation(
     resource_type="iam:user",
     policy=IamPolicy.allow(["iam:ListAttachedUserPolicies", "iam:ListUserPolicies"], USER_ARNS),
     option_policy=_option_policy,
-    revert_option_policy=_revert_policy,
+    revert_policy=_revert_policy,
     check=check,
     plan=plan,
     apply=apply,
