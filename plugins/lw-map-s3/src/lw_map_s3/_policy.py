@@ -16,20 +16,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
-
 from lw_remediate import (
     ActionRecord,
     Change,
+    Plan,
     RemediationContext,
     RemediationRefused,
-    ResourceChanged,
     Violation,
 )
 
-from ._s3 import bucket_args, bucket_arn, bucket_lock, error_code
+from ._s3 import bucket_arn, changed_since, get_or_none, locked_client, put_or_delete
 
 POLICY_VERSION = "2012-10-17"
+#: The plan note of every edit: revert is byte-exact.
+UNDO_NOTE = "undo writes the original policy text back verbatim"
 #: AWS rejects bucket policies larger than 20 KB.
 MAX_POLICY_BYTES = 20 * 1024
 
@@ -104,14 +104,17 @@ class BucketPolicy:
 # -- judging statements -------------------------------------------------------------------
 
 
-def is_public_principal(statement: Mapping[str, Any]) -> bool:
-    """``Principal: "*"`` or ``{"AWS": "*"}`` (or a list holding it); any ``NotPrincipal``."""
-    if "NotPrincipal" in statement:
-        return True
+def _principal_is_everyone(statement: Mapping[str, Any]) -> bool:
+    """``Principal: "*"`` or ``{"AWS": "*"}`` (or a list holding it)."""
     principal = statement.get("Principal")
     if principal == "*":
         return True
     return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
+
+
+def is_public_principal(statement: Mapping[str, Any]) -> bool:
+    """``Principal: "*"`` or ``{"AWS": "*"}`` (or a list holding it); any ``NotPrincipal``."""
+    return "NotPrincipal" in statement or _principal_is_everyone(statement)
 
 
 def condition_keys(statement: Mapping[str, Any]) -> set[str]:
@@ -147,13 +150,6 @@ def is_public_allow(statement: Mapping[str, Any], conditioned: ConditionedStatem
         and is_public_principal(statement)
         and not is_restricted(statement, conditioned)
     )
-
-
-def _principal_is_everyone(statement: Mapping[str, Any]) -> bool:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
 
 
 def covers_all_s3_actions(statement: Mapping[str, Any]) -> bool:
@@ -208,12 +204,9 @@ def unique_sid(wanted: str, statements: Sequence[Mapping[str, Any]]) -> str:
 
 async def get_policy(s3: Any, violation: Violation) -> BucketPolicy:
     """The live policy (``NoSuchBucketPolicy`` means none); ``NoSuchBucket`` propagates."""
-    try:
-        response = await s3.get_bucket_policy(**bucket_args(violation))
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchBucketPolicy":
-            return BucketPolicy(None)
-        raise
+    response = await get_or_none(s3.get_bucket_policy, violation, "NoSuchBucketPolicy")
+    if response is None:
+        return BucketPolicy(None)
     return BucketPolicy.parse(str(response["Policy"]), violation)
 
 
@@ -225,12 +218,14 @@ async def read_policy(ctx: RemediationContext[Any], violation: Violation) -> Buc
 
 async def write_policy(s3: Any, violation: Violation, text: str | None) -> None:
     """Put ``text`` as the policy, or delete the policy when ``text`` is None."""
-    if text is None:
-        await s3.delete_bucket_policy(**bucket_args(violation))
-    else:
-        await s3.put_bucket_policy(
-            **bucket_args(violation), Policy=text, ConfirmRemoveSelfBucketAccess=False
-        )
+    await put_or_delete(
+        s3.put_bucket_policy,
+        s3.delete_bucket_policy,
+        violation,
+        "Policy",
+        text,
+        ConfirmRemoveSelfBucketAccess=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -241,6 +236,10 @@ class Edit:
     changes: list[Change]
     summary: str
     notes: list[str] = field(default_factory=list)
+
+    def plan(self, *notes: str) -> Plan:
+        """The edit as a plan, with ``notes`` after the edit's own."""
+        return Plan(summary=self.summary, changes=self.changes, notes=[*self.notes, *notes])
 
 
 EditFn = Callable[[BucketPolicy], Edit]
@@ -254,15 +253,14 @@ def check_size(text: str | None, violation: Violation) -> None:
         )
 
 
-async def apply_edit(
-    ctx: RemediationContext[Any], violation: Violation, edit: EditFn
-) -> Mapping[str, Any]:
+async def apply_edit(ctx: RemediationContext[Any], edit: EditFn) -> Mapping[str, Any]:
     """Re-read, edit, record the before-image and write, all under the bucket's lock.
 
     Returns the after-image ``{"Policy": text-or-None}``. When the re-read policy needs
     no change (another action fixed it meanwhile) nothing is recorded or written.
     """
-    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+    violation = ctx.violation
+    async with locked_client(ctx, violation) as s3:
         policy = await get_policy(s3, violation)
         result = edit(policy)
         if not result.changes:
@@ -292,13 +290,10 @@ async def revert_edit(ctx: RemediationContext[Any], record: ActionRecord) -> str
     violation = record.violation
     before = (record.before_image or {}).get("Policy")
     after = (record.after_image or {}).get("Policy")
-    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+    async with locked_client(ctx, violation) as s3:
         live = await get_policy(s3, violation)
         if not _same_policy(live.text, after):
-            raise ResourceChanged(
-                f"the policy of bucket {violation.resource_name} changed since the remediation; "
-                "not reverting"
-            )
+            raise changed_since(violation, "the policy")
         await write_policy(s3, violation, before)
     if before is None:
         return f"deleted the policy of bucket {violation.resource_name} (it had none before)"

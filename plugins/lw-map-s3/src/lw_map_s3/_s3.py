@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lw_remediate import IamPolicy, Violation
+from lw_remediate import CheckResult, IamPolicy, RemediationContext, ResourceChanged, Violation
 
 BUCKET_RESOURCES = ("arn:{partition}:s3:::*",)
 
@@ -62,6 +65,69 @@ def bucket_arn(violation: Violation) -> str:
 
 def gone(violation: Violation) -> str:
     return f"bucket {violation.resource_name} no longer exists"
+
+
+CheckFn = Callable[[RemediationContext[Any], Violation], Awaitable[CheckResult]]
+
+
+def resolves_missing_bucket(check: CheckFn) -> CheckFn:
+    """Wrap a ``check`` so that a bucket which no longer exists ends compliant, with why."""
+
+    @functools.wraps(check)
+    async def checked(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
+        try:
+            return await check(ctx, violation)
+        except ClientError as exc:
+            if is_missing_bucket(exc):
+                return CheckResult.compliant(gone(violation))
+            raise
+
+    return checked
+
+
+async def get_or_none(
+    call: Callable[..., Awaitable[Mapping[str, Any]]], violation: Violation, missing: str
+) -> dict[str, Any] | None:
+    """The answer of a bucket ``Get*`` call, or None when S3 answers with the error code
+    ``missing`` (the bucket has no such configuration)."""
+    try:
+        return dict(await call(**bucket_args(violation)))
+    except ClientError as exc:
+        if error_code(exc) == missing:
+            return None
+        raise
+
+
+async def put_or_delete(
+    put: Callable[..., Awaitable[Any]],
+    delete: Callable[..., Awaitable[Any]],
+    violation: Violation,
+    name: str,
+    value: Any,
+    **extra: Any,
+) -> None:
+    """Write ``value`` as the bucket's ``name`` parameter with ``put``, or ``delete`` the
+    configuration when ``value`` is None (it did not exist before)."""
+    if value is None:
+        await delete(**bucket_args(violation))
+    else:
+        await put(**bucket_args(violation), **{name: value}, **extra)
+
+
+@asynccontextmanager
+async def locked_client(ctx: RemediationContext[Any], violation: Violation) -> AsyncIterator[Any]:
+    """An S3 client held under the bucket's lock: the read-modify-write of a document
+    several remediations edit (the ACL, the policy) -- re-read, decide, record the
+    before-image, write -- and its revert run in here."""
+    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+        yield s3
+
+
+def changed_since(violation: Violation, what: str) -> ResourceChanged:
+    """The refusal of a revert whose resource is no longer what the action left."""
+    return ResourceChanged(
+        f"{what} of bucket {violation.resource_name} changed since the remediation; not reverting"
+    )
 
 
 def bucket_lock(violation: Violation) -> asyncio.Lock:

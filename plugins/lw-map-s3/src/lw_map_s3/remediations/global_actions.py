@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any, Literal
 
 import pydantic
-from botocore.exceptions import ClientError
 
 from lw_remediate import (
     Change,
@@ -32,6 +31,7 @@ from lw_remediate import (
 )
 
 from .._policy import (
+    UNDO_NOTE,
     BucketPolicy,
     ConditionedStatements,
     Edit,
@@ -43,7 +43,7 @@ from .._policy import (
     revert_edit,
     statement_label,
 )
-from .._s3 import bucket_policy, gone, is_missing_bucket
+from .._s3 import bucket_policy, resolves_missing_bucket
 
 Verb = Literal["Get", "Delete", "List", "Put"]
 
@@ -158,7 +158,7 @@ def edit(violation: Violation, options: Options, policy: BucketPolicy) -> Edit:
         summary,
         notes=[
             "removing '*' or 's3:*' also removes the other verbs that pattern granted",
-            "undo writes the original policy text back verbatim",
+            UNDO_NOTE,
         ],
     )
 
@@ -168,14 +168,10 @@ def offending(policy: BucketPolicy, violation: Violation, options: Options) -> l
     return [s for s in policy.statements if grants_globally(s, verb, options)]
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
     verb = verb_of(violation)
-    try:
-        policy = await read_policy(ctx, violation)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    policy = await read_policy(ctx, violation)
     found = offending(policy, violation, ctx.options)
     if not found:
         return CheckResult.compliant(f"no public statement grants every {verb} action")
@@ -186,12 +182,11 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    result = edit(violation, ctx.options, await read_policy(ctx, violation))
-    return Plan(summary=result.summary, changes=result.changes, notes=result.notes)
+    return edit(violation, ctx.options, await read_policy(ctx, violation)).plan()
 
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
-    return await apply_edit(ctx, ctx.violation, partial(edit, ctx.violation, ctx.options))
+    return await apply_edit(ctx, partial(edit, ctx.violation, ctx.options))
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:

@@ -27,7 +27,6 @@ from functools import partial
 from typing import Any
 
 import pydantic
-from botocore.exceptions import ClientError
 
 from lw_remediate import (
     Change,
@@ -42,6 +41,7 @@ from lw_remediate import (
 )
 
 from .._policy import (
+    UNDO_NOTE,
     BucketPolicy,
     Edit,
     Statement,
@@ -52,7 +52,7 @@ from .._policy import (
     revert_edit,
     unique_sid,
 )
-from .._s3 import bucket_arn, bucket_policy, gone, is_missing_bucket
+from .._s3 import bucket_arn, bucket_policy, resolves_missing_bucket
 
 SID = "LWDenyOutsideAllowedNetworks"
 _VPCE_RE = re.compile(r"^vpce-[0-9a-f]+$")
@@ -208,13 +208,9 @@ async def exempt_principals(ctx: RemediationContext[Any]) -> list[str]:
     return exempt
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    try:
-        policy = await read_policy(ctx, violation)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    policy = await read_policy(ctx, violation)
     if any(restricts_networks(s, violation) for s in policy.statements):
         return CheckResult.compliant("the policy denies requests from outside allowed networks")
     return CheckResult.violating("no statement restricts the networks requests may come from")
@@ -230,14 +226,14 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         notes=[
             "requests from other networks, including the AWS console and CLI users outside "
             "them, are denied; the daemon's principal stays exempt so undo keeps working",
-            "undo writes the original policy text back verbatim",
+            UNDO_NOTE,
         ],
     )
 
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     exempt = [str(a) for a in plan.data["exempt_principal_arns"]]
-    return await apply_edit(ctx, ctx.violation, partial(edit, ctx.violation, ctx.options, exempt))
+    return await apply_edit(ctx, partial(edit, ctx.violation, ctx.options, exempt))
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:

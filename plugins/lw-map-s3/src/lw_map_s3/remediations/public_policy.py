@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lw_remediate import (
     Change,
     CheckResult,
@@ -26,6 +24,7 @@ from lw_remediate import (
 )
 
 from .._policy import (
+    UNDO_NOTE,
     BucketPolicy,
     ConditionedStatements,
     Edit,
@@ -35,7 +34,7 @@ from .._policy import (
     revert_edit,
     statement_label,
 )
-from .._s3 import bucket_policy, gone, is_missing_bucket
+from .._s3 import bucket_policy, resolves_missing_bucket
 
 
 class Options(RemediationOptions):
@@ -68,13 +67,9 @@ def edit(violation: Violation, options: Options, policy: BucketPolicy) -> Edit:
     return Edit(kept, changes, summary)
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    try:
-        policy = await read_policy(ctx, violation)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    policy = await read_policy(ctx, violation)
     if policy.text is None:
         return CheckResult.compliant("the bucket has no policy")
     removed = offending(policy, ctx.options)
@@ -87,16 +82,11 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    result = edit(violation, ctx.options, await read_policy(ctx, violation))
-    return Plan(
-        summary=result.summary,
-        changes=result.changes,
-        notes=["undo writes the original policy text back verbatim"],
-    )
+    return edit(violation, ctx.options, await read_policy(ctx, violation)).plan(UNDO_NOTE)
 
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
-    return await apply_edit(ctx, ctx.violation, partial(edit, ctx.violation, ctx.options))
+    return await apply_edit(ctx, partial(edit, ctx.violation, ctx.options))
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
-
 from lw_remediate import (
     Change,
     CheckResult,
@@ -44,7 +42,7 @@ from .._policy import (
     revert_edit,
     unique_sid,
 )
-from .._s3 import bucket_args, bucket_arn, bucket_policy, error_code, gone, is_missing_bucket
+from .._s3 import bucket_arn, bucket_policy, get_or_none, resolves_missing_bucket
 
 SECURE_TRANSPORT_SID = "LWDenyInsecureTransport"
 TLS_VERSION_SID = "LWDenyOldTls"
@@ -134,22 +132,13 @@ def edit(violation: Violation, options: Options, policy: BucketPolicy) -> Edit:
 
 
 async def website_configured(s3: Any, violation: Violation) -> bool:
-    try:
-        await s3.get_bucket_website(**bucket_args(violation))
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchWebsiteConfiguration":
-            return False
-        raise
-    return True
+    website = await get_or_none(s3.get_bucket_website, violation, "NoSuchWebsiteConfiguration")
+    return website is not None
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    try:
-        policy = await read_policy(ctx, violation)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    policy = await read_policy(ctx, violation)
     missing = missing_statements(policy, violation, ctx.options)
     if not missing:
         return CheckResult.compliant("the policy already denies requests without TLS")
@@ -174,12 +163,11 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
                     "(set skip_website_buckets = false to apply anyway)"
                 )
             notes.append("the bucket hosts a static website: its HTTP endpoint will stop serving")
-        result = edit(violation, ctx.options, await get_policy(s3, violation))
-    return Plan(summary=result.summary, changes=result.changes, notes=notes)
+        return edit(violation, ctx.options, await get_policy(s3, violation)).plan(*notes)
 
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
-    return await apply_edit(ctx, ctx.violation, partial(edit, ctx.violation, ctx.options))
+    return await apply_edit(ctx, partial(edit, ctx.violation, ctx.options))
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
