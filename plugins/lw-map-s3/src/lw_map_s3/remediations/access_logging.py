@@ -24,7 +24,6 @@ from lw_remediate import (
     RemediationContext,
     RemediationOptions,
     RemediationRefused,
-    ResourceChanged,
     VerifyResult,
     Violation,
 )
@@ -32,11 +31,13 @@ from lw_remediate import (
 from .._s3 import (
     bucket_args,
     bucket_policy,
+    changed_since,
     error_code,
     error_message,
     gone,
     is_missing_bucket,
     region_of,
+    resolves_missing_bucket,
 )
 
 _TARGET_FIELDS = {"account", "region"}
@@ -126,19 +127,15 @@ def _satisfied(current: Mapping[str, Any], wanted: Mapping[str, Any], options: O
     return bool(current) and (not options.enforce_target or _matches(current, wanted))
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    try:
-        async with ctx.aws.client("s3") as s3:
-            current = await read_logging(s3, violation)
-            if not current:
-                return CheckResult.violating("server access logging is disabled")
-            target = None
-            if ctx.options.enforce_target:
-                target = await desired_target(s3, violation, ctx.options)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    async with ctx.aws.client("s3") as s3:
+        current = await read_logging(s3, violation)
+        if not current:
+            return CheckResult.violating("server access logging is disabled")
+        target = None
+        if ctx.options.enforce_target:
+            target = await desired_target(s3, violation, ctx.options)
     if target is not None and not _matches(current, target):
         return CheckResult.violating(
             f"access logs go to {_describe(current)}, not the approved {_describe(target)}",
@@ -226,10 +223,7 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     async with ctx.aws.client("s3") as s3:
         current = await read_logging(s3, violation)
         if not current or not _matches(current, after):
-            raise ResourceChanged(
-                f"the logging configuration of bucket {violation.resource_name} changed since "
-                "the remediation; not reverting"
-            )
+            raise changed_since(violation, "the logging configuration")
         await s3.put_bucket_logging(**bucket_args(violation), BucketLoggingStatus=dict(before))
     if not before:
         return f"disabled server access logging on bucket {violation.resource_name}, as before"

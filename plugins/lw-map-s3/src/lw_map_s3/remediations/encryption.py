@@ -27,12 +27,18 @@ from lw_remediate import (
     RemediationContext,
     RemediationOptions,
     RemediationRefused,
-    ResourceChanged,
     VerifyResult,
     Violation,
 )
 
-from .._s3 import bucket_args, bucket_policy, error_code, gone, is_missing_bucket
+from .._s3 import (
+    bucket_policy,
+    changed_since,
+    error_code,
+    get_or_none,
+    put_or_delete,
+    resolves_missing_bucket,
+)
 
 NOT_FOUND = "ServerSideEncryptionConfigurationNotFoundError"
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
@@ -113,13 +119,8 @@ def satisfied_by(config: Mapping[str, Any] | None, ctx: RemediationContext[Any])
 
 async def get_encryption(s3: Any, violation: Violation) -> dict[str, Any] | None:
     """The ``ServerSideEncryptionConfiguration``, or None when the bucket has none."""
-    try:
-        response = await s3.get_bucket_encryption(**bucket_args(violation))
-    except ClientError as exc:
-        if error_code(exc) == NOT_FOUND:
-            return None
-        raise
-    return dict(response["ServerSideEncryptionConfiguration"])
+    response = await get_or_none(s3.get_bucket_encryption, violation, NOT_FOUND)
+    return None if response is None else dict(response["ServerSideEncryptionConfiguration"])
 
 
 async def read_encryption(
@@ -131,12 +132,13 @@ async def read_encryption(
 
 
 async def write_encryption(s3: Any, violation: Violation, config: Mapping[str, Any] | None) -> None:
-    if config is None:
-        await s3.delete_bucket_encryption(**bucket_args(violation))
-    else:
-        await s3.put_bucket_encryption(
-            **bucket_args(violation), ServerSideEncryptionConfiguration=dict(config)
-        )
+    await put_or_delete(
+        s3.put_bucket_encryption,
+        s3.delete_bucket_encryption,
+        violation,
+        "ServerSideEncryptionConfiguration",
+        None if config is None else dict(config),
+    )
 
 
 async def validate_key(ctx: RemediationContext[Any]) -> str:
@@ -165,13 +167,9 @@ async def validate_key(ctx: RemediationContext[Any]) -> str:
     return str(meta["Arn"])
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    try:
-        config = await read_encryption(ctx, violation)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    config = await read_encryption(ctx, violation)
     reason = satisfied_by(config, ctx)
     if reason:
         return CheckResult.compliant(reason, configuration=config)
@@ -240,10 +238,7 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     async with ctx.aws.client("s3") as s3:
         live = await get_encryption(s3, violation)
         if _essence(live) != _essence(after):
-            raise ResourceChanged(
-                f"the default encryption of bucket {violation.resource_name} changed since the "
-                "remediation; not reverting"
-            )
+            raise changed_since(violation, "the default encryption")
         await write_encryption(s3, violation, before)
     if before is None:
         return f"deleted the default encryption of bucket {violation.resource_name}, as before"

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lw_remediate import (
     CheckResult,
     Plan,
@@ -21,7 +19,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._s3 import bucket_args, bucket_policy, gone, is_missing_bucket
+from .._s3 import bucket_args, bucket_policy, resolves_missing_bucket
 
 
 def mfa_delete_enabled(versioning: Mapping[str, Any]) -> bool:
@@ -29,14 +27,10 @@ def mfa_delete_enabled(versioning: Mapping[str, Any]) -> bool:
     return versioning.get("MFADelete") == "Enabled"
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    try:
-        async with ctx.aws.client("s3") as s3:
-            versioning = await s3.get_bucket_versioning(**bucket_args(violation))
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    async with ctx.aws.client("s3") as s3:
+        versioning = await s3.get_bucket_versioning(**bucket_args(violation))
     state = {"Status": versioning.get("Status"), "MFADelete": versioning.get("MFADelete")}
     if mfa_delete_enabled(versioning):
         return CheckResult.compliant("MFA delete is enabled", **state)

@@ -34,12 +34,14 @@ from lw_remediate import (
 
 from .._s3 import (
     bucket_args,
-    bucket_lock,
     bucket_policy,
     canonical,
+    changed_since,
     error_code,
-    gone,
-    is_missing_bucket,
+    get_or_none,
+    locked_client,
+    put_or_delete,
+    resolves_missing_bucket,
 )
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -134,27 +136,21 @@ def grant_set(grants: Sequence[Mapping[str, Any]]) -> list[str]:
 
 async def read_acl(s3: Any, violation: Violation) -> AclState:
     """Object Ownership first (ACLs may be disabled), then the ACL itself."""
-    try:
-        controls = await s3.get_bucket_ownership_controls(**bucket_args(violation))
-    except ClientError as exc:
-        if error_code(exc) != "OwnershipControlsNotFoundError":
-            raise
-    else:
-        rules = controls.get("OwnershipControls", {}).get("Rules", [])
-        if any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules):
-            return AclState(True, {}, ())
+    controls = await get_or_none(
+        s3.get_bucket_ownership_controls, violation, "OwnershipControlsNotFoundError"
+    )
+    rules = (controls or {}).get("OwnershipControls", {}).get("Rules", [])
+    if any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules):
+        return AclState(True, {}, ())
     acl = await s3.get_bucket_acl(**bucket_args(violation))
     return AclState(False, dict(acl.get("Owner", {})), list(acl.get("Grants", [])))
 
 
 async def read_public_access_block(s3: Any, violation: Violation) -> dict[str, Any] | None:
-    try:
-        response = await s3.get_public_access_block(**bucket_args(violation))
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
-            return None
-        raise
-    return dict(response.get("PublicAccessBlockConfiguration", {}))
+    response = await get_or_none(
+        s3.get_public_access_block, violation, "NoSuchPublicAccessBlockConfiguration"
+    )
+    return None if response is None else dict(response.get("PublicAccessBlockConfiguration", {}))
 
 
 def merged_public_access_block(current: Mapping[str, Any] | None) -> dict[str, bool]:
@@ -166,12 +162,13 @@ def merged_public_access_block(current: Mapping[str, Any] | None) -> dict[str, b
 async def write_public_access_block(
     s3: Any, violation: Violation, config: Mapping[str, Any] | None
 ) -> None:
-    if config is None:
-        await s3.delete_public_access_block(**bucket_args(violation))
-    else:
-        await s3.put_public_access_block(
-            **bucket_args(violation), PublicAccessBlockConfiguration=dict(config)
-        )
+    await put_or_delete(
+        s3.put_public_access_block,
+        s3.delete_public_access_block,
+        violation,
+        "PublicAccessBlockConfiguration",
+        None if config is None else dict(config),
+    )
 
 
 async def write_acl(
@@ -206,15 +203,11 @@ def _disabled(violation: Violation) -> str:
     )
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
     forbidden = _offending_text(violation, ctx.options)
-    try:
-        async with ctx.aws.client("s3") as s3:
-            state = await read_acl(s3, violation)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    async with ctx.aws.client("s3") as s3:
+        state = await read_acl(s3, violation)
     if state.acls_disabled:
         return CheckResult.compliant(_disabled(violation), acls_disabled=True)
     removed, _ = _split(state, violation, ctx.options)
@@ -265,7 +258,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     violation = ctx.violation
-    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+    async with locked_client(ctx, violation) as s3:
         state = await read_acl(s3, violation)  # re-read right before writing
         if state.acls_disabled:
             return {"AclsDisabled": True}
@@ -318,21 +311,16 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     before = record.before_image or {}
     after = record.after_image or {}
     name = violation.resource_name
-    async with bucket_lock(violation), ctx.aws.client("s3") as s3:
+    async with locked_client(ctx, violation) as s3:
         state = await read_acl(s3, violation)
         if state.acls_disabled:
             raise ResourceChanged(f"ACLs are now disabled on bucket {name}; not reverting")
         if grant_set(state.grants) != grant_set(after.get("Grants", [])):
-            raise ResourceChanged(
-                f"the ACL of bucket {name} changed since the remediation; not reverting"
-            )
+            raise changed_since(violation, "the ACL")
         if "PublicAccessBlock" in before:
             live = await read_public_access_block(s3, violation)
             if live != after.get("PublicAccessBlock"):
-                raise ResourceChanged(
-                    f"the Public Access Block of bucket {name} changed since the remediation; "
-                    "not reverting"
-                )
+                raise changed_since(violation, "the Public Access Block")
             # Undo the block first: with BlockPublicAcls on, AWS rejects a public ACL.
             if live != before["PublicAccessBlock"]:
                 await write_public_access_block(s3, violation, before["PublicAccessBlock"])

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lw_remediate import (
     ActionRecord,
     Change,
@@ -20,7 +18,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._s3 import bucket_args, bucket_policy, gone, is_missing_bucket
+from .._s3 import bucket_args, bucket_policy, resolves_missing_bucket
 
 
 class Options(RemediationOptions):
@@ -35,13 +33,9 @@ async def _status(ctx: RemediationContext[Any], violation: Violation) -> str | N
     return str(status) if status else None
 
 
+@resolves_missing_bucket
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    try:
-        status = await _status(ctx, violation)
-    except ClientError as exc:
-        if is_missing_bucket(exc):
-            return CheckResult.compliant(gone(violation))
-        raise
+    status = await _status(ctx, violation)
     if status == "Enabled":
         return CheckResult.compliant("versioning is already enabled", status=status)
     return CheckResult.violating(f"versioning is {status or 'not enabled'}", status=status)
