@@ -175,6 +175,20 @@ def is_bucket_wide_deny(statement: Mapping[str, Any], violation: Violation) -> b
     )
 
 
+def bucket_wide_deny(sid: str, violation: Violation, condition: Mapping[str, Any]) -> Statement:
+    """A Deny for everyone of every S3 action on the bucket and its objects, under
+    ``condition`` (what :func:`is_bucket_wide_deny` recognises)."""
+    arn = bucket_arn(violation)
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": dict(condition),
+    }
+
+
 def condition_values(statement: Mapping[str, Any], operators: Iterable[str], key: str) -> list[str]:
     """The values a statement's condition gives ``key`` under any of ``operators``."""
     condition = statement.get("Condition") or {}

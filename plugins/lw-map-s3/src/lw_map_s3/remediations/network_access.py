@@ -46,13 +46,14 @@ from .._policy import (
     Edit,
     Statement,
     apply_edit,
+    bucket_wide_deny,
     condition_values,
     is_bucket_wide_deny,
     read_policy,
     revert_edit,
     unique_sid,
 )
-from .._s3 import bucket_arn, bucket_policy, resolves_missing_bucket
+from .._s3 import bucket_policy, resolves_missing_bucket
 
 SID = "LWDenyOutsideAllowedNetworks"
 _VPCE_RE = re.compile(r"^vpce-[0-9a-f]+$")
@@ -135,21 +136,13 @@ def principal_patterns(caller_arn: str) -> list[str]:
 def deny_statement(
     violation: Violation, options: Options, exempt: list[str], sid: str = SID
 ) -> Statement:
-    arn = bucket_arn(violation)
     condition: dict[str, Any] = {"NotIpAddress": {"aws:SourceIp": list(options.allowed_cidrs)}}
     if options.allowed_vpce_ids:
         condition["StringNotEqualsIfExists"] = {"aws:SourceVpce": list(options.allowed_vpce_ids)}
     if options.exempt_aws_services:
         condition["Bool"] = {"aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false"}
     condition["ArnNotLike"] = {"aws:PrincipalArn": exempt}
-    return {
-        "Sid": sid,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"],
-        "Condition": condition,
-    }
+    return bucket_wide_deny(sid, violation, condition)
 
 
 def runbook_condition(options: Options) -> str:

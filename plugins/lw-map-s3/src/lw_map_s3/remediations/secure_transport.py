@@ -35,6 +35,7 @@ from .._policy import (
     Edit,
     Statement,
     apply_edit,
+    bucket_wide_deny,
     condition_values,
     get_policy,
     is_bucket_wide_deny,
@@ -42,7 +43,7 @@ from .._policy import (
     revert_edit,
     unique_sid,
 )
-from .._s3 import bucket_arn, bucket_policy, get_or_none, resolves_missing_bucket
+from .._s3 import bucket_policy, get_or_none, resolves_missing_bucket
 
 SECURE_TRANSPORT_SID = "LWDenyInsecureTransport"
 TLS_VERSION_SID = "LWDenyOldTls"
@@ -77,18 +78,6 @@ def _as_float(value: str) -> float:
         return 0.0
 
 
-def _deny(sid: str, violation: Violation, condition: dict[str, Any]) -> Statement:
-    arn = bucket_arn(violation)
-    return {
-        "Sid": sid,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"],
-        "Condition": condition,
-    }
-
-
 def missing_statements(
     policy: BucketPolicy, violation: Violation, options: Options
 ) -> list[Statement]:
@@ -97,7 +86,7 @@ def missing_statements(
     missing: list[Statement] = []
     if not any(denies_insecure_transport(s, violation) for s in statements):
         missing.append(
-            _deny(
+            bucket_wide_deny(
                 unique_sid(SECURE_TRANSPORT_SID, statements),
                 violation,
                 {"Bool": {"aws:SecureTransport": "false"}},
@@ -106,7 +95,7 @@ def missing_statements(
     version = options.min_tls_version
     if version and not any(denies_old_tls(s, violation, version) for s in statements):
         missing.append(
-            _deny(
+            bucket_wide_deny(
                 unique_sid(TLS_VERSION_SID, statements),
                 violation,
                 {"NumericLessThan": {"s3:TlsVersion": version}},
