@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from lw_remediate import sweep as sweep_module
 from lw_remediate.config import Config
 from lw_remediate.maps import load_maps
 from lw_remediate.model import ActionRecord, Mode, RecordedCall, Status, Violation
@@ -242,14 +243,22 @@ async def sweeps(tmp_path):
 REQUEST = SweepRequest(accounts=(ACCOUNT,), report_types=("AWS_CIS_S3",), mode=Mode.AUTO)
 
 
-async def test_a_running_sweep_is_busy_for_the_same_parameters_only(sweeps):
+async def test_a_running_sweep_is_busy_for_the_same_parameters_only(sweeps, monkeypatch):
     first, run = await sweeps.claim(REQUEST)
     assert run == 1
+    monkeypatch.setattr(sweep_module, "_LIVE_SWEEPS", {first})  # running in this process
     with pytest.raises(SweepBusy, match=f"sweep {first} with the same parameters"):
         await sweeps.claim(REQUEST)
     other = SweepRequest(accounts=(OTHER,), report_types=("AWS_CIS_S3",))
     second, _ = await sweeps.claim(other)
     assert second != first
+
+
+async def test_a_row_this_process_no_longer_runs_is_continued(sweeps, monkeypatch):
+    """E.g. the final write of a sweep failed: the row says running, nothing runs it."""
+    first, _ = await sweeps.claim(REQUEST)
+    monkeypatch.setattr(sweep_module, "_LIVE_SWEEPS", set())
+    assert await sweeps.claim(REQUEST) == (first, 2)
 
 
 async def test_an_interrupted_sweep_is_continued_and_a_completed_one_is_not(sweeps):
@@ -402,6 +411,8 @@ def test_summary_table_has_the_issue_columns_and_any_other_status_seen():
 def test_bad_arguments_exit_2_with_one_line(cli, args, message):
     result = cli("sweep", *args)
     assert result.returncode == 2, result
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # One line for the error; structured log events (JSON lines) are not part of it.
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert lines[0].startswith("lw-remediate: error: ")
     assert result.stdout == ""

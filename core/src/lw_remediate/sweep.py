@@ -151,6 +151,9 @@ _IN_SWEEP: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 #: Identifies this process in ``sweeps.owner`` (a pid alone is reused, e.g. pid 1 in containers).
 _PROCESS_TOKEN: Final = uuid.uuid4().hex[:8]
 _OWNER: Final = f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+#: Ids of the sweeps this process is running (a row this process claimed but no longer
+#: runs, e.g. after an error while saving its end, is not "alive").
+_LIVE_SWEEPS: set[int] = set()
 
 
 class SweepError(LwRemediateError):
@@ -461,7 +464,7 @@ class SweepStore:
                 if (
                     row is not None
                     and row["state"] == RUNNING
-                    and _owner_alive(row["owner"], row["updated_at"], stamp)
+                    and _owner_alive(row["owner"], row["updated_at"], stamp, int(row["id"]))
                 ):
                     raise SweepBusy(
                         f"sweep {row['id']} with the same parameters is running "
@@ -642,14 +645,14 @@ def _sweep_row(row: Any) -> dict[str, Any]:
     }
 
 
-def _owner_alive(owner: str, updated_at: float, now: float) -> bool:
-    """Is the process that claimed a sweep still there? (This process: yes, by token.)"""
+def _owner_alive(owner: str, updated_at: float, now: float, sweep_id: int) -> bool:
+    """Is the process that claimed a sweep still running it?"""
     host, _, rest = owner.partition(":")
     pid_text, _, token = rest.partition(":")
     if host != socket.gethostname():
         return now - updated_at < STALE_AFTER_SECONDS
     if token == _PROCESS_TOKEN:
-        return True
+        return sweep_id in _LIVE_SWEEPS
     try:
         pid = int(pid_text)
     except ValueError:
@@ -802,6 +805,7 @@ class Sweep:
                 )
             await self.sweeps.setup()
             self.id, self.run_number = await self.sweeps.claim(self.request)
+            _LIVE_SWEEPS.add(self.id)
             self.state = RUNNING
             log.info(
                 "sweep_started",
@@ -815,23 +819,29 @@ class Sweep:
         """Run (or continue) the sweep to the end, or until :meth:`stop`."""
         sweep_id = await self.open()
         heartbeat = asyncio.create_task(self._heartbeat(sweep_id))
+        failure: BaseException | None = None
+        state = COMPLETED
         try:
             await self._resume_unfinished(sweep_id)
             await self._read_reports(sweep_id)
             await self._drain()
-        except asyncio.CancelledError:
-            await self._cancel_children()
-            await self._finish(sweep_id, INTERRUPTED)
-            raise
-        except BaseException as exc:
-            await self._cancel_children()
+        except asyncio.CancelledError as exc:  # a second Ctrl-C, or the task cancelled
+            failure, state = exc, INTERRUPTED
+        except BaseException as exc:  # noqa: BLE001 - recorded on the sweep row, then re-raised
+            failure, state = exc, FAILED
             self.error = _one_line(str(exc) or type(exc).__name__)
-            await self._finish(sweep_id, FAILED)
-            raise
+        # The heartbeat goes first, so no progress write can land after the final one.
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+        await self._cancel_children()
+        if state == COMPLETED and self.stopping and self.progress.done < self.progress.total:
+            state = INTERRUPTED
+        try:
+            await self._finish(sweep_id, state)
         finally:
-            heartbeat.cancel()
-        complete = not self.stopping or self.progress.done >= self.progress.total
-        await self._finish(sweep_id, COMPLETED if complete else INTERRUPTED)
+            _LIVE_SWEEPS.discard(sweep_id)
+        if failure is not None:
+            raise failure
         return self
 
     async def _finish(self, sweep_id: int, state: str) -> None:
