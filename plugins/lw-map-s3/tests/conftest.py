@@ -46,6 +46,13 @@ def s3(moto_server, admin_client):
 
 
 @pytest.fixture
+def bucket(s3, request):
+    """The test module's ``BUCKET``, created empty; returns the admin S3 client."""
+    s3.create_bucket(Bucket=request.module.BUCKET)
+    return s3
+
+
+@pytest.fixture
 def writes():
     """``writes(record)``: the mutating S3 operations an action made (Put*/Delete*)."""
 
@@ -68,3 +75,17 @@ def policy_of(s3):
             raise
 
     return _policy
+
+
+@pytest.fixture
+def put_policy(s3):
+    """``put_policy(bucket, *statements, indent=None, **fields)``: write a policy document
+    (``Version``, then ``fields`` such as ``Id``, then the statements); returns its text."""
+
+    def _put(bucket, *statements, indent=None, **fields):
+        document = {"Version": "2012-10-17", **fields, "Statement": list(statements)}
+        text = json.dumps(document, indent=indent)
+        s3.put_bucket_policy(Bucket=bucket, Policy=text)
+        return text
+
+    return _put

@@ -177,14 +177,6 @@ async def test_dry_run_changes_nothing(buckets, make_violation, run_remediation,
     assert writes(record) == [] and logging_of(buckets) is None
 
 
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(
-        REMEDIATION, make_violation("LW_S3_13", "deleted-bucket"), options=OPTIONS
-    )
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
-
-
 def test_templates_are_validated():
     with pytest.raises(pydantic.ValidationError, match="only use"):
         REMEDIATION.parse_options({"target_bucket": "logs-{bucket}"})

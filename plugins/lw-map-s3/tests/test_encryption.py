@@ -30,12 +30,6 @@ def algorithms(s3):
 
 
 @pytest.fixture
-def bucket(s3):
-    s3.create_bucket(Bucket=BUCKET)
-    return s3
-
-
-@pytest.fixture
 def kms_key(admin_client, moto_server):
     return admin_client("kms").create_key(Description="s3 default")["KeyMetadata"]["Arn"]
 
@@ -161,12 +155,6 @@ async def test_dry_run_changes_nothing(bucket, make_violation, run_remediation, 
     assert record.status is Status.PLANNED
     assert "SSE-S3 (AES256)" in record.detail
     assert writes(record) == [] and rules_of(bucket) is None
-
-
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_14", "deleted-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
 
 
 async def test_revert_refuses_when_encryption_changed_since(

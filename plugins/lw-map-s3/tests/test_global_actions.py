@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 
 import pydantic
 import pytest
@@ -40,11 +40,10 @@ def public(sid, *actions):
     }
 
 
-def seed(s3, *statements):
-    s3.create_bucket(Bucket=BUCKET)
-    text = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-    s3.put_bucket_policy(Bucket=BUCKET, Policy=text)
-    return text
+@pytest.fixture
+def seed(bucket, put_policy):
+    """``seed(*statements)``: the bucket with a policy of these statements; returns its text."""
+    return functools.partial(put_policy, BUCKET)
 
 
 @pytest.mark.parametrize(
@@ -69,10 +68,10 @@ def test_what_counts_as_a_global_action(pattern, verb, expected):
 
 @pytest.mark.parametrize(("rule_id", "verb"), sorted(RULES.items()))
 async def test_removes_only_the_rules_global_verb(
-    rule_id, verb, s3, policy_of, make_violation, run_remediation
+    rule_id, verb, policy_of, make_violation, run_remediation, seed
 ):
     mixed = public("Mixed", "s3:Get*", "s3:Delete*", "s3:List*", "s3:Put*", "s3:GetObject")
-    seed(s3, mixed, CROSS_ACCOUNT, CONDITIONED)
+    seed(mixed, CROSS_ACCOUNT, CONDITIONED)
     record = await run_remediation(REMEDIATION, make_violation(rule_id, BUCKET))
     assert record.status is Status.REMEDIATED, record.detail
     statements = policy_of(BUCKET)["Statement"]
@@ -84,18 +83,15 @@ async def test_removes_only_the_rules_global_verb(
 
 
 async def test_statement_left_empty_is_dropped_and_empty_policy_deleted(
-    s3, policy_of, make_violation, run_remediation, revert_action
+    policy_of, make_violation, run_remediation, revert_action, seed
 ):
-    seed(s3, public("AllGet", "s3:*"), public("Specific", "s3:GetObject"))
+    seed(public("AllGet", "s3:*"), public("Specific", "s3:GetObject"))
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_18", BUCKET))
     assert record.status is Status.REMEDIATED
     # s3:GetObject is specific, not global: it survives (LW_S3_11 judges it separately).
     assert policy_of(BUCKET)["Statement"] == [public("Specific", "s3:GetObject")]
 
-    s3.put_bucket_policy(
-        Bucket=BUCKET,
-        Policy=json.dumps({"Version": "2012-10-17", "Statement": [public("Only", "*")]}),
-    )
+    seed(public("Only", "*"))
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_21", BUCKET))
     assert record.status is Status.REMEDIATED
     assert policy_of(BUCKET) is None
@@ -104,7 +100,7 @@ async def test_statement_left_empty_is_dropped_and_empty_policy_deleted(
 
 
 async def test_not_action_statement_gets_the_verb_excluded(
-    s3, policy_of, make_violation, run_remediation
+    policy_of, make_violation, run_remediation, seed
 ):
     not_action = {
         "Sid": "AllButDelete",
@@ -113,7 +109,7 @@ async def test_not_action_statement_gets_the_verb_excluded(
         "NotAction": "s3:DeleteBucket",
         "Resource": [ARN, f"{ARN}/*"],
     }
-    seed(s3, not_action)
+    seed(not_action)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_19", BUCKET))
     assert record.status is Status.REMEDIATED
     assert policy_of(BUCKET)["Statement"] == [
@@ -122,9 +118,9 @@ async def test_not_action_statement_gets_the_verb_excluded(
 
 
 async def test_replacement_actions_option_keeps_a_static_site_readable(
-    s3, policy_of, make_violation, run_remediation
+    policy_of, make_violation, run_remediation, seed
 ):
-    seed(s3, public("Site", "s3:Get*"))
+    seed(public("Site", "s3:Get*"))
     record = await run_remediation(
         REMEDIATION,
         make_violation("LW_S3_18", BUCKET),
@@ -140,17 +136,17 @@ def test_replacement_actions_must_be_specific():
 
 
 async def test_compliant_policy_is_resolved_without_a_write(
-    s3, make_violation, run_remediation, writes
+    make_violation, run_remediation, writes, seed
 ):
-    seed(s3, public("Specific", "s3:GetObject", "s3:ListBucket"), CROSS_ACCOUNT, CONDITIONED)
+    seed(public("Specific", "s3:GetObject", "s3:ListBucket"), CROSS_ACCOUNT, CONDITIONED)
     for rule_id in RULES:
         record = await run_remediation(REMEDIATION, make_violation(rule_id, BUCKET))
         assert record.status is Status.RESOLVED, rule_id
         assert writes(record) == []
 
 
-async def test_dry_run_changes_nothing(s3, make_violation, run_remediation, writes):
-    original = seed(s3, public("Wide", "s3:List*", "s3:GetObject"))
+async def test_dry_run_changes_nothing(s3, make_violation, run_remediation, writes, seed):
+    original = seed(public("Wide", "s3:List*", "s3:GetObject"))
     record = await run_remediation(
         REMEDIATION, make_violation("lacework-global-100", BUCKET), mode="dry-run"
     )
@@ -160,16 +156,10 @@ async def test_dry_run_changes_nothing(s3, make_violation, run_remediation, writ
     assert writes(record) == []
 
 
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_20", "deleted-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
-
-
 async def test_revert_restores_verbatim_and_refuses_after_a_change(
-    s3, make_violation, run_remediation, revert_action
+    s3, make_violation, run_remediation, revert_action, seed
 ):
-    original = seed(s3, public("Wide", "s3:Put*", "s3:GetObject"), CROSS_ACCOUNT)
+    original = seed(public("Wide", "s3:Put*", "s3:GetObject"), CROSS_ACCOUNT)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_21", BUCKET))
     await revert_action(REMEDIATION, record)
     assert s3.get_bucket_policy(Bucket=BUCKET)["Policy"] == original
@@ -181,9 +171,9 @@ async def test_revert_restores_verbatim_and_refuses_after_a_change(
 
 
 async def test_two_verbs_on_one_bucket_concurrently_both_take_effect(
-    s3, policy_of, make_violation, run_remediation
+    policy_of, make_violation, run_remediation, seed
 ):
-    seed(s3, public("Wide", "s3:Get*", "s3:Put*", "s3:ListBucket"))
+    seed(public("Wide", "s3:Get*", "s3:Put*", "s3:ListBucket"))
     records = await asyncio.gather(
         run_remediation(REMEDIATION, make_violation("LW_S3_18", BUCKET)),
         run_remediation(REMEDIATION, make_violation("LW_S3_21", BUCKET)),
@@ -192,7 +182,7 @@ async def test_two_verbs_on_one_bucket_concurrently_both_take_effect(
     assert policy_of(BUCKET)["Statement"] == [{**public("Wide"), "Action": "s3:ListBucket"}]
 
 
-async def test_least_privilege_including_revert(s3, make_violation, least_privilege):
-    seed(s3, public("Only", "s3:Delete*"))  # apply deletes the policy, revert puts it back
+async def test_least_privilege_including_revert(make_violation, least_privilege, seed):
+    seed(public("Only", "s3:Delete*"))  # apply deletes the policy, revert puts it back
     report = await least_privilege.run(REMEDIATION, make_violation("LW_S3_19", BUCKET), revert=True)
     assert report.used == {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}

@@ -41,12 +41,6 @@ async def test_never_applies_even_in_auto_mode(s3, make_violation, run_remediati
     assert record.before_image is None
 
 
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_12", "deleted-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
-
-
 @pytest.mark.parametrize(
     ("versioning", "enabled"),
     [

@@ -6,8 +6,6 @@ network semantics are checked on the statement itself; no object I/O after apply
 
 from __future__ import annotations
 
-import json
-
 import pydantic
 import pytest
 
@@ -29,12 +27,6 @@ CROSS_ACCOUNT = {
     "Action": "s3:GetObject",
     "Resource": f"{ARN}/*",
 }
-
-
-@pytest.fixture
-def bucket(s3):
-    s3.create_bucket(Bucket=BUCKET)
-    return s3
 
 
 async def test_manual_by_default_with_the_statement_in_the_runbook(
@@ -67,11 +59,9 @@ async def test_manual_runbook_lists_the_configured_networks_and_principals(
 
 
 async def test_enforce_merges_the_deny_with_every_exemption(
-    bucket, policy_of, make_violation, run_remediation
+    bucket, policy_of, make_violation, run_remediation, put_policy
 ):
-    bucket.put_bucket_policy(
-        Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [CROSS_ACCOUNT]})
-    )
+    put_policy(BUCKET, CROSS_ACCOUNT)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_17", BUCKET), options=ENFORCE)
     assert record.status is Status.REMEDIATED, record.detail
     kept, added = policy_of(BUCKET)["Statement"]
@@ -121,7 +111,7 @@ def test_options_are_validated(options, message):
 
 
 async def test_existing_network_deny_is_resolved_without_a_write(
-    bucket, make_violation, run_remediation, writes
+    bucket, make_violation, run_remediation, writes, put_policy
 ):
     deny = {
         "Sid": "CorpOnly",
@@ -131,18 +121,10 @@ async def test_existing_network_deny_is_resolved_without_a_write(
         "Resource": [ARN, f"{ARN}/*"],
         "Condition": {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}},
     }
-    bucket.put_bucket_policy(
-        Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]})
-    )
+    put_policy(BUCKET, deny)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_17", BUCKET), options=ENFORCE)
     assert record.status is Status.RESOLVED
     assert writes(record) == []
-
-
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_17", "deleted-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
 
 
 async def test_dry_run_with_enforce_changes_nothing(
@@ -158,7 +140,7 @@ async def test_dry_run_with_enforce_changes_nothing(
 
 
 async def test_revert_deletes_the_new_policy_and_refuses_after_a_change(
-    bucket, policy_of, make_violation, run_remediation, revert_action
+    bucket, policy_of, make_violation, run_remediation, revert_action, put_policy
 ):
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_17", BUCKET), options=ENFORCE)
     assert record.before_image == {"Policy": None}
@@ -166,9 +148,7 @@ async def test_revert_deletes_the_new_policy_and_refuses_after_a_change(
     assert policy_of(BUCKET) is None
 
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_17", BUCKET), options=ENFORCE)
-    bucket.put_bucket_policy(
-        Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [CROSS_ACCOUNT]})
-    )
+    put_policy(BUCKET, CROSS_ACCOUNT)
     with pytest.raises(ResourceChanged):
         await revert_action(REMEDIATION, record, options=ENFORCE)
 

@@ -124,12 +124,6 @@ async def test_compliant_acl_is_resolved_without_a_write(
     assert writes(record) == []
 
 
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_3", "deleted-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
-
-
 async def test_acls_disabled_bucket_is_resolved_with_detail(
     s3, acl_bucket, make_violation, run_remediation, writes
 ):

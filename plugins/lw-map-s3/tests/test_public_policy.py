@@ -59,19 +59,24 @@ DENY_DELETE = {
 }
 
 
-def seed(s3, *statements, text=None):
-    s3.create_bucket(Bucket=BUCKET)
-    body = text or json.dumps(
-        {"Version": "2012-10-17", "Id": "legacy-policy", "Statement": list(statements)}, indent=4
-    )
-    s3.put_bucket_policy(Bucket=BUCKET, Policy=body)
-    return body
+@pytest.fixture
+def seed(bucket, put_policy):
+    """``seed(*statements)``: the bucket with a legacy-looking policy (an ``Id``, indented)
+    of these statements, or with ``text`` verbatim; returns the policy text."""
+
+    def _seed(*statements, text=None):
+        if text is not None:
+            bucket.put_bucket_policy(Bucket=BUCKET, Policy=text)
+            return text
+        return put_policy(BUCKET, *statements, indent=4, Id="legacy-policy")
+
+    return _seed
 
 
 async def test_drops_only_unconditioned_public_allows(
-    s3, policy_of, make_violation, run_remediation
+    policy_of, make_violation, run_remediation, seed
 ):
-    seed(s3, PUBLIC_READ, CROSS_ACCOUNT, PUBLIC_LIST, OFFICE_ONLY, TLS_ONLY_PUBLIC, DENY_DELETE)
+    seed(PUBLIC_READ, CROSS_ACCOUNT, PUBLIC_LIST, OFFICE_ONLY, TLS_ONLY_PUBLIC, DENY_DELETE)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_11", BUCKET))
     assert record.status is Status.REMEDIATED, record.detail
     policy = policy_of(BUCKET)
@@ -82,9 +87,9 @@ async def test_drops_only_unconditioned_public_allows(
 
 
 async def test_restrictive_conditions_option_also_drops_weakly_conditioned_statements(
-    s3, policy_of, make_violation, run_remediation
+    policy_of, make_violation, run_remediation, seed
 ):
-    seed(s3, PUBLIC_READ, CROSS_ACCOUNT, OFFICE_ONLY, TLS_ONLY_PUBLIC)
+    seed(PUBLIC_READ, CROSS_ACCOUNT, OFFICE_ONLY, TLS_ONLY_PUBLIC)
     record = await run_remediation(
         REMEDIATION,
         make_violation("LW_S3_11", BUCKET),
@@ -95,9 +100,9 @@ async def test_restrictive_conditions_option_also_drops_weakly_conditioned_state
 
 
 async def test_policy_is_deleted_when_nothing_is_left_and_revert_restores_it_verbatim(
-    s3, policy_of, make_violation, run_remediation, revert_action
+    s3, policy_of, make_violation, run_remediation, revert_action, seed
 ):
-    original = seed(s3, PUBLIC_READ, PUBLIC_LIST)
+    original = seed(PUBLIC_READ, PUBLIC_LIST)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_11", BUCKET))
     assert record.status is Status.REMEDIATED
     assert policy_of(BUCKET) is None
@@ -109,9 +114,9 @@ async def test_policy_is_deleted_when_nothing_is_left_and_revert_restores_it_ver
 
 
 async def test_revert_refuses_when_the_policy_changed_since(
-    s3, policy_of, make_violation, run_remediation, revert_action
+    s3, policy_of, make_violation, run_remediation, revert_action, seed
 ):
-    seed(s3, PUBLIC_READ, CROSS_ACCOUNT)
+    seed(PUBLIC_READ, CROSS_ACCOUNT)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_11", BUCKET))
     changed = {"Version": "2012-10-17", "Statement": [CROSS_ACCOUNT, DENY_DELETE]}
     s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(changed))
@@ -120,8 +125,8 @@ async def test_revert_refuses_when_the_policy_changed_since(
     assert policy_of(BUCKET) == changed
 
 
-async def test_dry_run_changes_nothing(s3, make_violation, run_remediation, writes):
-    original = seed(s3, PUBLIC_READ, CROSS_ACCOUNT)
+async def test_dry_run_changes_nothing(s3, make_violation, run_remediation, writes, seed):
+    original = seed(PUBLIC_READ, CROSS_ACCOUNT)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_11", BUCKET), mode="dry-run")
     assert record.status is Status.PLANNED
     assert "'PublicRead'" in record.detail and "keep the other 1 statement" in record.detail
@@ -133,33 +138,27 @@ async def test_dry_run_changes_nothing(s3, make_violation, run_remediation, writ
     "statements", [(CROSS_ACCOUNT, OFFICE_ONLY, DENY_DELETE), None], ids=["compliant", "no-policy"]
 )
 async def test_compliant_bucket_is_resolved_without_a_write(
-    statements, s3, make_violation, run_remediation, writes
+    statements, make_violation, run_remediation, writes, seed
 ):
-    if statements is None:
-        s3.create_bucket(Bucket=BUCKET)
-    else:
-        seed(s3, *statements)
+    if statements is not None:
+        seed(*statements)
     record = await run_remediation(REMEDIATION, make_violation("lacework-global-140", BUCKET))
     assert record.status is Status.RESOLVED
     assert writes(record) == []
 
 
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_11", "deleted-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
-
-
-async def test_unparseable_policy_is_refused_untouched(s3, make_violation, run_remediation, writes):
-    seed(s3, text='{"Version": "2012-10-17", "Statement": [')  # moto stores it; AWS would not
+async def test_unparseable_policy_is_refused_untouched(
+    make_violation, run_remediation, writes, seed
+):
+    seed(text='{"Version": "2012-10-17", "Statement": [')  # moto stores it; AWS would not
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_11", BUCKET))
     assert record.status is Status.REFUSED
     assert "not a JSON policy document" in record.detail
     assert writes(record) == []
 
 
-async def test_least_privilege_including_revert(s3, make_violation, least_privilege):
-    seed(s3, PUBLIC_READ)  # apply deletes the policy, revert puts it back
+async def test_least_privilege_including_revert(make_violation, least_privilege, seed):
+    seed(PUBLIC_READ)  # apply deletes the policy, revert puts it back
     report = await least_privilege.run(REMEDIATION, make_violation("LW_S3_11", BUCKET), revert=True)
     assert report.used == {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
 
@@ -176,9 +175,9 @@ def assert_both_took_effect(policy):
 
 @pytest.mark.parametrize("order", ["11-then-15", "15-then-11"])
 async def test_public_policy_and_secure_transport_in_sequence_both_take_effect(
-    order, s3, policy_of, make_violation, run_remediation
+    order, policy_of, make_violation, run_remediation, seed
 ):
-    seed(s3, PUBLIC_READ, CROSS_ACCOUNT)
+    seed(PUBLIC_READ, CROSS_ACCOUNT)
     pairs = [
         (public_policy.REMEDIATION, "LW_S3_11"),
         (secure_transport.REMEDIATION, "LW_S3_15"),
@@ -190,9 +189,9 @@ async def test_public_policy_and_secure_transport_in_sequence_both_take_effect(
 
 
 async def test_public_policy_and_secure_transport_concurrently_both_take_effect(
-    s3, policy_of, make_violation, run_remediation
+    policy_of, make_violation, run_remediation, seed
 ):
-    seed(s3, PUBLIC_READ, CROSS_ACCOUNT)
+    seed(PUBLIC_READ, CROSS_ACCOUNT)
     records = await asyncio.gather(
         run_remediation(public_policy.REMEDIATION, make_violation("LW_S3_11", BUCKET)),
         run_remediation(secure_transport.REMEDIATION, make_violation("LW_S3_15", BUCKET)),
@@ -202,9 +201,9 @@ async def test_public_policy_and_secure_transport_concurrently_both_take_effect(
 
 
 async def test_revert_of_the_first_refuses_once_the_second_edited_the_policy(
-    s3, make_violation, run_remediation, revert_action
+    make_violation, run_remediation, revert_action, seed
 ):
-    seed(s3, PUBLIC_READ, CROSS_ACCOUNT)
+    seed(PUBLIC_READ, CROSS_ACCOUNT)
     first = await run_remediation(public_policy.REMEDIATION, make_violation("LW_S3_11", BUCKET))
     await run_remediation(secure_transport.REMEDIATION, make_violation("LW_S3_15", BUCKET))
     with pytest.raises(ResourceChanged):

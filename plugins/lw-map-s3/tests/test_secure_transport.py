@@ -7,8 +7,6 @@ allow HTTPS): these tests do no object I/O after remediating.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from lw_map_s3.remediations.secure_transport import REMEDIATION
@@ -33,18 +31,6 @@ CROSS_ACCOUNT = {
 }
 
 
-@pytest.fixture
-def bucket(s3):
-    s3.create_bucket(Bucket=BUCKET)
-    return s3
-
-
-def put_policy(s3, *statements):
-    text = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-    s3.put_bucket_policy(Bucket=BUCKET, Policy=text)
-    return text
-
-
 async def test_creates_a_policy_when_there_is_none_and_revert_deletes_it(
     bucket, policy_of, make_violation, run_remediation, revert_action
 ):
@@ -62,9 +48,9 @@ async def test_creates_a_policy_when_there_is_none_and_revert_deletes_it(
 
 
 async def test_merges_into_the_existing_policy_and_revert_restores_it(
-    bucket, policy_of, make_violation, run_remediation, revert_action
+    bucket, policy_of, make_violation, run_remediation, revert_action, put_policy
 ):
-    original = put_policy(bucket, CROSS_ACCOUNT)
+    original = put_policy(BUCKET, CROSS_ACCOUNT)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_15", BUCKET))
     assert record.status is Status.REMEDIATED
     assert policy_of(BUCKET)["Statement"] == [CROSS_ACCOUNT, EXPECTED]
@@ -73,9 +59,9 @@ async def test_merges_into_the_existing_policy_and_revert_restores_it(
 
 
 async def test_an_equivalent_deny_under_another_sid_complies(
-    bucket, make_violation, run_remediation, writes
+    bucket, make_violation, run_remediation, writes, put_policy
 ):
-    original = put_policy(bucket, CROSS_ACCOUNT, {**EXPECTED, "Sid": "TlsOnly"})
+    original = put_policy(BUCKET, CROSS_ACCOUNT, {**EXPECTED, "Sid": "TlsOnly"})
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_15", BUCKET))
     assert record.status is Status.RESOLVED
     assert writes(record) == []
@@ -83,10 +69,10 @@ async def test_an_equivalent_deny_under_another_sid_complies(
 
 
 async def test_a_deny_that_does_not_cover_objects_does_not_count(
-    bucket, policy_of, make_violation, run_remediation
+    bucket, policy_of, make_violation, run_remediation, put_policy
 ):
     bucket_only = {**EXPECTED, "Sid": "LWDenyInsecureTransport", "Resource": ARN}
-    put_policy(bucket, bucket_only)
+    put_policy(BUCKET, bucket_only)
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_15", BUCKET))
     assert record.status is Status.REMEDIATED
     statements = policy_of(BUCKET)["Statement"]
@@ -95,9 +81,9 @@ async def test_a_deny_that_does_not_cover_objects_does_not_count(
 
 
 async def test_min_tls_version_option_adds_a_second_deny(
-    bucket, policy_of, make_violation, run_remediation
+    bucket, policy_of, make_violation, run_remediation, put_policy
 ):
-    put_policy(bucket, EXPECTED)
+    put_policy(BUCKET, EXPECTED)
     record = await run_remediation(
         REMEDIATION, make_violation("LW_S3_15", BUCKET), options={"min_tls_version": "1.2"}
     )
@@ -134,22 +120,16 @@ async def test_dry_run_changes_nothing(bucket, policy_of, make_violation, run_re
 
 
 async def test_compliant_bucket_is_resolved_without_a_write(
-    bucket, make_violation, run_remediation, writes
+    bucket, make_violation, run_remediation, writes, put_policy
 ):
     put_policy(
-        bucket,
+        BUCKET,
         CROSS_ACCOUNT,
         {**EXPECTED, "Condition": {"BoolIfExists": {"aws:SecureTransport": False}}},
     )
     record = await run_remediation(REMEDIATION, make_violation("lacework-global-96", BUCKET))
     assert record.status is Status.RESOLVED
     assert writes(record) == []
-
-
-async def test_missing_bucket_is_resolved(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_15", "deleted-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
 
 
 async def test_revert_refuses_when_the_policy_changed_since(

@@ -8,64 +8,43 @@ from lw_map_s3.remediations.versioning import REMEDIATION
 from lw_remediate import Status
 from lw_remediate.maps import RuleIndex
 
-WRITE_OPS = {"PutBucketVersioning"}
-
-
-@pytest.fixture
-def bucket(admin_client):
-    s3 = admin_client("s3")
-    s3.create_bucket(Bucket="unversioned")
-    return s3
-
-
-def writes(record):
-    return [c.operation for c in record.calls if c.operation in WRITE_OPS]
+BUCKET = "unversioned"
 
 
 async def test_enables_versioning_and_verifies(bucket, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", "unversioned"))
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", BUCKET))
     assert record.status is Status.REMEDIATED
-    assert bucket.get_bucket_versioning(Bucket="unversioned")["Status"] == "Enabled"
+    assert bucket.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     assert record.before_image == {"Status": None}
     assert record.plan is not None and record.plan.changes[0].after == "Enabled"
 
 
-async def test_dry_run_plans_and_changes_nothing(bucket, make_violation, run_remediation):
-    record = await run_remediation(
-        REMEDIATION, make_violation("LW_S3_16", "unversioned"), mode="dry-run"
-    )
+async def test_dry_run_plans_and_changes_nothing(bucket, make_violation, run_remediation, writes):
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", BUCKET), mode="dry-run")
     assert record.status is Status.PLANNED
     assert "enable versioning" in record.detail
-    assert "Status" not in bucket.get_bucket_versioning(Bucket="unversioned")
+    assert "Status" not in bucket.get_bucket_versioning(Bucket=BUCKET)
     assert writes(record) == []
 
 
-async def test_already_enabled_is_resolved_without_a_write(bucket, make_violation, run_remediation):
-    bucket.put_bucket_versioning(
-        Bucket="unversioned", VersioningConfiguration={"Status": "Enabled"}
-    )
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", "unversioned"))
+async def test_already_enabled_is_resolved_without_a_write(
+    bucket, make_violation, run_remediation, writes
+):
+    bucket.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", BUCKET))
     assert record.status is Status.RESOLVED
     assert writes(record) == []
-
-
-async def test_missing_bucket_is_resolved_with_detail(moto_server, make_violation, run_remediation):
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", "gone-bucket"))
-    assert record.status is Status.RESOLVED
-    assert "no longer exists" in record.detail
 
 
 async def test_suspended_bucket_is_re_enabled_and_revert_restores_suspended(
     bucket, make_violation, run_remediation, revert_action
 ):
-    bucket.put_bucket_versioning(
-        Bucket="unversioned", VersioningConfiguration={"Status": "Suspended"}
-    )
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", "unversioned"))
+    bucket.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", BUCKET))
     assert record.before_image == {"Status": "Suspended"}
     detail = await revert_action(REMEDIATION, record)
     assert "as before" in detail
-    assert bucket.get_bucket_versioning(Bucket="unversioned")["Status"] == "Suspended"
+    assert bucket.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Suspended"
     assert record.status is Status.REVERTED
 
 
@@ -74,20 +53,16 @@ async def test_revert_refuses_when_bucket_changed_since(
 ):
     from lw_remediate import ResourceChanged
 
-    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", "unversioned"))
-    bucket.put_bucket_versioning(
-        Bucket="unversioned", VersioningConfiguration={"Status": "Suspended"}
-    )
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", BUCKET))
+    bucket.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
     with pytest.raises(ResourceChanged):
         await revert_action(REMEDIATION, record)
 
 
 async def test_least_privilege_including_revert(bucket, make_violation, least_privilege):
-    report = await least_privilege.run(
-        REMEDIATION, make_violation("LW_S3_16", "unversioned"), revert=True
-    )
+    report = await least_privilege.run(REMEDIATION, make_violation("LW_S3_16", BUCKET), revert=True)
     assert report.used == {"s3:GetBucketVersioning", "s3:PutBucketVersioning"}
-    assert bucket.get_bucket_versioning(Bucket="unversioned")["Status"] == "Suspended"
+    assert bucket.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Suspended"
 
 
 def test_new_style_rule_id_reaches_the_same_remediation():
