@@ -114,6 +114,19 @@ async def put_or_delete(
         await put(**bucket_args(violation), **{name: value}, **extra)
 
 
+def bucket_lock(violation: Violation) -> asyncio.Lock:
+    """The lock serialising read-modify-write of this bucket's ACL or policy."""
+    loop = asyncio.get_running_loop()
+    locks = _LOCKS.get(loop)
+    if locks is None:
+        locks = _LOCKS[loop] = weakref.WeakValueDictionary()
+    key = f"{violation.account_id}/{violation.resource_name}"
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def locked_client(ctx: RemediationContext[Any], violation: Violation) -> AsyncIterator[Any]:
     """An S3 client held under the bucket's lock: the read-modify-write of a document
@@ -128,19 +141,6 @@ def changed_since(violation: Violation, what: str) -> ResourceChanged:
     return ResourceChanged(
         f"{what} of bucket {violation.resource_name} changed since the remediation; not reverting"
     )
-
-
-def bucket_lock(violation: Violation) -> asyncio.Lock:
-    """The lock serialising read-modify-write of this bucket's ACL or policy."""
-    loop = asyncio.get_running_loop()
-    locks = _LOCKS.get(loop)
-    if locks is None:
-        locks = _LOCKS[loop] = weakref.WeakValueDictionary()
-    key = f"{violation.account_id}/{violation.resource_name}"
-    lock = locks.get(key)
-    if lock is None:
-        lock = locks[key] = asyncio.Lock()
-    return lock
 
 
 def canonical(value: Any) -> str:

@@ -171,6 +171,11 @@ async def write_public_access_block(
     )
 
 
+def acl_image(owner: Mapping[str, Any], grants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The after-image of an ACL: its owner and its grants as ``PutBucketAcl`` takes them."""
+    return {"Owner": dict(owner), "Grants": [clean_grant(g) for g in grants]}
+
+
 async def write_acl(
     s3: Any, violation: Violation, owner: Mapping[str, Any], grants: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -263,8 +268,9 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
         if state.acls_disabled:
             return {"AclsDisabled": True}
         removed, kept = _split(state, violation, ctx.options)
+        after = acl_image(state.owner, kept)
         if not removed:
-            return {"Owner": dict(state.owner), "Grants": [clean_grant(g) for g in kept]}
+            return after
         before: dict[str, Any] = {"Owner": dict(state.owner), "Grants": list(state.grants)}
         if ctx.options.apply_public_access_block:
             before["PublicAccessBlock"] = await read_public_access_block(s3, violation)
@@ -278,10 +284,6 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
                     "nothing was changed)"
                 ) from exc
             raise
-        after: dict[str, Any] = {
-            "Owner": dict(state.owner),
-            "Grants": [clean_grant(g) for g in kept],
-        }
         if ctx.options.apply_public_access_block:
             wanted = merged_public_access_block(before["PublicAccessBlock"])
             if wanted != before["PublicAccessBlock"]:
