@@ -161,9 +161,32 @@ def seed(moto_server: Any) -> IamSeed:
 
 
 @pytest.fixture
-def recorded_view() -> Any:
-    """``recorded_view(policy)``: see :func:`as_recorded`."""
-    return as_recorded
+def least_privilege_as_recorded(least_privilege: Any) -> Any:
+    """``await least_privilege_as_recorded(REMEDIATION, violation, options={...})``: the kit's
+    least-privilege run with undo, the recorded calls checked against :func:`as_recorded`
+    of the declared policy."""
+
+    async def run(remediation: Any, violation: Any, *, options: dict[str, Any]) -> Any:
+        opts = remediation.parse_options(options)
+        declared = remediation.policy_for(opts, revert=True)
+        return await least_privilege.run(
+            remediation, violation, options=opts, revert=True, policy=as_recorded(declared)
+        )
+
+    return run
+
+
+@pytest.fixture
+def trust_policy() -> Any:
+    """``trust_policy({"AWS": arn})``: a role trust policy letting that principal assume it."""
+
+    def document(principal: dict[str, str]) -> dict[str, Any]:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+
+    return document
 
 
 @pytest.fixture

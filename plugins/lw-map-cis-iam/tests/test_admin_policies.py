@@ -17,33 +17,22 @@ SCOPED = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
 }
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 BREAK_GLASS = "arn:aws:iam::123456789012:role/emergency/break-glass"
 DETACH = {"action": "detach", "break_glass_principals": [BREAK_GLASS]}
 
 
 @pytest.fixture
-def admin_policy(admin_client):
+def admin_policy(admin_client, trust_policy):
     """An admin policy attached to a user, a group, a role and the break-glass role."""
     iam = admin_client("iam")
+    trust = json.dumps(trust_policy({"AWS": "arn:aws:iam::123456789012:root"}))
     arn = iam.create_policy(PolicyName="god-mode", PolicyDocument=json.dumps(ADMIN))["Policy"][
         "Arn"
     ]
     iam.create_user(UserName="dev")
     iam.create_group(GroupName="devs")
-    iam.create_role(RoleName="ci", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.create_role(
-        RoleName="break-glass", Path="/emergency/", AssumeRolePolicyDocument=json.dumps(TRUST)
-    )
+    iam.create_role(RoleName="ci", AssumeRolePolicyDocument=trust)
+    iam.create_role(RoleName="break-glass", Path="/emergency/", AssumeRolePolicyDocument=trust)
     iam.attach_user_policy(UserName="dev", PolicyArn=arn)
     iam.attach_group_policy(GroupName="devs", PolicyArn=arn)
     iam.attach_role_policy(RoleName="ci", PolicyArn=arn)

@@ -144,16 +144,11 @@ async def test_least_privilege_default(seed, make_violation, least_privilege):
 
 
 async def test_least_privilege_add_to_mfa_group(
-    seed, make_violation, least_privilege, recorded_view, mfa_group
+    seed, make_violation, least_privilege_as_recorded, mfa_group
 ):
     seed.user("ida", console=True)
-    options = REMEDIATION.parse_options(GROUP)
-    report = await least_privilege.run(
-        REMEDIATION,
-        make_violation("AWS_CIS_1_2", "ida"),
-        options=options,
-        revert=True,
-        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
+    report = await least_privilege_as_recorded(
+        REMEDIATION, make_violation("AWS_CIS_1_2", "ida"), options=GROUP
     )
     assert {"iam:AddUserToGroup", "iam:RemoveUserFromGroup"} <= report.used
 

@@ -13,22 +13,12 @@ import pytest
 from lw_map_cis_iam.remediations.instance_profile import REMEDIATION
 from lw_remediate import ResourceChanged, Status
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
 
 @pytest.fixture
-def profile(admin_client):
+def profile(admin_client, trust_policy):
     iam = admin_client("iam")
-    role = iam.create_role(RoleName="ssm-core", AssumeRolePolicyDocument=json.dumps(TRUST))
+    trust = json.dumps(trust_policy({"Service": "ec2.amazonaws.com"}))
+    role = iam.create_role(RoleName="ssm-core", AssumeRolePolicyDocument=trust)
     arn = iam.create_instance_profile(InstanceProfileName="baseline")["InstanceProfile"]["Arn"]
     iam.add_role_to_instance_profile(InstanceProfileName="baseline", RoleName="ssm-core")
     return {
@@ -155,13 +145,8 @@ async def test_least_privilege_default(instance, make_violation, least_privilege
 
 
 async def test_least_privilege_associate(
-    instance, profile, make_violation, least_privilege, recorded_view
+    instance, profile, make_violation, least_privilege_as_recorded
 ):
-    options = REMEDIATION.parse_options(profile)
-    await least_privilege.run(
-        REMEDIATION,
-        make_violation("AWS_CIS_1_21", arn(instance)),
-        options=options,
-        revert=True,
-        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
+    await least_privilege_as_recorded(
+        REMEDIATION, make_violation("AWS_CIS_1_21", arn(instance)), options=profile
     )

@@ -119,7 +119,7 @@ async def test_least_privilege_hardware_mfa(
 
 @pytest.mark.parametrize("rule", ["AWS_CIS_1_1", "AWS_CIS_1_15", "AWS_CIS_1_17", "AWS_CIS_1_19"])
 async def test_rules_without_readable_state_need_no_permission(
-    rule, moto_server, admin_client, make_violation
+    rule, moto_server, admin_client, make_violation, trust_policy
 ):
     """They declare no action; they run as a principal without any policy and call nothing.
 
@@ -134,16 +134,7 @@ async def test_rules_without_readable_state_need_no_permission(
 
     rem = BY_RULE[rule]
     assert not rem.policy_for(revert=True).actions
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    trust = trust_policy({"AWS": "arn:aws:iam::123456789012:root"})
     admin_client("iam").create_role(RoleName="nothing", AssumeRolePolicyDocument=json.dumps(trust))
     raw = admin_client("sts").assume_role(
         RoleArn="arn:aws:iam::123456789012:role/nothing", RoleSessionName="no-permission"

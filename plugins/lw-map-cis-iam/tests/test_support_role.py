@@ -148,14 +148,7 @@ def test_attach_is_bound_to_support_access_and_marked_privilege_sensitive():
     assert "PRIVILEGE-SENSITIVE" in REMEDIATION.description
 
 
-async def test_least_privilege(
-    aws_managed_policies, make_violation, least_privilege, recorded_view
-):
-    options = REMEDIATION.parse_options(TRUSTED)
-    await least_privilege.run(
-        REMEDIATION,
-        make_violation("AWS_CIS_1_22", "root"),
-        options=options,
-        revert=True,
-        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
+async def test_least_privilege(aws_managed_policies, make_violation, least_privilege_as_recorded):
+    await least_privilege_as_recorded(
+        REMEDIATION, make_violation("AWS_CIS_1_22", "root"), options=TRUSTED
     )

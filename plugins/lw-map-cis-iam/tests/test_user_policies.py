@@ -195,15 +195,10 @@ async def test_least_privilege_default(user_with_policies, make_violation, least
 
 
 async def test_least_privilege_migrate(
-    user_with_policies, make_violation, least_privilege, recorded_view
+    user_with_policies, make_violation, least_privilege_as_recorded
 ):
-    options = REMEDIATION.parse_options(MIGRATE)
-    await least_privilege.run(
-        REMEDIATION,
-        make_violation("AWS_CIS_1_16", "bob"),
-        options=options,
-        revert=True,
-        policy=recorded_view(REMEDIATION.policy_for(options, revert=True)),
+    await least_privilege_as_recorded(
+        REMEDIATION, make_violation("AWS_CIS_1_16", "bob"), options=MIGRATE
     )
 
 

@@ -1,30 +1,20 @@
-"""Small helpers shared by the IAM remediations: errors, time, thresholds, ARN patterns."""
+"""Small helpers shared by the IAM remediations: ARNs, reads, errors, time, thresholds.
+
+Within one action the core hands out one client per service (``ctx.aws.client("iam")``
+returns the same client each time), so helpers open a client where they need one.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import ClientError
 
-from lw_remediate import RemediationContext, Violation
+from lw_remediate import RemediationRefused, Violation
 
-
-@asynccontextmanager
-async def iam_client(ctx: RemediationContext[Any], iam: Any = None) -> AsyncIterator[Any]:
-    """``iam`` when the caller already has an open IAM client, a new one otherwise.
-
-    Each client costs a TLS context and a connection pool, so ``apply`` opens one and
-    hands it to the re-read and the write.
-    """
-    if iam is not None:
-        yield iam
-        return
-    async with ctx.aws.client("iam") as client:
-        yield client
-
+T = TypeVar("T")
 
 # -- ARN patterns of declared policies ----------------------------------------------------
 
@@ -49,6 +39,18 @@ def normal_path(path: str) -> str:
     return f"/{inner}/" if inner else "/"
 
 
+# -- ARNs of live entities ----------------------------------------------------------------
+
+
+def iam_arn(violation: Violation, resource: str) -> str:
+    """``arn:<partition>:iam::<account>:<resource>`` in the violation's partition and account."""
+    return f"arn:{violation.arn.partition}:iam::{violation.account_id}:{resource}"
+
+
+def user_arn(violation: Violation, user: str) -> str:
+    return iam_arn(violation, f"user/{user}")
+
+
 # -- errors -------------------------------------------------------------------------------
 
 
@@ -58,6 +60,69 @@ def error_code(exc: ClientError) -> str:
 
 def is_no_such_entity(exc: ClientError) -> bool:
     return error_code(exc) in {"NoSuchEntity", "NoSuchEntityException"}
+
+
+async def unless_missing(call: Awaitable[T]) -> T | None:
+    """``await call``, or None when IAM answers that the entity does not exist."""
+    try:
+        return await call
+    except ClientError as exc:
+        if is_no_such_entity(exc):
+            return None
+        raise
+
+
+# -- reads shared by several remediations ------------------------------------------------
+
+
+async def login_profile(iam: Any, user: str) -> dict[str, Any] | None:
+    """The user's login profile (console password), or None when it has none."""
+    response = await unless_missing(iam.get_login_profile(UserName=user))
+    return None if response is None else dict(response["LoginProfile"])
+
+
+async def in_group(iam: Any, user: str, group: str) -> bool:
+    """Whether ``user`` is a member of ``group`` (``ListGroupsForUser``)."""
+    member = False
+    async for page in iam.get_paginator("list_groups_for_user").paginate(UserName=user):
+        member = member or any(g["GroupName"] == group for g in page.get("Groups", []))
+    return member
+
+
+async def entity_on_path(
+    iam: Any, kind: Literal["group", "role"], name: str, path: str, *, otherwise: str
+) -> dict[str, Any] | None:
+    """The group or role ``name``, or None when it does not exist.
+
+    A same-named one on another path is not the one the options mean: refused, with
+    ``otherwise`` saying what that means (``it is not lw-remediate's; not using it``).
+    """
+    if kind == "group":
+        response = await unless_missing(iam.get_group(GroupName=name, MaxItems=1))
+    else:
+        response = await unless_missing(iam.get_role(RoleName=name))
+    if response is None:
+        return None
+    entity = dict(response["Group" if kind == "group" else "Role"])
+    if entity.get("Path", "/") != path:
+        raise RemediationRefused(
+            f"{kind} {name} exists on path {entity.get('Path')}, not {path}: {otherwise}"
+        )
+    return entity
+
+
+async def policies_of(
+    iam: Any, kind: Literal["user", "group", "role"], name: str
+) -> tuple[list[str], list[str]]:
+    """(attached managed policy ARNs, inline policy names) of a user, group or role."""
+    param = {"user": "UserName", "group": "GroupName", "role": "RoleName"}[kind]
+    attached: list[str] = []
+    async for page in iam.get_paginator(f"list_attached_{kind}_policies").paginate(**{param: name}):
+        attached += [p["PolicyArn"] for p in page.get("AttachedPolicies", [])]
+    inline: list[str] = []
+    async for page in iam.get_paginator(f"list_{kind}_policies").paginate(**{param: name}):
+        inline += page.get("PolicyNames", [])
+    return attached, inline
 
 
 # -- time ---------------------------------------------------------------------------------
@@ -88,11 +153,6 @@ def day(value: dt.datetime | None) -> str:
     return value.date().isoformat() if value is not None else "never"
 
 
-def age_days(value: dt.datetime, now: dt.datetime) -> int:
-    """Whole days between ``value`` and ``now``."""
-    return (now - value).days
-
-
 # -- rule thresholds ----------------------------------------------------------------------
 
 
@@ -115,8 +175,3 @@ def rule_threshold(
     if source and source in defaults:
         return defaults[source]
     return defaults.get(violation.rule_id, fallback)
-
-
-def user_arn(violation: Violation, user: str) -> str:
-    arn = violation.arn
-    return f"arn:{arn.partition}:iam::{violation.account_id}:user/{user}"

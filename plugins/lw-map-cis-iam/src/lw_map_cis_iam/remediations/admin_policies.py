@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import pydantic
-from botocore.exceptions import ClientError
 
 from lw_remediate import (
     ActionRecord,
@@ -38,7 +37,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import USER_ARNS, is_no_such_entity
+from .._iam import USER_ARNS, iam_arn, unless_missing
 
 KINDS = ("user", "group", "role")
 _RESPONSE_KEYS = {"user": "PolicyUsers", "group": "PolicyGroups", "role": "PolicyRoles"}
@@ -80,10 +79,6 @@ def _principal(arn: str) -> tuple[str, str]:
     return kind, parsed.resource_name
 
 
-def _entity_arn(violation: Violation, kind: str, name: str) -> str:
-    return f"arn:{violation.arn.partition}:iam::{violation.account_id}:{kind}/{name}"
-
-
 def _statements(document: Any) -> list[Mapping[str, Any]]:
     if isinstance(document, str):
         document = json.loads(urllib.parse.unquote(document))
@@ -108,15 +103,15 @@ def full_admin_statements(document: Any) -> list[Mapping[str, Any]]:
 
 async def read_policy(iam: Any, policy_arn: str) -> tuple[bool, Entities] | None:
     """(grants full admin, attached entities); None when the policy no longer exists."""
-    try:
-        policy = (await iam.get_policy(PolicyArn=policy_arn))["Policy"]
-        version = await iam.get_policy_version(
-            PolicyArn=policy_arn, VersionId=policy["DefaultVersionId"]
-        )
-    except ClientError as exc:
-        if is_no_such_entity(exc):
-            return None
-        raise
+    policy = await unless_missing(iam.get_policy(PolicyArn=policy_arn))
+    if policy is None:
+        return None
+    version_id = policy["Policy"]["DefaultVersionId"]
+    version = await unless_missing(
+        iam.get_policy_version(PolicyArn=policy_arn, VersionId=version_id)
+    )
+    if version is None:
+        return None
     admin = bool(full_admin_statements(version["PolicyVersion"]["Document"]))
     return admin, await read_entities(iam, policy_arn)
 
@@ -210,7 +205,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
             "to a break-glass principal first, or set keep_an_administrator = false)"
         )
     changes = [
-        Change(f"detach_{kind}_policy", _entity_arn(violation, kind, name), policy_arn, None)
+        Change(f"detach_{kind}_policy", iam_arn(violation, f"{kind}/{name}"), policy_arn, None)
         for kind in KINDS
         for name in targets[kind]
     ]
@@ -245,11 +240,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
         for kind in KINDS:
             detach = getattr(iam, f"detach_{kind}_policy")
             for name in targets[kind]:
-                try:
-                    await detach(**{_NAME_KEYS[kind]: name, "PolicyArn": policy_arn})
-                except ClientError as exc:
-                    if not is_no_such_entity(exc):
-                        raise
+                await unless_missing(detach(**{_NAME_KEYS[kind]: name, "PolicyArn": policy_arn}))
                 ctx.log.info("admin_policy_detached", policy_arn=policy_arn, kind=kind, name=name)
         remaining = {k: [n for n in entities[k] if n not in targets[k]] for k in KINDS}
     return {"policy_arn": policy_arn, "entities": remaining}
@@ -273,12 +264,9 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     policy_arn = str(before["policy_arn"])
     detached: Entities = before.get("detached", {})
     async with ctx.aws.client("iam") as iam:
-        try:
-            entities = await read_entities(iam, policy_arn)
-        except ClientError as exc:
-            if is_no_such_entity(exc):
-                raise ResourceChanged(f"policy {policy_arn} no longer exists") from exc
-            raise
+        entities = await unless_missing(read_entities(iam, policy_arn))
+        if entities is None:
+            raise ResourceChanged(f"policy {policy_arn} no longer exists")
         if entities != after.get("entities"):
             raise ResourceChanged(
                 f"the attachments of {policy_arn} changed since the action; not reverting"

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import pydantic
-from botocore.exceptions import ClientError
 
 from lw_remediate import (
     ActionRecord,
@@ -31,7 +30,16 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import USER_ARNS, iam_client, is_no_such_entity, normal_path, path_arns, user_arn
+from .._iam import (
+    USER_ARNS,
+    entity_on_path,
+    in_group,
+    login_profile,
+    normal_path,
+    path_arns,
+    unless_missing,
+    user_arn,
+)
 
 
 class Options(RemediationOptions):
@@ -45,25 +53,15 @@ class Options(RemediationOptions):
     mfa_group_path: str = pydantic.Field("/lw-remediation/", pattern=r"^/([\x21-\x7e]*/)?$")
 
 
-async def read_state(
-    ctx: RemediationContext[Any], user: str, iam: Any = None
-) -> dict[str, Any] | None:
+async def read_state(ctx: RemediationContext[Any], user: str) -> dict[str, Any] | None:
     """Console password and MFA devices of ``user``; None when the user does not exist."""
-    async with iam_client(ctx, iam) as iam:
-        try:
-            await iam.get_login_profile(UserName=user)
-            console = True
-        except ClientError as exc:
-            if not is_no_such_entity(exc):
-                raise
-            console = False
-        try:
-            devices = (await iam.list_mfa_devices(UserName=user)).get("MFADevices", [])
-        except ClientError as exc:
-            if is_no_such_entity(exc):
-                return None
-            raise
-    return {"console_password": console, "mfa_devices": [d["SerialNumber"] for d in devices]}
+    async with ctx.aws.client("iam") as iam:
+        console = await login_profile(iam, user) is not None
+        devices = await unless_missing(iam.list_mfa_devices(UserName=user))
+    if devices is None:
+        return None
+    serials = [d["SerialNumber"] for d in devices.get("MFADevices", [])]
+    return {"console_password": console, "mfa_devices": serials}
 
 
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
@@ -78,26 +76,19 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     return CheckResult.violating(f"{user} has a console password and no MFA device", **state)
 
 
-async def _group(ctx: RemediationContext[Any], user: str, iam: Any = None) -> tuple[str, bool]:
+async def _group(ctx: RemediationContext[Any], user: str) -> tuple[str, bool]:
     """(the configured group's ARN, whether ``user`` is in it); refuses when it is missing."""
     name, path = ctx.options.mfa_group_name, normal_path(ctx.options.mfa_group_path)
-    async with iam_client(ctx, iam) as iam:
-        try:
-            group = (await iam.get_group(GroupName=name, MaxItems=1))["Group"]
-        except ClientError as exc:
-            if is_no_such_entity(exc):
-                raise RemediationRefused(
-                    f"the require-MFA group {path}{name} does not exist; provision it first "
-                    "(see the lw-map-cis-iam README)"
-                ) from exc
-            raise
-        if group.get("Path", "/") != path:
+    async with ctx.aws.client("iam") as iam:
+        group = await entity_on_path(
+            iam, "group", name, path, otherwise="not the configured group; not using it"
+        )
+        if group is None:
             raise RemediationRefused(
-                f"group {name} is on path {group.get('Path')}, not {path}; not using it"
+                f"the require-MFA group {path}{name} does not exist; provision it first "
+                "(see the lw-map-cis-iam README)"
             )
-        member = False
-        async for page in iam.get_paginator("list_groups_for_user").paginate(UserName=user):
-            member = member or any(g["GroupName"] == name for g in page.get("Groups", []))
+        member = await in_group(iam, user, name)
     return str(group["Arn"]), member
 
 
@@ -121,16 +112,16 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     user, group = str(plan.data["user"]), str(plan.data["group"])
+    state = await read_state(ctx, user)  # re-read right before writing
+    if state is None:
+        raise RemediationRefused(f"user {user} disappeared before the change")
+    if state["mfa_devices"] or not state["console_password"]:
+        return {"user": user, "group": group, "member": False}  # fixed meanwhile
+    _, member = await _group(ctx, user)
+    if member:
+        return {"user": user, "group": group, "member": True}
+    await ctx.record_before({"user": user, "group": group, "member": False, **state})
     async with ctx.aws.client("iam") as iam:
-        state = await read_state(ctx, user, iam)  # re-read right before writing
-        if state is None:
-            raise RemediationRefused(f"user {user} disappeared before the change")
-        if state["mfa_devices"] or not state["console_password"]:
-            return {"user": user, "group": group, "member": False}  # fixed meanwhile
-        _, member = await _group(ctx, user, iam)
-        if member:
-            return {"user": user, "group": group, "member": True}
-        await ctx.record_before({"user": user, "group": group, "member": False, **state})
         await iam.add_user_to_group(GroupName=group, UserName=user)
     ctx.log.info("user_added_to_mfa_group", user=user, group=group)
     return {"user": user, "group": group, "member": True}
@@ -138,11 +129,10 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
     user = violation.resource_name
-    async with ctx.aws.client("iam") as iam:
-        state = await read_state(ctx, user, iam)
-        if state is None or state["mfa_devices"] or not state["console_password"]:
-            return VerifyResult.verified(f"{user} no longer needs the require-MFA group")
-        group_arn, member = await _group(ctx, user, iam)
+    state = await read_state(ctx, user)
+    if state is None or state["mfa_devices"] or not state["console_password"]:
+        return VerifyResult.verified(f"{user} no longer needs the require-MFA group")
+    group_arn, member = await _group(ctx, user)
     if not member:
         return VerifyResult.failed(f"{user} is not in {group_arn} after the change")
     return VerifyResult.verified(f"{user} is in {group_arn} until it enrols an MFA device")
@@ -152,14 +142,9 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     before = record.before_image or {}
     user, group = str(before["user"]), str(before["group"])
     async with ctx.aws.client("iam") as iam:
-        member = False
-        try:
-            async for page in iam.get_paginator("list_groups_for_user").paginate(UserName=user):
-                member = member or any(g["GroupName"] == group for g in page.get("Groups", []))
-        except ClientError as exc:
-            if is_no_such_entity(exc):
-                raise ResourceChanged(f"user {user} no longer exists; not reverting") from exc
-            raise
+        member = await unless_missing(in_group(iam, user, group))
+        if member is None:
+            raise ResourceChanged(f"user {user} no longer exists; not reverting")
         if not member:
             raise ResourceChanged(f"{user} is no longer in {group}; nothing to revert")
         await iam.remove_user_from_group(GroupName=group, UserName=user)

@@ -16,7 +16,6 @@ from typing import Any, Literal
 import pydantic
 
 from lw_remediate import (
-    ActionRecord,
     CheckResult,
     IamPolicy,
     Plan,
@@ -30,11 +29,15 @@ from lw_remediate import (
 
 from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, rule_threshold, utcnow
 from .._keys import (
+    ACCESS_KEY,
     AccessKey,
+    age_check,
     deactivate_keys,
     deactivation_changes,
-    reactivate_keys,
+    nothing_due,
     read_access_keys,
+    revert_deactivation,
+    still_active,
     still_planned,
 )
 
@@ -98,28 +101,19 @@ def retirable(
 
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
     user = violation.resource_name
-    async with ctx.aws.client("iam") as iam:
-        keys = await read_access_keys(iam, user)
+    keys = await read_access_keys(ctx, user)
     if keys is None:
         return CheckResult.compliant(f"user {user} no longer exists")
     days = _threshold(ctx, violation)
     old = old_keys(keys, utcnow(), days)
-    observed = {"max_key_age_days": days, "keys": [k.to_dict() for k in keys]}
-    if not old:
-        return CheckResult.compliant(
-            f"{user} has no active access key older than {days} days", **observed
-        )
-    return CheckResult.violating(
-        f"{user}: active access key(s) older than {days} days: "
-        + "; ".join(k.describe() for k in old),
-        **observed,
+    return age_check(
+        ACCESS_KEY, user, old, days, max_key_age_days=days, keys=[k.to_dict() for k in keys]
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
-    async with ctx.aws.client("iam") as iam:
-        keys = await read_access_keys(iam, user)
+    keys = await read_access_keys(ctx, user)
     if keys is None:
         return Plan(f"user {user} no longer exists")
     days = _threshold(ctx, violation)
@@ -131,9 +125,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         for k in staying
     ]
     if not going:
-        if staying:
-            raise RemediationRefused("; ".join(kept))
-        return Plan(f"{user} has no active access key older than {days} days")
+        return nothing_due(kept, f"{user} has no active access key older than {days} days")
     return Plan(
         summary=f"{user}: deactivate rotated access key(s) older than {days} days: "
         + "; ".join(f"{old.describe()}, replaced by {new.describe()}" for old, new in going),
@@ -154,50 +146,37 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     user = str(plan.data["user"])
-    async with ctx.aws.client("iam") as iam:
-        keys = await read_access_keys(iam, user)  # re-read right before writing
-        if keys is None:
-            raise RemediationRefused(f"user {user} disappeared before the change")
-        going, _ = retirable(keys, utcnow(), int(plan.data["max_key_age_days"]))
-        # only planned keys, and only while their successor is still active and in use
-        targets = still_planned(plan.data["keys"], [old for old, _ in going])
-        if not targets:
-            return {"user": user, "keys": {}}
-        successors = {old.key_id: new.to_dict() for old, new in going}
-        return await deactivate_keys(
-            ctx,
-            user,
-            targets,
-            extra_before={"successors": {k.key_id: successors[k.key_id] for k in targets}},
-            iam=iam,
-        )
+    keys = await read_access_keys(ctx, user)  # re-read right before writing
+    if keys is None:
+        raise RemediationRefused(f"user {user} disappeared before the change")
+    going, _ = retirable(keys, utcnow(), int(plan.data["max_key_age_days"]))
+    # only planned keys, and only while their successor is still active and in use
+    targets = still_planned(plan.data["keys"], [old for old, _ in going])
+    if not targets:
+        return {"user": user, "keys": {}}
+    successors = {old.key_id: new.to_dict() for old, new in going}
+    return await deactivate_keys(
+        ctx,
+        user,
+        targets,
+        extra_before={"successors": {k.key_id: successors[k.key_id] for k in targets}},
+    )
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
     user = violation.resource_name
-    async with ctx.aws.client("iam") as iam:
-        keys = await read_access_keys(iam, user)
+    keys = await read_access_keys(ctx, user)
     if keys is None:
         return VerifyResult.verified(f"user {user} no longer exists")
     going, staying = retirable(keys, utcnow(), _threshold(ctx, violation))
     if going:
-        return VerifyResult.failed(
-            "still active after the change: " + ", ".join(old.describe() for old, _ in going)
-        )
+        return still_active(old for old, _ in going)
     if not any(k.active for k in keys):
         return VerifyResult.failed(f"{user} has no active access key left")  # never by us
     detail = f"{user}: rotated access keys are inactive"
     if staying:
         detail += "; not rotated yet (kept): " + ", ".join(k.describe() for k in staying)
     return VerifyResult.verified(detail)
-
-
-async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
-    restored = await reactivate_keys(ctx, record)
-    user = (record.before_image or {}).get("user", record.violation.resource_name)
-    if not restored:
-        return f"nothing to restore for {user}"
-    return f"reactivated access key(s) {', '.join(restored)} of {user}"
 
 
 def _option_policy(options: Options) -> IamPolicy:
@@ -237,7 +216,7 @@ REMEDIATION = Remediation(
     plan=plan,
     apply=apply,
     verify=verify,
-    revert=revert,
+    revert=revert_deactivation,
     options=Options,
     manual_when=lambda options: options.action == "notify",
     runbook=RUNBOOK,

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
-from botocore.exceptions import ClientError
 
 from lw_remediate import (
     ActionRecord,
@@ -28,7 +27,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import is_no_such_entity
+from .._iam import unless_missing
 
 
 class Options(RemediationOptions):
@@ -75,12 +74,9 @@ _WRITABLE = tuple(AWS_DEFAULTS)
 async def read_policy(ctx: RemediationContext[Any]) -> dict[str, Any] | None:
     """The live password policy (writable fields only), or None when the account has none."""
     async with ctx.aws.client("iam") as iam:
-        try:
-            response = await iam.get_account_password_policy()
-        except ClientError as exc:
-            if is_no_such_entity(exc):
-                return None
-            raise
+        response = await unless_missing(iam.get_account_password_policy())
+    if response is None:
+        return None
     raw = response["PasswordPolicy"]
     policy = {k: raw.get(k, AWS_DEFAULTS[k]) for k in _WRITABLE}
     if not policy["MaxPasswordAge"]:  # moto reports 0 for "not set"; AWS omits the field

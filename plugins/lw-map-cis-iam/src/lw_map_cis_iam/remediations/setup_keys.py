@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
-from botocore.exceptions import ClientError
 
 from lw_remediate import (
-    ActionRecord,
     CheckResult,
     IamPolicy,
     Plan,
@@ -27,13 +25,17 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, day, iam_client, is_no_such_entity, utcnow
+from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, login_profile, utcnow
 from .._keys import (
+    ACCESS_KEY,
     AccessKey,
     deactivate_keys,
     deactivation_changes,
-    reactivate_keys,
+    grace_note,
+    nothing_due,
     read_access_keys,
+    revert_deactivation,
+    still_active,
     still_planned,
 )
 
@@ -46,18 +48,12 @@ class Options(RemediationOptions):
 
 
 async def read_state(
-    ctx: RemediationContext[Any], user: str, iam: Any = None
+    ctx: RemediationContext[Any], user: str
 ) -> tuple[bool, list[AccessKey]] | None:
     """(has a console password, keys); None when the user no longer exists."""
-    async with iam_client(ctx, iam) as iam:
-        try:
-            await iam.get_login_profile(UserName=user)
-            console = True
-        except ClientError as exc:
-            if not is_no_such_entity(exc):
-                raise
-            console = False
-        keys = await read_access_keys(iam, user)
+    async with ctx.aws.client("iam") as iam:
+        console = await login_profile(iam, user) is not None
+    keys = await read_access_keys(ctx, user)
     return None if keys is None else (console, keys)
 
 
@@ -103,14 +99,10 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     grace = ctx.options.grace_days
     due, waiting = split_by_grace(unused_keys(keys), utcnow(), grace)
     later = [
-        f"access key {k.describe()} is within the {grace}-day grace period until "
-        f"{day(k.created + dt.timedelta(days=grace))}"
-        for k in waiting
+        grace_note(ACCESS_KEY, k, grace, k.created + dt.timedelta(days=grace)) for k in waiting
     ]
     if not due:
-        if waiting:
-            raise RemediationRefused("; ".join(later))
-        return Plan(f"{user} has no active, never-used access key")
+        return nothing_due(later, f"{user} has no active, never-used access key")
     return Plan(
         summary=f"console user {user}: deactivate never-used access key(s) "
         + "; ".join(k.describe() for k in due),
@@ -122,17 +114,16 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     user = str(plan.data["user"])
-    async with ctx.aws.client("iam") as iam:
-        state = await read_state(ctx, user, iam)  # re-read right before writing
-        if state is None:
-            raise RemediationRefused(f"user {user} disappeared before the change")
-        console, keys = state
-        if not console:  # the console password went away meanwhile: no violation left
-            return {"user": user, "keys": {}}
-        targets = still_planned(plan.data["keys"], unused_keys(keys))  # used since: left alone
-        if not targets:
-            return {"user": user, "keys": {}}
-        return await deactivate_keys(ctx, user, targets, iam=iam)
+    state = await read_state(ctx, user)  # re-read right before writing
+    if state is None:
+        raise RemediationRefused(f"user {user} disappeared before the change")
+    console, keys = state
+    if not console:  # the console password went away meanwhile: no violation left
+        return {"user": user, "keys": {}}
+    targets = still_planned(plan.data["keys"], unused_keys(keys))  # used since: left alone
+    if not targets:
+        return {"user": user, "keys": {}}
+    return await deactivate_keys(ctx, user, targets)
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
@@ -143,21 +134,11 @@ async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyRe
     console, keys = state
     due, waiting = split_by_grace(unused_keys(keys), utcnow(), ctx.options.grace_days)
     if console and due:
-        return VerifyResult.failed(
-            "still active after the change: " + ", ".join(k.describe() for k in due)
-        )
+        return still_active(due)
     detail = f"{user}: no never-used access key past the grace period is active"
     if console and waiting:
         detail += "; within the grace period: " + ", ".join(k.key_id for k in waiting)
     return VerifyResult.verified(detail)
-
-
-async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
-    restored = await reactivate_keys(ctx, record)
-    user = (record.before_image or {}).get("user", record.violation.resource_name)
-    if not restored:
-        return f"nothing to restore for {user}"
-    return f"reactivated access key(s) {', '.join(restored)} of {user}"
 
 
 REMEDIATION = Remediation(
@@ -177,6 +158,6 @@ REMEDIATION = Remediation(
     plan=plan,
     apply=apply,
     verify=verify,
-    revert=revert,
+    revert=revert_deactivation,
     options=Options,
 )

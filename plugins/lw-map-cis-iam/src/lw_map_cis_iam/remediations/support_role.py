@@ -35,7 +35,15 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import error_code, is_no_such_entity, normal_path, path_arns
+from .._iam import (
+    entity_on_path,
+    error_code,
+    iam_arn,
+    normal_path,
+    path_arns,
+    policies_of,
+    unless_missing,
+)
 
 SUPPORT_POLICY = "arn:{partition}:iam::aws:policy/AWSSupportAccess"
 _PRINCIPAL = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|user/.+|role/.+|assumed-role/.+)$"
@@ -68,10 +76,7 @@ def _support_arn(violation: Violation) -> str:
 
 
 def _role_arn(violation: Violation, options: Options) -> str:
-    return (
-        f"arn:{violation.arn.partition}:iam::{violation.account_id}:role"
-        f"{normal_path(options.role_path)}{options.role_name}"
-    )
+    return iam_arn(violation, f"role{normal_path(options.role_path)}{options.role_name}")
 
 
 def trust_policy(options: Options) -> dict[str, Any]:
@@ -94,15 +99,6 @@ async def support_roles(iam: Any, violation: Violation) -> list[str]:
     return roles
 
 
-async def read_role(iam: Any, name: str) -> dict[str, Any] | None:
-    try:
-        return dict((await iam.get_role(RoleName=name))["Role"])
-    except ClientError as exc:
-        if is_no_such_entity(exc):
-            return None
-        raise
-
-
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
     async with ctx.aws.client("iam") as iam:
         roles = await support_roles(iam, violation)
@@ -116,20 +112,18 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def _role_plan(ctx: RemediationContext[Any], iam: Any) -> dict[str, Any] | None:
     """None when the role exists and is ours; its creation parameters otherwise."""
     options: Options = ctx.options
-    role = await read_role(iam, options.role_name)
+    path = normal_path(options.role_path)
+    role = await entity_on_path(
+        iam, "role", options.role_name, path, otherwise="it is not lw-remediate's; not touching it"
+    )
     if role is None:
         return {
             "RoleName": options.role_name,
-            "Path": normal_path(options.role_path),
+            "Path": path,
             "AssumeRolePolicyDocument": trust_policy(options),
             "Description": DESCRIPTION,
             "MaxSessionDuration": options.max_session_duration,
         }
-    if role.get("Path") != normal_path(options.role_path):
-        raise RemediationRefused(
-            f"role {options.role_name} exists on path {role.get('Path')}, not "
-            f"{normal_path(options.role_path)}: it is not lw-remediate's; not touching it"
-        )
     return None
 
 
@@ -216,15 +210,9 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
         raise ResourceChanged("the action created nothing; nothing to revert")
     support = _support_arn(record.violation)
     async with ctx.aws.client("iam") as iam:
-        role = await read_role(iam, name)
-        if role is None:
+        if await unless_missing(iam.get_role(RoleName=name)) is None:
             raise ResourceChanged(f"role {name} no longer exists; not reverting")
-        attached: list[str] = []
-        async for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-            attached += [p["PolicyArn"] for p in page.get("AttachedPolicies", [])]
-        inline: list[str] = []
-        async for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
-            inline += page.get("PolicyNames", [])
+        attached, inline = await policies_of(iam, "role", name)
         if attached != after.get("attached") or inline:
             raise ResourceChanged(f"the policies of role {name} changed since; not reverting")
         await iam.detach_role_policy(RoleName=name, PolicyArn=support)

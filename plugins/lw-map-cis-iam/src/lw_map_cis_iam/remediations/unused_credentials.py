@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
-from botocore.exceptions import ClientError
 
 from lw_remediate import (
     ActionRecord,
@@ -36,19 +35,22 @@ from .._iam import (
     USER_ARNS,
     as_utc,
     day,
-    iam_client,
-    is_no_such_entity,
     iso,
+    login_profile,
     rule_threshold,
+    unless_missing,
     user_arn,
     utcnow,
 )
 from .._keys import (
+    ACCESS_KEY,
     AccessKey,
     deactivate_keys,
     deactivation_changes,
     reactivate_keys,
     read_access_keys,
+    restored,
+    still_active,
     still_planned,
 )
 
@@ -84,32 +86,24 @@ class UserCredentials:
     password_last_used: dt.datetime | None
 
 
-async def read_credentials(
-    ctx: RemediationContext[Any], user: str, iam: Any = None
-) -> UserCredentials | None:
+async def read_credentials(ctx: RemediationContext[Any], user: str) -> UserCredentials | None:
     """The user's password and key state; None when the user no longer exists."""
-    async with iam_client(ctx, iam) as iam:
-        try:
-            response = await iam.get_user(UserName=user)
-        except ClientError as exc:
-            if is_no_such_entity(exc):
-                return None
-            raise
+    async with ctx.aws.client("iam") as iam:
+        response = await unless_missing(iam.get_user(UserName=user))
+        if response is None:
+            return None
         password_last_used = as_utc(response["User"].get("PasswordLastUsed"))
-        try:
-            profile = (await iam.get_login_profile(UserName=user))["LoginProfile"]
-            login_profile: dict[str, Any] | None = {
-                "CreateDate": iso(as_utc(profile.get("CreateDate"))),
-                "PasswordResetRequired": bool(profile.get("PasswordResetRequired", False)),
-            }
-        except ClientError as exc:
-            if not is_no_such_entity(exc):
-                raise
-            login_profile = None
-        keys = await read_access_keys(iam, user)
+        profile = await login_profile(iam, user)
+    keys = await read_access_keys(ctx, user)
     if keys is None:
         return None
-    return UserCredentials(user, keys, login_profile, password_last_used)
+    summary = None
+    if profile is not None:
+        summary = {
+            "CreateDate": iso(as_utc(profile.get("CreateDate"))),
+            "PasswordResetRequired": bool(profile.get("PasswordResetRequired", False)),
+        }
+    return UserCredentials(user, keys, summary, password_last_used)
 
 
 def _threshold(ctx: RemediationContext[Any], violation: Violation) -> int:
@@ -221,30 +215,29 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     violation = ctx.violation
     user = str(plan.data["user"])
-    async with ctx.aws.client("iam") as iam:
-        creds = await read_credentials(ctx, user, iam)  # re-read right before writing
-        if creds is None:
-            raise RemediationRefused(f"user {user} disappeared before the change")
-        days, now = int(plan.data["threshold_days"]), utcnow()
-        keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
-        delete_profile = bool(plan.data.get("delete_login_profile")) and bool(
-            stale_password(creds, violation, now, days)
-        )
-        if not keys and not delete_profile:
-            return {"user": user, "keys": {}}
-        after = await deactivate_keys(
-            ctx,
-            user,
-            keys,
-            extra_before={
-                "login_profile": creds.login_profile if delete_profile else None,
-                "password_last_used": iso(creds.password_last_used),
-            },
-            iam=iam,
-        )
-        if delete_profile:
+    creds = await read_credentials(ctx, user)  # re-read right before writing
+    if creds is None:
+        raise RemediationRefused(f"user {user} disappeared before the change")
+    days, now = int(plan.data["threshold_days"]), utcnow()
+    keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
+    delete_profile = bool(plan.data.get("delete_login_profile")) and bool(
+        stale_password(creds, violation, now, days)
+    )
+    if not keys and not delete_profile:
+        return {"user": user, "keys": {}}
+    after = await deactivate_keys(
+        ctx,
+        user,
+        keys,
+        extra_before={
+            "login_profile": creds.login_profile if delete_profile else None,
+            "password_last_used": iso(creds.password_last_used),
+        },
+    )
+    if delete_profile:
+        async with ctx.aws.client("iam") as iam:
             await iam.delete_login_profile(UserName=user)
-            ctx.log.info("login_profile_deleted", user=user)
+        ctx.log.info("login_profile_deleted", user=user)
     return {**after, "login_profile_deleted": delete_profile}
 
 
@@ -256,9 +249,7 @@ async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyRe
     days, now = _threshold(ctx, violation), utcnow()
     keys = stale_keys(creds.keys, now, days)
     if keys:
-        return VerifyResult.failed(
-            "still active after the change: " + ", ".join(k.describe() for k in keys)
-        )
+        return still_active(keys)
     password = stale_password(creds, violation, now, days)
     if password and ctx.options.delete_login_profile:
         return VerifyResult.failed(f"{user}: the login profile is still there ({password})")
@@ -279,12 +270,10 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
         f"recovered); create a new one with `aws iam create-login-profile --user-name {user} "
         "--password-reset-required` if the user needs the console"
     )
-    restored = await reactivate_keys(ctx, record)
-    if not restored:
-        if deleted:
-            raise RevertNotSupported(lost)
-        return f"nothing to restore for {user}"
-    detail = f"reactivated access key(s) {', '.join(restored)} of {user}"
+    key_ids = await reactivate_keys(ctx, record)
+    if not key_ids and deleted:
+        raise RevertNotSupported(lost)
+    detail = restored(ACCESS_KEY, user, key_ids)
     return f"{detail}; {lost}" if deleted else detail
 
 

@@ -39,10 +39,15 @@ from lw_remediate import (
 
 from .._iam import (
     USER_ARNS,
+    entity_on_path,
     error_code,
+    iam_arn,
+    in_group,
     is_no_such_entity,
     normal_path,
     path_arns,
+    policies_of,
+    unless_missing,
     user_arn,
 )
 
@@ -67,9 +72,6 @@ class Policies:
     def __bool__(self) -> bool:
         return bool(self.attached or self.inline)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"attached": sorted(self.attached), "inline": dict(sorted(self.inline.items()))}
-
 
 def _doc(document: Any) -> Any:
     """A policy document as a JSON value (botocore usually decodes it already)."""
@@ -78,20 +80,11 @@ def _doc(document: Any) -> Any:
 
 async def read_user_policies(iam: Any, user: str) -> Policies | None:
     """The user's attached and inline policies; None when the user does not exist."""
-    found = Policies()
-    try:
-        async for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=user):
-            found.attached += [p["PolicyArn"] for p in page.get("AttachedPolicies", [])]
-        names: list[str] = []
-        async for page in iam.get_paginator("list_user_policies").paginate(UserName=user):
-            names += page.get("PolicyNames", [])
-    except ClientError as exc:
-        if is_no_such_entity(exc):
-            return None
-        raise
-    for name in names:
-        found.inline[name] = None
-    return found
+    found = await unless_missing(policies_of(iam, "user", user))
+    if found is None:
+        return None
+    attached, inline = found
+    return Policies(attached, dict.fromkeys(inline))
 
 
 async def read_inline_documents(iam: Any, user: str, policies: Policies) -> None:
@@ -120,26 +113,14 @@ async def read_group(
     """The per-user group; refuses when a same-named group exists off our path."""
     path = normal_path(options.group_path)
     name = name or _group_name(options, user)
-    arn = f"arn:{violation.arn.partition}:iam::{violation.account_id}:group{path}{name}"
-    try:
-        group = (await iam.get_group(GroupName=name, MaxItems=1))["Group"]
-    except ClientError as exc:
-        if is_no_such_entity(exc):
-            return GroupState(name, arn, exists=False)
-        raise
-    if group.get("Path", "/") != path:
-        raise RemediationRefused(
-            f"group {name} exists on path {group.get('Path')}, not {path}: it is not "
-            "lw-remediate's; not using it"
-        )
-    state = GroupState(name, str(group["Arn"]), exists=True)
-    async for page in iam.get_paginator("list_attached_group_policies").paginate(GroupName=name):
-        state.attached += [p["PolicyArn"] for p in page.get("AttachedPolicies", [])]
-    async for page in iam.get_paginator("list_group_policies").paginate(GroupName=name):
-        state.inline += page.get("PolicyNames", [])
-    async for page in iam.get_paginator("list_groups_for_user").paginate(UserName=user):
-        state.member = state.member or any(g["GroupName"] == name for g in page.get("Groups", []))
-    return state
+    group = await entity_on_path(
+        iam, "group", name, path, otherwise="it is not lw-remediate's; not using it"
+    )
+    if group is None:
+        return GroupState(name, iam_arn(violation, f"group{path}{name}"), exists=False)
+    attached, inline = await policies_of(iam, "group", name)
+    member = await in_group(iam, user, name)
+    return GroupState(name, str(group["Arn"]), True, attached, inline, member)
 
 
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
@@ -291,19 +272,11 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
                     f"{user}; rollback could not undo: {', '.join(left)}"
                 ) from exc
             raise
-        # every grant is in place: now remove the policies from the user
+        # every grant is in place: now remove the policies from the user (gone already: fine)
         for arn in attached:
-            try:
-                await iam.detach_user_policy(UserName=user, PolicyArn=arn)
-            except ClientError as exc:
-                if not is_no_such_entity(exc):
-                    raise
+            await unless_missing(iam.detach_user_policy(UserName=user, PolicyArn=arn))
         for name in inline.inline:
-            try:
-                await iam.delete_user_policy(UserName=user, PolicyName=name)
-            except ClientError as exc:
-                if not is_no_such_entity(exc):
-                    raise
+            await unless_missing(iam.delete_user_policy(UserName=user, PolicyName=name))
     ctx.log.info("user_policies_moved_to_group", user=user, group=group.name)
     return {
         "user": user,
