@@ -149,11 +149,12 @@ async def _access_key_statuses(ctx: RemediationContext[Any], user: str) -> Seque
 class KeyKind:
     """How IAM names one kind of key: the write, its id parameter, the words for it."""
 
-    label: str  # "access key"
-    operation: str  # "update_access_key"
-    id_param: str  # "AccessKeyId"
-    log_event: str  # "access_key_deactivated"
-    log_field: str  # "access_key_id"
+    label: str
+    operation: str
+    id_param: str
+    log_event: str
+    log_field: str
+    #: The user's keys (their statuses are what undo compares); None when the user is gone.
     read_statuses: Callable[[RemediationContext[Any], str], Awaitable[Sequence[Key] | None]]
 
     async def set_status(self, iam: Any, user: str, key_id: str, status: str) -> None:
@@ -161,25 +162,25 @@ class KeyKind:
 
 
 ACCESS_KEY = KeyKind(
-    "access key",
-    "update_access_key",
-    "AccessKeyId",
-    "access_key_deactivated",
-    "access_key_id",
-    _access_key_statuses,
+    label="access key",
+    operation="update_access_key",
+    id_param="AccessKeyId",
+    log_event="access_key_deactivated",
+    log_field="access_key_id",
+    read_statuses=_access_key_statuses,
 )
 SSH_KEY = KeyKind(
-    "SSH public key",
-    "update_ssh_public_key",
-    "SSHPublicKeyId",
-    "ssh_key_deactivated",
-    "ssh_public_key_id",
-    read_ssh_keys,
+    label="SSH public key",
+    operation="update_ssh_public_key",
+    id_param="SSHPublicKeyId",
+    log_event="ssh_key_deactivated",
+    log_field="ssh_public_key_id",
+    read_statuses=read_ssh_keys,
 )
 
 
 def deactivation_changes(
-    violation: Violation, user: str, keys: Iterable[Key], kind: KeyKind = ACCESS_KEY
+    violation: Violation, user: str, keys: Iterable[Key], *, kind: KeyKind = ACCESS_KEY
 ) -> list[Change]:
     """One change per key: ``Active`` -> ``Inactive``."""
     arn = user_arn(violation, user)

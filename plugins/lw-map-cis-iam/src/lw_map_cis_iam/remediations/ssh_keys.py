@@ -94,7 +94,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         + (f"+{grace}" if grace else "")
         + " days: "
         + "; ".join(k.describe() for k in due),
-        changes=deactivation_changes(violation, user, due, SSH_KEY),
+        changes=deactivation_changes(violation, user, due, kind=SSH_KEY),
         data={"user": user, "keys": [k.key_id for k in due], "min_age_days": days + grace},
         notes=[
             "reversible: undo reactivates the keys; until then the user cannot push to "
