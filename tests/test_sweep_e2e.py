@@ -335,6 +335,66 @@ async def test_exemptions_and_budgets_through_the_engine_gate(start_daemon, esta
     assert public(estate) == {(ACCOUNT, "example-static-site"), (OTHER, "other-authenticated")}
 
 
+async def test_config_exemptions_and_budgets_hold_in_a_sweep(start_daemon, estate):
+    """The safety envelope as configured: an ARN exemption, a tag exemption read live
+    from the bucket, and a per-account budget of one change an hour."""
+    estate[(OTHER, "other-public")].put_bucket_tagging(
+        Bucket="other-public", Tagging={"TagSet": [{"Key": "public-by-design", "Value": "yes"}]}
+    )
+    daemon = await start_daemon(
+        sweep=FAST,
+        exemptions=[
+            {
+                "arn": "arn:aws:s3:::example-public-logs",
+                "owner": "data-team",
+                "reason": "public log archive",
+            },
+            {
+                "tag": {"key": "public-by-design", "value": "yes"},
+                "owner": "web-team",
+                "reason": "public website",
+            },
+        ],
+        budgets={"per_account_per_hour": 1},
+    )
+    sweep = await sweep_once(daemon)
+    snap = sweep.snapshot()
+    assert snap["statuses"] == {"exempted": 2, "refused": 1, "remediated": 1}
+    exempted = {
+        r.violation.resource_name: r.detail for r in sweep.records if r.status is Status.EXEMPTED
+    }
+    assert set(exempted) == {"example-public-logs", "other-public"}
+    assert "owner data-team" in exempted["example-public-logs"]
+    assert "public-by-design" in exempted["other-public"]
+    (refused,) = [r for r in sweep.records if r.status is Status.REFUSED]
+    assert refused.violation.resource_name == "lacework-remediation-test"
+    assert "budgets.per_account_per_hour = 1" in refused.detail
+    assert group_grants(estate, (ACCOUNT, "example-public-logs")) == {("AllUsers", "READ")}
+    assert group_grants(estate, (OTHER, "other-public")) == {("AllUsers", "READ")}
+    assert (
+        len(group_grants(estate, (ACCOUNT, "lacework-remediation-test"))) == 1
+    )  # one of two fixed
+    # Within the hour: the fix is not repeated, the others are decided again (same answers).
+    again = await sweep_once(daemon)
+    assert again.snapshot()["statuses"] == {"exempted": 2, "refused": 1}
+    assert again.snapshot()["skipped"] == 1
+    assert len(await puts(daemon)) == 1
+
+
+async def test_kill_switch_parks_a_sweep_and_a_later_auto_sweep_applies(start_daemon, estate):
+    daemon = await start_daemon(sweep=FAST)
+    switch = daemon.engine.safety.kill_switch  # the file whose presence pauses every apply
+    switch.turn_on(by="test", reason="sweep under the kill switch", now=time.time())
+    parked = await sweep_once(daemon)
+    assert parked.snapshot()["statuses"] == {"awaiting_approval": 4}
+    assert all("kill switch" in r.detail for r in parked.records)
+    assert len(public(estate)) == 5 and await puts(daemon) == []
+    assert switch.turn_off()
+    applied = await sweep_once(daemon)  # auto: a parked action is not work done
+    assert applied.snapshot()["statuses"] == {"remediated": 4}
+    assert public(estate) == {(ACCOUNT, "example-static-site"), (OTHER, "other-authenticated")}
+
+
 # -- interruption and resumption -------------------------------------------------------------
 
 
