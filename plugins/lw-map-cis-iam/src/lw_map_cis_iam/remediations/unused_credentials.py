@@ -97,13 +97,13 @@ async def read_credentials(ctx: RemediationContext[Any], user: str) -> UserCrede
     keys = await read_access_keys(ctx, user)
     if keys is None:
         return None
-    summary = None
+    password: dict[str, Any] | None = None
     if profile is not None:
-        summary = {
+        password = {
             "CreateDate": iso(as_utc(profile.get("CreateDate"))),
             "PasswordResetRequired": bool(profile.get("PasswordResetRequired", False)),
         }
-    return UserCredentials(user, keys, summary, password_last_used)
+    return UserCredentials(user, keys, password, password_last_used)
 
 
 def _threshold(ctx: RemediationContext[Any], violation: Violation) -> int:
