@@ -564,7 +564,7 @@ async def test_admin_api_starts_a_sweep_and_reports_progress(start_daemon, estat
         "mode": "auto",
         "report_types": REPORT_TYPES,
     }
-    status, started = await api(daemon, "POST", "/admin/sweeps", body)
+    status, started = await api(daemon, "POST", "/admin/sweeps", body | {"by": "alice"})
     assert status == 202, started
     sweep_id = started["sweep"]["id"]
     assert started["url"] == f"/admin/sweeps/{sweep_id}"
@@ -576,6 +576,12 @@ async def test_admin_api_starts_a_sweep_and_reports_progress(start_daemon, estat
     assert public(estate) == {(ACCOUNT, "example-static-site"), (OTHER, "other-authenticated")}
     status, listing = await api(daemon, "GET", "/admin/sweeps")
     assert status == 200 and [s["id"] for s in listing["sweeps"]] == [sweep_id]
+    events = [e for e in await daemon.engine.store.audit_events() if e.kind.startswith("sweep_")]
+    assert [(e.kind, e.actor, e.data["via"]) for e in reversed(events)] == [
+        ("sweep_started", "alice", "api"),
+        ("sweep_finished", "alice", "api"),
+    ]
+    assert events[0].detail.startswith(f"sweep {sweep_id} (run 1) completed: 4/4 violations done")
     # The same parameters again: a new sweep that finds nothing left to do.
     status, again = await api(daemon, "POST", "/admin/sweeps", body)
     assert status == 202
@@ -634,6 +640,8 @@ async def test_admin_api_refuses_a_duplicate_and_stops_a_running_sweep(start_dae
         ({"accounts": [ACCOUNT], "rules": "NOPE"}, "rules: no installed remediation"),
         ({"accounts": [ACCOUNT], "report_types": [1]}, "report_types: a list of strings"),
         ({"accounts": [ACCOUNT], "colour": "blue"}, "unknown field 'colour'"),
+        ({"accounts": [ACCOUNT], "by": 7}, "by: a string"),
+        ({"accounts": [ACCOUNT], "by": "two\nlines"}, "by: the actor name must be"),
         ([ACCOUNT], "body must be a JSON object"),
     ],
 )
@@ -698,8 +706,16 @@ async def run_cli(config: Path, *extra: str) -> tuple[int, str, str]:
 
 async def test_cli_json_output_and_plain_progress(moto_server, fake_lacework, estate, tmp_path):
     config = write_config(moto_server, fake_lacework, tmp_path)
-    code, out, err = await run_cli(config, "--json")
+    code, out, err = await run_cli(config, "--json", "--by", "bob")
     assert code == 0, err
+    assert read_store(
+        tmp_path,
+        "SELECT kind, actor, json_extract(data, '$.via') FROM audit"
+        " WHERE kind LIKE 'sweep_%' ORDER BY id",
+    ) == [
+        ("sweep_started", "bob", "cli"),
+        ("sweep_finished", "bob", "cli"),
+    ]
     data = json.loads(out)
     assert data["sweep"]["state"] == "completed"
     assert data["sweep"]["statuses"] == {"remediated": 4}
@@ -764,15 +780,20 @@ async def test_cli_ctrl_c_records_finished_work_and_a_rerun_continues(
     )
 
 
-def await_puts(tmp_path: Path) -> list[str]:
-    """PutBucketAcl calls recorded in the CLI's store (read directly, read-only)."""
+def read_store(tmp_path: Path, sql: str) -> list[tuple]:
+    """Rows of the CLI's store (read directly, read-only)."""
     import sqlite3
 
     conn = sqlite3.connect(f"file:{tmp_path / 'lw.sqlite3'}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT resource_arn, calls FROM actions").fetchall()
+        return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def await_puts(tmp_path: Path) -> list[str]:
+    """PutBucketAcl calls recorded in the CLI's store."""
+    rows = read_store(tmp_path, "SELECT resource_arn, calls FROM actions")
     return [
         arn.rsplit(":", 1)[-1]
         for arn, calls in rows

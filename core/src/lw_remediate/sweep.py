@@ -50,6 +50,7 @@ from typing import Any, Final
 import structlog
 
 from .config import Config, SweepConfig
+from .control import Actor
 from .engine import Decision, Engine
 from .errors import LwRemediateError
 from .lacework import (
@@ -732,6 +733,7 @@ class Sweep:
     :param request: what to sweep (:func:`build_request`).
     :param lacework: the API client (default: ``engine.lacework``).
     :param config: pacing (default: ``engine.config.sweep``).
+    :param actor: who started it (recorded in the audit trail with its start and end).
     """
 
     def __init__(
@@ -741,8 +743,10 @@ class Sweep:
         *,
         lacework: LaceworkClient | None = None,
         config: SweepConfig | None = None,
+        actor: Actor | None = None,
     ) -> None:
         self.engine = engine
+        self.actor = actor or Actor("lw-remediate", "sweep")
         self.request = request
         self.lacework = lacework or engine.lacework
         self.config = config or engine.config.sweep
@@ -813,6 +817,17 @@ class Sweep:
                 run=self.run_number,
                 **self.request.to_dict(),
             )
+            await self.engine.store.audit(
+                "sweep_started",
+                f"sweep {self.id} (run {self.run_number}) started by {self.actor}",
+                actor=self.actor.name,
+                data={
+                    "via": self.actor.via,
+                    "sweep_id": self.id,
+                    "run": self.run_number,
+                    **self.request.to_dict(),
+                },
+            )
         return self.id
 
     async def run(self) -> Sweep:
@@ -853,6 +868,21 @@ class Sweep:
             progress=self.progress.snapshot(),
             error=self.error,
             finished=True,
+        )
+        p = self.progress
+        await self.engine.store.audit(
+            "sweep_finished",
+            f"sweep {sweep_id} (run {self.run_number}) {state}: {p.done}/{p.total} violations "
+            f"done, {p.skipped} done before, {p.not_started} not started"
+            + (f"; {self.error}" if self.error else ""),
+            actor=self.actor.name,
+            data={
+                "via": self.actor.via,
+                "sweep_id": sweep_id,
+                "run": self.run_number,
+                "state": state,
+                "statuses": dict(p.statuses),
+            },
         )
         log.info(
             "sweep_finished",

@@ -4,7 +4,8 @@ Every route is behind the admin guard (the admin token as a Bearer; 404 while th
 admin API is off)::
 
     POST /admin/sweeps             {"accounts": [...] | "all_accounts": true, "rules": [...],
-                                    "mode": "dry-run|approve|auto", "report_types": [...]}
+                                    "mode": "dry-run|approve|auto", "report_types": [...],
+                                    "by": "<who, for the audit trail>"}
                                    -> 202 {"sweep": {...}, "url": "/admin/sweeps/<id>"}
     GET  /admin/sweeps             -> {"sweeps": [...]}        (newest first)
     GET  /admin/sweeps/{id}        -> {"sweep": {...}}         (live while it runs here)
@@ -25,6 +26,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from .control import Actor, BadRequest
 from .engine import Engine
 from .sweep import Sweep, SweepBusy, SweepError, SweepRequest, SweepStore, build_request
 
@@ -40,9 +42,9 @@ class SweepManager:
         self.engine = engine
         self.running: dict[int, tuple[Sweep, asyncio.Task[None]]] = {}
 
-    async def start(self, request: SweepRequest) -> Sweep:
+    async def start(self, request: SweepRequest, actor: Actor | None = None) -> Sweep:
         """Claim the sweep row now (so the caller gets its id) and run it in the background."""
-        sweep = Sweep(self.engine, request)
+        sweep = Sweep(self.engine, request, actor=actor)
         sweep_id = await sweep.open()
         task = asyncio.create_task(self._run(sweep), name=f"sweep-{sweep_id}")
         self.running[sweep_id] = (sweep, task)
@@ -99,7 +101,7 @@ def _strings(body: dict[str, Any], key: str) -> list[str]:
     return [part.strip() for v in value for part in v.split(",") if part.strip()]
 
 
-_FIELDS = {"accounts", "all_accounts", "rules", "mode", "report_types"}
+_FIELDS = {"accounts", "all_accounts", "rules", "mode", "report_types", "by"}
 
 
 def add_sweep_routes(
@@ -131,6 +133,10 @@ def add_sweep_routes(
             mode = body.get("mode")
             if mode is not None and not isinstance(mode, str):
                 raise SweepError("mode: one of dry-run, approve, auto")
+            by = body.get("by") or "admin-api"
+            if not isinstance(by, str):
+                raise SweepError("by: a string")
+            actor = Actor(by, "api")
             sweep_request = build_request(
                 engine.config,
                 engine.registry,
@@ -142,8 +148,10 @@ def add_sweep_routes(
             )
         except SweepError as exc:
             return _error(400, _api_message(str(exc)))
+        except BadRequest as exc:
+            return _error(400, f"by: {exc}")
         try:
-            sweep = await manager.start(sweep_request)
+            sweep = await manager.start(sweep_request, actor)
         except SweepBusy as exc:
             return _error(409, str(exc))
         return web.json_response(

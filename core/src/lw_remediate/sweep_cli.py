@@ -22,6 +22,8 @@ from typing import Any, TextIO
 import click
 
 from .config import load_config
+from .control import Actor, BadRequest
+from .control_cli import by_option
 from .model import ActionRecord
 from .sweep import (
     COMPLETED,
@@ -91,6 +93,7 @@ def _split(values: Sequence[str]) -> list[str]:
     + ", ...",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@by_option
 @click.option(
     "--config",
     "config_path",
@@ -105,6 +108,7 @@ def sweep_command(
     mode: str | None,
     report_types: tuple[str, ...],
     as_json: bool,
+    by: str,
     config_path: str | None,
 ) -> None:
     """Remediate every violation the latest compliance reports list.
@@ -131,6 +135,10 @@ def sweep_command(
         )
     except SweepError as exc:
         raise click.UsageError(str(exc)) from None
+    try:
+        actor = Actor(by, "cli")
+    except BadRequest as exc:
+        raise click.BadParameter(str(exc), param_hint="--by") from None
     engine = build_engine(config, registry)
     if engine.lacework is None:
         raise click.UsageError(
@@ -139,7 +147,7 @@ def sweep_command(
         )
     stream = sys.stderr
     view = ProgressView(stream, tty=stream.isatty(), interval=config.sweep.progress_seconds)
-    sweep, aborted = asyncio.run(_run(engine, request, view))
+    sweep, aborted = asyncio.run(_run(engine, request, view, actor))
     snapshot = sweep.snapshot()
     if as_json:
         click.echo(
@@ -162,10 +170,12 @@ def sweep_command(
         sys.exit(1)
 
 
-async def _run(engine: Any, request: SweepRequest, view: ProgressView) -> tuple[Sweep, bool]:
+async def _run(
+    engine: Any, request: SweepRequest, view: ProgressView, actor: Actor
+) -> tuple[Sweep, bool]:
     """Run the sweep with signal handling and a progress view; close what was opened."""
     await engine.store.open()
-    sweep = Sweep(engine, request)
+    sweep = Sweep(engine, request, actor=actor)
     loop = asyncio.get_running_loop()
     runner = asyncio.create_task(sweep.run())
     presses = 0
