@@ -735,6 +735,23 @@ async def test_cli_json_output_and_plain_progress(moto_server, fake_lacework, es
     assert "sweep 2 completed (run 1)" in out
 
 
+async def test_cli_rejected_api_key_fails_the_sweep_with_one_line(
+    moto_server, fake_lacework, estate, tmp_path
+):
+    data = daemon_config(moto_server.endpoint_url, fake_lacework, tmp_path, sweep=FAST)
+    data["lacework"]["secret"] = "_not-the-secret"
+    config = tmp_path / "bad-key.toml"
+    config.write_text(to_toml(data))
+    code, out, err = await run_cli(config)
+    assert code == 1 and out == ""
+    errors = [line for line in err.splitlines() if line.startswith("lw-remediate: ")]
+    assert len(errors) == 1 and "Lacework rejected the API key" in errors[0], err
+    assert read_store(tmp_path, "SELECT state, error FROM sweeps") == [
+        ("failed", errors[0].removeprefix("lw-remediate: "))
+    ]
+    assert len(public(estate)) == 5
+
+
 async def test_cli_ctrl_c_records_finished_work_and_a_rerun_continues(
     moto_server, fake_lacework, estate, tmp_path
 ):
