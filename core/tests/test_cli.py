@@ -101,3 +101,22 @@ def test_help_exits_zero(cli):
     result = cli("--help")
     assert result.returncode == 0
     assert "maps" in result.stdout and "policy" in result.stdout
+
+
+def test_cloudformation_substitutes_inside_conditions_too(cli):
+    template = json.loads(cli("policy", "--format", "cloudformation").stdout)
+    text_values = []
+
+    def walk(value, inside_sub=False):
+        if isinstance(value, dict):
+            for key, v in value.items():
+                walk(v, inside_sub or key == "Fn::Sub")
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, inside_sub)
+        elif isinstance(value, str) and "${AWS::" in value:
+            text_values.append((value, inside_sub))
+
+    walk(template["Resources"])
+    assert text_values, "the template uses account/partition substitutions"
+    assert all(inside for _, inside in text_values), [v for v, inside in text_values if not inside]

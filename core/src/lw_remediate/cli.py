@@ -170,10 +170,9 @@ def cloudformation(policies: dict[str, IamPolicy], *, role_name: str) -> dict[st
     for name, policy in sorted(policies.items()):
         doc = policy.render(account="${AWS::AccountId}", partition="${AWS::Partition}")
         for st in doc["Statement"]:
-            res = st["Resource"]
-            st["Resource"] = (
-                [{"Fn::Sub": r} for r in res] if isinstance(res, list) else {"Fn::Sub": res}
-            )
+            st["Resource"] = _cfn_sub(st["Resource"])
+            if "Condition" in st:
+                st["Condition"] = _cfn_sub(st["Condition"])
         resources[f"{_cfn_name(name)}Policy"] = {
             "Type": "AWS::IAM::ManagedPolicy",
             "Properties": {
@@ -193,6 +192,17 @@ def cloudformation(policies: dict[str, IamPolicy], *, role_name: str) -> dict[st
         "Resources": resources,
         "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["RemediationRole", "Arn"]}}},
     }
+
+
+def _cfn_sub(value: Any) -> Any:
+    """Wrap every string holding a ``${AWS::...}`` substitution in ``Fn::Sub``."""
+    if isinstance(value, str):
+        return {"Fn::Sub": value} if "${" in value else value
+    if isinstance(value, list):
+        return [_cfn_sub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cfn_sub(v) for k, v in value.items()}
+    return value
 
 
 def _cfn_name(set_name: str) -> str:
