@@ -8,14 +8,18 @@ trail and the least-privilege test kit see exactly what a remediation did.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import aioboto3
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
-from botocore.config import Config
+from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
 
 from .iam_actions import call_resource, iam_action
@@ -44,6 +48,38 @@ class Credentials:
 
     def __repr__(self) -> str:  # never leak a secret through a repr in a log line
         return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key='***')"
+
+
+class _SharedTlsHttpSession(AIOHTTPSession):  # type: ignore[misc]
+    """aiobotocore's HTTP session, with one TLS context per CA bundle for the process.
+
+    aiobotocore builds a new SSL context and loads the CA bundle for every client (tens
+    of milliseconds each); remediations create several clients per action. The context
+    is immutable once built, so sharing it is safe. Anything unusual (proxies, client
+    certificates, verification off) takes aiobotocore's own path.
+    """
+
+    _contexts: ClassVar[dict[str, ssl.SSLContext]] = {}
+
+    def _create_connector(self, proxy_url: Any) -> Any:
+        verify = getattr(self, "_verify", None)
+        if (
+            proxy_url
+            or getattr(self, "_cert_file", None)
+            or not verify
+            or not hasattr(self, "_connector_args")
+        ):
+            return super()._create_connector(proxy_url)
+        ca_certs = get_cert_path(verify)
+        context = self._contexts.get(ca_certs or "")
+        if context is None:
+            context = create_urllib3_context()
+            if ca_certs:
+                context.load_verify_locations(ca_certs, None, None)
+            self._contexts[ca_certs or ""] = context
+        return aiohttp.TCPConnector(
+            limit=self._max_pool_connections, ssl=context, **self._connector_args
+        )
 
 
 class AwsClientFactory(Protocol):
@@ -90,11 +126,12 @@ class AwsSession:
             aws_session_token=credentials.session_token if credentials else None,
             region_name=region,
         )
-        self._config = Config(
+        self._config = AioConfig(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             s3={"addressing_style": "path"} if endpoint_url else None,
+            http_session_cls=_SharedTlsHttpSession,
         )
 
     def with_sink(self, sink: CallSink | None, *, reuse_clients: bool = False) -> AwsSession:
@@ -112,6 +149,8 @@ class AwsSession:
             sink=sink,
             partition=self.partition,
         )
+        # Same credentials: share the botocore session (creating one costs tens of ms).
+        session._session = self._session
         if reuse_clients:
             session._stack = AsyncExitStack()
         return session
