@@ -202,3 +202,27 @@ def test_serve_refuses_without_a_webhook_token(config_file):
     result = cli("serve", "--config", str(config_file()))
     assert result.returncode == 2
     assert "webhook_token" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_inbox_list_and_retry_from_the_cli(config_file, tmp_path):
+    from lw_remediate.store import SqliteStore
+
+    config = config_file()
+    store = SqliteStore(str(tmp_path / "lw.sqlite3"))
+    await store.open()
+    [(inbox_id, _)] = await store.enqueue([("classic:77", "classic", "77", {"event_id": "77"})])
+    await store.mark_inbox(inbox_id, "dead", error="Lacework has no alert 77")
+    await store.close()
+
+    listed = cli("inbox", "list", "--state", "dead", "--json", "--config", str(config))
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["event_id"], r["last_error"]) for r in json.loads(listed.stdout)] == [
+        ("77", "Lacework has no alert 77")
+    ]
+    retried = cli("inbox", "retry", str(inbox_id), "--by", "ops", "--config", str(config))
+    assert retried.returncode == 0, retried.stderr
+    assert "queued again" in retried.stdout
+    again = cli("inbox", "retry", str(inbox_id), "--config", str(config))
+    assert again.returncode == 1 and "not dead" in again.stderr
+    missing = cli("inbox", "retry", "999", "--config", str(config))
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1

@@ -282,3 +282,28 @@ async def test_secrets_never_reach_the_logs(start_daemon, fake_lacework, unversi
     assert (
         finished["status"] == "remediated" and finished["remediation_id"] == "s3.enable_versioning"
     )
+
+
+async def test_dead_alert_is_listed_and_can_be_retried(start_daemon, fake_lacework, unversioned):
+    daemon = await start_daemon(
+        remediation={"enrich_max_attempts": 1}, server={"admin_token": "admin-" + "x" * 24}
+    )
+    admin = {"Authorization": "Bearer admin-" + "x" * 24}
+    await daemon.post(classic("42031"))  # Lacework does not know this alert yet
+    await daemon.settle()
+    async with daemon.http.get(f"{daemon.url}/admin/inbox?state=dead", headers=admin) as resp:
+        (dead,) = await resp.json()
+    assert dead["event_id"] == "42031" and dead["attempts"] == 1
+    versioning_alert(fake_lacework, "42031")  # the cause is fixed
+    async with daemon.http.post(
+        f"{daemon.url}/admin/inbox/{dead['inbox_id']}/retry", json={"by": "ops"}, headers=admin
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    await daemon.settle()
+    assert unversioned.get_bucket_versioning(Bucket="e2e-unversioned")["Status"] == "Enabled"
+    async with daemon.http.post(
+        f"{daemon.url}/admin/inbox/{dead['inbox_id']}/retry", json={}, headers=admin
+    ) as resp:
+        assert resp.status == 409  # done now, not dead
+    events = await daemon.engine.store.audit_events()
+    assert any(e.kind == "inbox_retried" and e.actor == "ops" for e in events)

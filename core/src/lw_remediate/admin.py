@@ -179,6 +179,21 @@ async def audit(request: web.Request, control: Control) -> Any:
     )
 
 
+@admin_route
+async def list_inbox(request: web.Request, control: Control) -> Any:
+    return await control.list_inbox(state=request.query.get("state"), limit=_limit(request, 50))
+
+
+@admin_route
+async def retry_inbox(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    try:
+        inbox_id = int(request.match_info["id"])
+    except ValueError:
+        raise BadRequest("the inbox id is a number") from None
+    return await control.retry_inbox(inbox_id, _actor(request, body))
+
+
 def setup_admin(app: web.Application, *, housekeeping: bool = True) -> None:
     """Register the admin routes (and, with the worker, the safety housekeeping)."""
     admin_token = app[ADMIN_TOKEN]
@@ -200,6 +215,8 @@ def setup_admin(app: web.Application, *, housekeeping: bool = True) -> None:
     r.add_get("/admin/flapping", list_flapping)
     r.add_post("/admin/flapping/clear", clear_flapping)
     r.add_get("/admin/audit", audit)
+    r.add_get("/admin/inbox", list_inbox)
+    r.add_post("/admin/inbox/{id}/retry", retry_inbox)
     if housekeeping:
         app.cleanup_ctx.append(_housekeeping_ctx)
 

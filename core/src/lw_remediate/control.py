@@ -27,7 +27,7 @@ from .notify import NotificationKind
 from .rules import canonical_rule_id
 from .safety import SYSTEM_ACTOR, KillSwitchState
 from .safety.exemptions import iso_time
-from .store.base import ActionRow, ExemptionRow, FlapRow
+from .store.base import ActionRow, ExemptionRow, FlapRow, InboxRow
 
 
 class ControlError(LwRemediateError):
@@ -60,6 +60,21 @@ class Actor:
 
     def __str__(self) -> str:
         return f"{self.name} ({self.via})"
+
+
+INBOX_STATES = ("queued", "processing", "done", "dead")
+
+
+def inbox_dict(row: InboxRow) -> dict[str, Any]:
+    return {
+        "inbox_id": row.id,
+        "shape": row.shape,
+        "event_id": row.event_id,
+        "state": row.state,
+        "attempts": row.attempts,
+        "received_at": row.received_at,
+        "last_error": row.last_error,
+    }
 
 
 def action_dict(row: ActionRow) -> dict[str, Any]:
@@ -101,6 +116,33 @@ class Control:
         await self.safety.audit(
             kind, detail, actor=actor.name, action_id=action_id, data={"via": actor.via, **data}
         )
+
+    # -- inbox -------------------------------------------------------------------------
+
+    async def list_inbox(
+        self, *, state: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        if state is not None and state not in INBOX_STATES:
+            raise BadRequest(f"unknown inbox state {state!r} (one of {', '.join(INBOX_STATES)})")
+        if not 1 <= limit <= 10000:
+            raise BadRequest("limit must be between 1 and 10000")
+        return [inbox_dict(r) for r in await self.store.list_inbox(state=state, limit=limit)]
+
+    async def retry_inbox(self, inbox_id: int, actor: Actor) -> dict[str, Any]:
+        """Queue a ``dead`` alert again (after fixing what stopped its enrichment)."""
+        row = await self.store.get_inbox(inbox_id)
+        if row is None:
+            raise NotFound(f"no inbox entry {inbox_id}")
+        if not await self.store.requeue_inbox(inbox_id):
+            raise ControlError(f"inbox entry {inbox_id} is {row.state}, not dead; nothing to retry")
+        await self._audit(
+            "inbox_retried",
+            f"dead alert {row.event_id} queued again",
+            actor,
+            data={"inbox_id": inbox_id},
+        )
+        self.engine.wake()
+        return inbox_dict(await self.store.get_inbox(inbox_id) or row)
 
     # -- actions -----------------------------------------------------------------------
 

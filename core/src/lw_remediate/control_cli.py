@@ -372,6 +372,46 @@ def audit_command(
         click.echo(f"{r['at']}  {r['actor']:<14} {r['kind']:<20}{action}  {r['detail']}")
 
 
+# -- inbox ---------------------------------------------------------------------------------
+
+
+@click.group("inbox")
+def inbox_group() -> None:
+    """Accepted alerts: list them (e.g. the dead ones) and queue dead ones again."""
+
+
+@inbox_group.command("list")
+@click.option("--state", type=click.Choice(["queued", "processing", "done", "dead"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@json_option
+@config_option
+def inbox_list_command(
+    state: str | None, limit: int, as_json: bool, config_path: str | None
+) -> None:
+    """List inbox entries, newest first (``--state dead``: alerts that could not be enriched)."""
+    rows = run_control(config_path, lambda c: c.list_inbox(state=state, limit=limit))
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("(no inbox entries)")
+    for r in rows:
+        error = f"  {r['last_error']}" if r["last_error"] else ""
+        click.echo(
+            f"{r['inbox_id']:>6}  {r['state']:<10} {r['shape']:<11} event {r['event_id']:<12} attempts {r['attempts']}{error}"
+        )
+
+
+@inbox_group.command("retry")
+@click.argument("inbox_id", type=int)
+@by_option
+@config_option
+def inbox_retry_command(inbox_id: int, by: str, config_path: str | None) -> None:
+    """Queue a dead alert again, with a fresh attempt count (fix the cause first)."""
+    row = run_control(config_path, lambda c: c.retry_inbox(inbox_id, _actor(by)))
+    click.echo(f"inbox entry {row['inbox_id']} (event {row['event_id']}) is {row['state']} again")
+
+
 # -- preflight -----------------------------------------------------------------------------
 
 
@@ -427,5 +467,6 @@ def control_commands() -> list[click.Command]:
         exemptions_group,
         flapping_group,
         audit_command,
+        inbox_group,
         preflight_command,
     ]

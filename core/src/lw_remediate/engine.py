@@ -121,6 +121,10 @@ class Engine:
             self._wake.set()
         return results
 
+    def wake(self) -> None:
+        """Make the worker look at the inbox now (new or re-queued work)."""
+        self._wake.set()
+
     # -- the worker --------------------------------------------------------------------
 
     async def recover(self) -> None:

@@ -323,6 +323,27 @@ class SqliteStore(SqliteSafetyTables):
 
         return await self._run(_counts)
 
+    async def requeue_inbox(self, inbox_id: int) -> bool:
+        """Send a ``dead`` alert back to the queue with a fresh attempt count."""
+
+        def _requeue(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            cur = conn.execute(
+                "UPDATE inbox SET state = 'queued', attempts = 0, next_attempt_at = ?, updated_at = ?"
+                " WHERE id = ? AND state = 'dead'",
+                (now, now, inbox_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(_requeue)
+
+    async def get_inbox(self, inbox_id: int) -> InboxRow | None:
+        def _get(conn: sqlite3.Connection) -> InboxRow | None:
+            row = conn.execute("SELECT * FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
+            return None if row is None else self._inbox(row)
+
+        return await self._run(_get)
+
     async def list_inbox(self, *, state: str | None = None, limit: int = 100) -> list[InboxRow]:
         def _list(conn: sqlite3.Connection) -> list[InboxRow]:
             if state:
