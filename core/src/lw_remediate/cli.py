@@ -261,17 +261,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 
 def action_row(record: ActionRecord) -> dict[str, Any]:
-    v = record.violation
-    return {
-        "action_id": record.id,
-        "rule_id": v.rule_id,
-        "resource_arn": v.resource_arn,
-        "account_id": v.account_id,
-        "remediation_id": record.remediation_id or None,
-        "mode": str(record.mode),
-        "status": str(record.status) if record.status else None,
-        "detail": record.detail,
-    }
+    return record.summary()
 
 
 @cli.command("serve")

@@ -276,6 +276,22 @@ class ActionRecord:
     id: str | None = None
     state: str = "new"
 
+    def summary(self) -> dict[str, Any]:
+        """One line of output per action (replay, sweep, history): who, what, outcome."""
+        v = self.violation
+        return {
+            "action_id": self.id,
+            "rule_id": v.rule_id,
+            "resource_arn": v.resource_arn,
+            "account_id": v.account_id,
+            "region": v.region,
+            "reason": v.reason,
+            "remediation_id": self.remediation_id or None,
+            "mode": str(self.mode),
+            "status": str(self.status) if self.status else None,
+            "detail": self.detail,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

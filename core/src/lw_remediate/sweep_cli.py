@@ -298,19 +298,7 @@ def bar_line(snap: dict[str, Any], width: int = 24) -> str:
 
 
 def action_json(record: ActionRecord) -> dict[str, Any]:
-    v = record.violation
-    return {
-        "action_id": record.id,
-        "rule_id": v.rule_id,
-        "resource_arn": v.resource_arn,
-        "account_id": v.account_id,
-        "region": v.region,
-        "reason": v.reason,
-        "remediation_id": record.remediation_id or None,
-        "mode": str(record.mode),
-        "status": str(record.status) if record.status else None,
-        "detail": record.detail,
-    }
+    return record.summary()
 
 
 def summary_lines(snap: dict[str, Any]) -> list[str]:
