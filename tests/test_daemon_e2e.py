@@ -307,3 +307,17 @@ async def test_dead_alert_is_listed_and_can_be_retried(start_daemon, fake_lacewo
         assert resp.status == 409  # done now, not dead
     events = await daemon.engine.store.audit_events()
     assert any(e.kind == "inbox_retried" and e.actor == "ops" for e in events)
+
+
+async def test_a_remediation_can_run_under_its_own_role(start_daemon, fake_lacework, unversioned):
+    # e.g. privilege-sensitive remediations under a separate, separately audited role
+    daemon = await start_daemon(
+        remediation={"s3.enable_versioning": {"role_name": "lw-remediate-s3-only"}}
+    )
+    versioning_alert(fake_lacework, "42041")
+    await daemon.post(classic("42041"))
+    await daemon.settle()
+    assert unversioned.get_bucket_versioning(Bucket="e2e-unversioned")["Status"] == "Enabled"
+    assert [arn for arn, _ in daemon.engine.aws.assumed] == [
+        f"arn:aws:iam::{ACCOUNT}:role/lw-remediate-s3-only"
+    ]

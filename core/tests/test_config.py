@@ -109,3 +109,24 @@ def test_secrets_from_files_and_never_in_repr(tmp_path):
     assert config.server.resolved_webhook_token() == "s3cr3t-token"
     inline = load_config(write(tmp_path, "[server]\nwebhook_token = 'inline-secret'\n"), environ={})
     assert "inline-secret" not in repr(inline)
+
+
+def test_per_remediation_role_name(tmp_path):
+    registry = load_maps()
+    config = load_config(
+        write(
+            tmp_path,
+            '[aws]\nrole_name = "main"\n[remediation."cis_iam.create_support_role"]\nrole_name = "iam-structure/lw-privileged"\n',
+        ),
+        environ={},
+    )
+    config.validate_remediations(registry.remediations)
+    assert config.role_for("cis_iam.create_support_role") == "iam-structure/lw-privileged"
+    assert config.role_for("s3.enable_versioning") == "main"
+    assert config.options_for("cis_iam.create_support_role") == {}
+    bad = load_config(
+        write(tmp_path, '[remediation."s3.enable_versioning"]\nrole_name = "no spaces"\n'),
+        environ={},
+    )
+    with pytest.raises(ConfigError, match="role_name"):
+        bad.validate_remediations(registry.remediations)

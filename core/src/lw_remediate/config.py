@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,11 @@ from .model import Mode, Status
 
 ENV_CONFIG = "LW_REMEDIATE_CONFIG"
 ENV_PREFIX = "LW_REMEDIATE_"
+
+
+#: Keys of a [remediation."<id>"] table that are not the remediation's options.
+_NON_OPTION_KEYS = frozenset({"mode", "role_name"})
+_ROLE_NAME_RE = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 
 
 class _Section(pydantic.BaseModel):
@@ -298,7 +304,14 @@ class Config(_Section):
         return Mode(raw) if raw else self.remediation.default_mode
 
     def options_for(self, remediation_id: str) -> dict[str, Any]:
-        return {k: v for k, v in self.remediations.get(remediation_id, {}).items() if k != "mode"}
+        table = self.remediations.get(remediation_id, {})
+        return {k: v for k, v in table.items() if k not in _NON_OPTION_KEYS}
+
+    def role_for(self, remediation_id: str) -> str | None:
+        """The role assumed for this remediation: its own ``role_name`` (e.g. a separate
+        role for privilege-sensitive remediations) or ``[aws] role_name``."""
+        own = self.remediations.get(remediation_id, {}).get("role_name")
+        return str(own) if own else self.aws.role_name
 
     def validate_remediations(self, known: Mapping[str, Any]) -> None:
         """Check per-remediation tables against the loaded remediations; raise ConfigError."""
@@ -308,6 +321,11 @@ class Config(_Section):
             if rem is None:
                 raise ConfigError(f"{where}: no installed remediation has this id")
             mode = table.get("mode")
+            role = table.get("role_name")
+            if role is not None and not (isinstance(role, str) and _ROLE_NAME_RE.match(role)):
+                raise ConfigError(
+                    f"{where}.role_name: {role!r} is not an IAM role name (optionally with a path)"
+                )
             if mode is not None and mode not in {m.value for m in Mode}:
                 raise ConfigError(
                     f"{where}.mode: {mode!r} is not one of {', '.join(m.value for m in Mode)}"

@@ -28,7 +28,7 @@ class AwsProvider:
         self.config = config
         self.partition = partition
         self.ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[float, Credentials]] = {}
+        self._cache: dict[tuple[str, str, str], tuple[float, Credentials]] = {}
         self._lock = asyncio.Lock()
         self._caller_account: str | None = None
         #: Every AssumeRole request made: (role ARN, session policy or None). For tests/audit.
@@ -42,8 +42,10 @@ class AwsProvider:
             partition=self.partition,
         )
 
-    def role_arn(self, account: str) -> str:
-        return f"arn:{self.partition}:iam::{account}:role/{self.config.role_name}"
+    def role_arn(self, account: str, role_name: str | None = None) -> str:
+        """The role assumed in ``account``: ``role_name`` (a remediation's own role) or
+        ``[aws] role_name``."""
+        return f"arn:{self.partition}:iam::{account}:role/{role_name or self.config.role_name}"
 
     async def caller_account(self) -> str:
         if self._caller_account is None:
@@ -59,9 +61,11 @@ class AwsProvider:
         *,
         session_policy: Mapping[str, Any] | None = None,
         label: str = "action",
+        role_name: str | None = None,
     ) -> AwsSession:
         region = region or self.config.region
-        if not self.config.role_name:
+        role_name = role_name or self.config.role_name
+        if not role_name:
             caller = await self.caller_account()
             if caller != account:
                 raise RemediationRefused(
@@ -74,7 +78,7 @@ class AwsProvider:
                 endpoint_url=self.config.endpoint_url,
                 partition=self.partition,
             )
-        creds = await self._assumed(account, session_policy, label)
+        creds = await self._assumed(account, session_policy, label, role_name)
         return AwsSession(
             account_id=account,
             region=region,
@@ -84,19 +88,19 @@ class AwsProvider:
         )
 
     async def _assumed(
-        self, account: str, policy: Mapping[str, Any] | None, label: str
+        self, account: str, policy: Mapping[str, Any] | None, label: str, role_name: str
     ) -> Credentials:
         policy_key = (
             hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
             if policy
             else ""
         )
-        key = (account, policy_key)
+        key = (account, role_name, policy_key)
         async with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1]
-            role_arn = self.role_arn(account)
+            role_arn = self.role_arn(account, role_name)
             self.assumed.append((role_arn, policy))
             creds = await assume_role(
                 self._base(self.config.region),

@@ -384,9 +384,10 @@ class Engine:
         """AWS session for one action: the role in the violation's account, narrowed to the
         remediation's declared policy (undo included) when ``[aws] session_policy`` is on."""
         options = rem.parse_options(self.config.options_for(rem.id))
+        role_name = self.config.role_for(rem.id)
         policy = (
             rem.session_policy(options, account=violation.account_id, partition=self.aws.partition)
-            if self.config.aws.session_policy and self.config.aws.role_name
+            if self.config.aws.session_policy and role_name
             else None
         )
         if policy is not None:
@@ -398,7 +399,11 @@ class Engine:
                     "session_policy = false to rely on the role's own policy"
                 )
         return await self.aws.session_for(
-            violation.account_id, violation.region, session_policy=policy, label=rem.id
+            violation.account_id,
+            violation.region,
+            session_policy=policy,
+            label=rem.id,
+            role_name=role_name,
         )
 
     async def approve(self, rem: Remediation, record: ActionRecord) -> ActionRecord:

@@ -290,8 +290,10 @@ async def _all(call: Any, key: str, **kwargs: Any) -> list[Any]:
         kwargs["Marker"] = response["Marker"]
 
 
-def _session_policy_problem(config: Config, rendered: Mapping[str, Any]) -> str | None:
-    if not (config.aws.session_policy and config.aws.role_name):
+def _session_policy_problem(
+    config: Config, rendered: Mapping[str, Any], role_name: str | None = None
+) -> str | None:
+    if not (config.aws.session_policy and (role_name or config.aws.role_name)):
         return None
     # Measured as sent: compact JSON without Sids (they only cost characters).
     statements = [{k: v for k, v in st.items() if k != "Sid"} for st in rendered["Statement"]]
@@ -325,9 +327,18 @@ async def run_preflight(
             targets = [await aws.caller_account()]
         except Exception as exc:  # noqa: BLE001 - reported as the one result
             return [AccountCheck("?", "?", error=f"cannot identify the caller: {_describe(exc)}")]
+    # Remediations with their own role_name (e.g. privilege-sensitive ones kept apart)
+    # are checked against that role; the rest against [aws] role_name.
+    by_role: dict[str | None, list[tuple[str, Any]]] = {}
+    for rid, rem in enabled:
+        by_role.setdefault(config.role_for(rid), []).append((rid, rem))
     results = []
     for account in targets:
-        results.append(await _check_account(config, aws, account, enabled, core_policy))
+        for n, (role, group) in enumerate(
+            sorted(by_role.items(), key=lambda kv: kv[0] != config.aws.role_name)
+        ):
+            extra = core_policy if n == 0 else None  # the daemon's own reads use the main role
+            results.append(await _check_account(config, aws, account, group, extra, role_name=role))
     return results
 
 
@@ -337,17 +348,21 @@ async def _check_account(
     account: str,
     enabled: list[tuple[str, Any]],
     core_policy: IamPolicy | None,
+    *,
+    role_name: str | None = None,
 ) -> AccountCheck:
-    principal = aws.role_arn(account) if config.aws.role_name else "(default credentials)"
+    principal = aws.role_arn(account, role_name) if role_name else "(default credentials)"
     check = AccountCheck(account, principal)
     try:
-        session = await aws.session_for(account, config.aws.region, label="preflight")
-        if not config.aws.role_name:
+        session = await aws.session_for(
+            account, config.aws.region, label="preflight", role_name=role_name
+        )
+        if not role_name:
             async with session.client("sts") as sts:
                 identity = await sts.get_caller_identity()
             check.principal = principal = role_arn_of(str(identity["Arn"]))
     except Exception as exc:  # noqa: BLE001 - the account's one result
-        what = f"assume {principal}" if config.aws.role_name else "use the default credentials"
+        what = f"assume {principal}" if role_name else "use the default credentials"
         check.error = f"cannot {what}: {_describe(exc)}"
         return check
     evaluator = _Evaluator(session, principal)
@@ -360,7 +375,7 @@ async def _check_account(
     for rid, policy in items:
         rendered = policy.render(account=account, partition=aws.partition)
         result = RemediationCheck(rid)
-        problem = _session_policy_problem(config, rendered)
+        problem = _session_policy_problem(config, rendered, role_name)
         if problem:
             result.problems.append(problem)
         result.actions = await evaluator.decide(_pairs(rendered))
