@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from .cli_common import config_option, echo_json, json_option
 from .config import Config, load_config
 from .control_cli import control_commands
 from .errors import ConfigError, LwRemediateError
@@ -32,19 +33,6 @@ def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
         allow=config.maps.allow, strict=config.strict_maps, rule_choices=config.rules
     )
     return config, registry
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="LW_REMEDIATE_CONFIG",
-    help="TOML configuration file (default: $LW_REMEDIATE_CONFIG).",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +71,7 @@ def _flag(summary: dict[str, Any]) -> str:
 
 
 @cli.command("maps")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @config_option
 def maps_command(as_json: bool, config_path: str | None) -> None:
     """List installed map distributions, their remediations and rule ids."""
@@ -109,7 +97,7 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
         ],
     }
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     for m in data["maps"]:
         click.echo(f"{m['name']} {m['version']}")
@@ -242,10 +230,10 @@ def policy_command(
         )
     policies = merged_policy(registry, config, enabled_only=enabled_only, revert=not no_revert)
     if fmt == "cloudformation":
-        _echo_json(cloudformation(policies, role_name=role_name))
+        echo_json(cloudformation(policies, role_name=role_name))
         return
     merged = IamPolicy.merge(policies.values())
-    _echo_json(merged.render(account=account, partition=partition))
+    echo_json(merged.render(account=account, partition=partition))
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -283,7 +271,7 @@ def serve_command(config_path: str | None, host: str | None, port: int | None) -
 
 @cli.command("replay")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.option(
     "--mode",
     type=click.Choice([m.value for m in Mode]),
@@ -334,13 +322,13 @@ def replay_command(
         raise LwRemediateError(f"cannot enrich: {exc}") from None
     rows = [action_row(r) for r in records]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
     else:
         _table(rows, ["rule_id", "resource_arn", "remediation_id", "mode", "status", "detail"])
 
 
 @cli.command("history")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
 @click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
 @config_option
@@ -371,7 +359,7 @@ def history_command(as_json: bool, limit: int, status: str | None, config_path: 
 
     rows = asyncio.run(go())
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
     else:
         _table(
             rows, ["updated_at", "action_id", "status", "remediation_id", "resource_arn", "detail"]

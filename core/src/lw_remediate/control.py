@@ -23,7 +23,7 @@ from .engine import Engine
 from .errors import LwRemediateError, RemediationRefused
 from .execute import _describe
 from .model import ActionRecord, Mode, Status
-from .notify import NotificationKind
+from .notify import Notification, NotificationKind
 from .rules import canonical_rule_id
 from .safety import SYSTEM_ACTOR, KillSwitchState
 from .safety.exemptions import iso_time
@@ -214,18 +214,14 @@ class Control:
         return closed
 
     async def _notify_outcome(self, record: ActionRecord, status: Status, detail: str) -> None:
-        v = record.violation
-        await self.safety.notify(
-            NotificationKind.OUTCOME,
-            f"{status}: {record.remediation_id} on {v.resource_arn} ({v.rule_id}, account {v.account_id})",
-            status=str(status),
-            remediation_id=record.remediation_id,
-            rule_id=v.rule_id,
-            resource_arn=v.resource_arn,
-            account_id=v.account_id,
-            action_id=record.id,
-            detail=detail,
-            data={"mode": str(record.mode)},
+        await self.safety.notifiers.send(
+            Notification.about(
+                NotificationKind.OUTCOME,
+                record,
+                status=str(status),
+                detail=detail,
+                data={"mode": str(record.mode)},
+            )
         )
 
     async def expire_approvals(self) -> list[str]:

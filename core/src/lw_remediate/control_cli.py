@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .cli_common import config_option, echo_json, json_option
+
 if TYPE_CHECKING:
     from .control import Actor, Control
 
 T = TypeVar("T")
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="LW_REMEDIATE_CONFIG",
-    help="TOML configuration file (default: $LW_REMEDIATE_CONFIG).",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
 def _default_actor() -> str:
@@ -44,10 +36,6 @@ by_option = click.option(
     show_default="the login name",
     help="Who is doing this (recorded in the audit trail).",
 )
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def _actor(name: str) -> Actor:
@@ -93,7 +81,7 @@ def _finish(record: Any, as_json: bool) -> None:
     from .model import Status
 
     if as_json:
-        _echo_json(record.to_dict())
+        echo_json(record.to_dict())
     else:
         click.echo(_one_line(record))
     if record.status in (Status.FAILED, Status.REFUSED):
@@ -128,7 +116,7 @@ def reject_command(
     actor = _actor(by)
     record = run_control(config_path, lambda c: c.reject(action_id, actor, reason))
     if as_json:
-        _echo_json(record.to_dict())
+        echo_json(record.to_dict())
     else:
         click.echo(_one_line(record))
 
@@ -194,7 +182,7 @@ def kill_switch_status(as_json: bool, config_path: str | None) -> None:
 
     state, paused = run_control(config_path, go)
     if as_json:
-        _echo_json({**state.to_dict(), "paused": paused})
+        echo_json({**state.to_dict(), "paused": paused})
     else:
         click.echo(state.describe())
         if paused:
@@ -216,7 +204,7 @@ def exemptions_list(as_json: bool, config_path: str | None) -> None:
     """Every exemption: from the configuration and added at run time; expired ones flagged."""
     rows = run_control(config_path, lambda c: c.list_exemptions())
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("(no exemptions)")
@@ -294,7 +282,7 @@ def exemptions_add(
     spec = {k: v for k, v in spec.items() if v is not None}
     added = run_control(config_path, lambda c: c.add_exemption(spec, actor))
     if as_json:
-        _echo_json(added)
+        echo_json(added)
     else:
         click.echo(f"added exemption {added['id']}")
 
@@ -325,7 +313,7 @@ def flapping_list(as_json: bool, config_path: str | None) -> None:
     """Resources flagged as flapping and not cleared yet."""
     rows = run_control(config_path, lambda c: c.list_flapping())
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("(no flapping resources)")
@@ -363,7 +351,7 @@ def audit_command(
     """Show the audit trail: every decision, who or what made it, and when (newest first)."""
     rows = run_control(config_path, lambda c: c.audit_events(action_id=action_id, limit=limit))
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("(no audit events)")
@@ -391,7 +379,7 @@ def inbox_list_command(
     """List inbox entries, newest first (``--state dead``: alerts that could not be enriched)."""
     rows = run_control(config_path, lambda c: c.list_inbox(state=state, limit=limit))
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("(no inbox entries)")
@@ -449,7 +437,7 @@ def preflight_command(accounts: tuple[str, ...], as_json: bool, config_path: str
     from .preflight import render_text
 
     if as_json:
-        _echo_json([r.to_dict() for r in results])
+        echo_json([r.to_dict() for r in results])
     else:
         for line in render_text(results):
             click.echo(line)

@@ -31,16 +31,22 @@ class AwsProvider:
         self._cache: dict[tuple[str, str, str], tuple[float, Credentials]] = {}
         self._lock = asyncio.Lock()
         self._caller_account: str | None = None
+        self._bases: dict[str, AwsSession] = {}
         #: Every AssumeRole request made: (role ARN, session policy or None). For tests/audit.
         self.assumed: list[tuple[str, Mapping[str, Any] | None]] = []
 
     def _base(self, region: str) -> AwsSession:
-        return AwsSession(
-            account_id="",
-            region=region,
-            endpoint_url=self.config.endpoint_url,
-            partition=self.partition,
-        )
+        """The daemon's own credentials (default chain), one session per region: creating
+        a botocore session costs tens of milliseconds, and AssumeRole runs per action."""
+        session = self._bases.get(region)
+        if session is None:
+            session = self._bases[region] = AwsSession(
+                account_id="",
+                region=region,
+                endpoint_url=self.config.endpoint_url,
+                partition=self.partition,
+            )
+        return session
 
     def role_arn(self, account: str, role_name: str | None = None) -> str:
         """The role assumed in ``account``: ``role_name`` (a remediation's own role) or

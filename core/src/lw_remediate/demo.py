@@ -168,12 +168,6 @@ def extra_scenarios() -> list[Scenario]:
     return [_public_acl(ACCOUNTS[1]), _stale_key(ACCOUNTS[0])]
 
 
-def _free_port() -> int:
-    from .testing.moto import free_port
-
-    return free_port()
-
-
 async def _wait_done(engine: Any, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -188,7 +182,7 @@ async def run_demo(
     registry: MapRegistry, *, echo: Callable[[str], None] = click.echo, timeout: float = 120
 ) -> int:
     from .testing.fake_lacework import FakeLacework
-    from .testing.moto import MotoServer
+    from .testing.moto import MotoServer, free_port
 
     chosen = [s for s in scenarios() if s.remediation_id in registry.remediations]
     if not chosen:
@@ -222,7 +216,7 @@ async def run_demo(
             before = {id(s): s.describe(moto) for s in chosen}
             config = Config.model_validate(
                 {
-                    "server": {"host": "127.0.0.1", "port": _free_port(), "webhook_token": token},
+                    "server": {"host": "127.0.0.1", "port": free_port(), "webhook_token": token},
                     "lacework": lacework.config,
                     "aws": {
                         "region": "us-east-1",

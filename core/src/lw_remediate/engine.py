@@ -440,23 +440,9 @@ class Engine:
             if record.status is Status.AWAITING_APPROVAL
             else NotificationKind.OUTCOME
         )
-        v = record.violation
+        plan = record.plan.to_dict() if record.plan else None
         await self.notifiers.send(
-            Notification(
-                kind,
-                f"{record.status}: {record.remediation_id} on {v.resource_arn} ({v.rule_id}, account {v.account_id})",
-                status=str(record.status),
-                remediation_id=record.remediation_id,
-                rule_id=v.rule_id,
-                resource_arn=v.resource_arn,
-                account_id=v.account_id,
-                action_id=record.id,
-                detail=record.detail,
-                data={
-                    "plan": record.plan.to_dict() if record.plan else None,
-                    "mode": str(record.mode),
-                },
-            )
+            Notification.about(kind, record, data={"plan": plan, "mode": str(record.mode)})
         )
 
     def _finished(self, record: ActionRecord, seconds: float) -> None:

@@ -244,9 +244,7 @@ class Runner:
             try:
                 async with asyncio.timeout(self.timeout):
                     result = await remediation.verify(ctx, record.violation)
-                await _close_clients(ctx)
             except Exception as exc:  # noqa: BLE001 - fall through to a full re-run
-                await _close_clients(ctx)
                 self.log.warning("resume_verify_failed", action_id=record.id, error=_describe(exc))
             else:
                 if result.status is Verification.VERIFIED:
@@ -255,6 +253,8 @@ class Runner:
                     return await self._finish(
                         record, Status.REMEDIATED, f"{detail} (verified after restart)"
                     )
+            finally:
+                await _close_clients(ctx)
         return await self.run(
             remediation, record.violation, aws=aws, mode=record.mode, options=options, record=record
         )

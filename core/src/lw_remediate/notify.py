@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
+from .model import ActionRecord
+
 log = structlog.get_logger("lw_remediate.notify")
 
 
@@ -42,6 +44,34 @@ class Notification:
     action_id: str | None = None
     detail: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def about(
+        cls,
+        kind: NotificationKind,
+        record: ActionRecord,
+        *,
+        text: str | None = None,
+        status: str | None = None,
+        detail: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Notification:
+        """A notification about one action, its facts taken from the record."""
+        v = record.violation
+        state = status if status is not None else (str(record.status) if record.status else None)
+        return cls(
+            kind,
+            text
+            or f"{state}: {record.remediation_id} on {v.resource_arn} ({v.rule_id}, account {v.account_id})",
+            status=state,
+            remediation_id=record.remediation_id,
+            rule_id=v.rule_id,
+            resource_arn=v.resource_arn,
+            account_id=v.account_id,
+            action_id=record.id,
+            detail=record.detail if detail is None else detail,
+            data=dict(data or {}),
+        )
 
 
 @runtime_checkable

@@ -92,35 +92,36 @@ async def webhook(request: web.Request) -> web.Response:
     given = request.match_info.get("token") or _header_token(request)
     metrics = engine.metrics
     if not _token_ok(expected, given):
-        metrics.alerts_received.labels(shape="unknown", result="unauthorized").inc()
+        metrics.received("unknown", "unauthorized").inc()
         return _error(401, "missing or wrong webhook token")
     cap = request.app[CONFIG].server.max_body_bytes
-    if request.content_length is not None and request.content_length > cap:
-        metrics.alerts_received.labels(shape="unknown", result="too_large").inc()
-        return _error(413, f"body larger than {cap} bytes")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        metrics.alerts_received.labels(shape="unknown", result="too_large").inc()
-        return _error(413, f"body larger than {cap} bytes")
-    if len(raw) > cap:
-        metrics.alerts_received.labels(shape="unknown", result="too_large").inc()
+    raw = b""
+    # A declared length over the cap is refused unread; a chunked body is cut off by
+    # aiohttp at client_max_size (the same cap).
+    too_large = request.content_length is not None and request.content_length > cap
+    if not too_large:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            too_large = True
+    if too_large:
+        metrics.received("unknown", "too_large").inc()
         return _error(413, f"body larger than {cap} bytes")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        metrics.alerts_received.labels(shape="unknown", result="bad_json").inc()
+        metrics.received("unknown", "bad_json").inc()
         return _error(400, "body is not JSON")
     try:
         alerts = parse_payload(body)
     except PayloadError as exc:
-        metrics.alerts_received.labels(shape="unknown", result="unknown_shape").inc()
+        metrics.received("unknown", "unknown_shape").inc()
         return _error(
             422, str(exc).splitlines()[0] if str(exc) else "no known Lacework payload shape"
         )
     real = [a for a in alerts if a.shape is not Shape.TEST]
     for test in (a for a in alerts if a.shape is Shape.TEST):
-        metrics.alerts_received.labels(shape="test", result="test").inc()
+        metrics.received("test", "test").inc()
         log.info("test_event_received", event_id=test.event_id)
     if not real:
         return web.json_response({"status": "test event received; nothing to do"}, status=200)

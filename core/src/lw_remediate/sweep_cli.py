@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import click
 
+from .cli_common import config_option
 from .config import load_config
 from .control import Actor, BadRequest
 from .control_cli import by_option
@@ -94,13 +95,7 @@ def _split(values: Sequence[str]) -> list[str]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @by_option
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="LW_REMEDIATE_CONFIG",
-    help="TOML configuration file (default: $LW_REMEDIATE_CONFIG).",
-)
+@config_option
 def sweep_command(
     accounts: tuple[str, ...],
     all_accounts: bool,

@@ -430,19 +430,16 @@ class Safety:
         if last is not None and now - last < HOUR:
             return  # one message per budget per hour; every refusal is still recorded
         self._budget_notified[refusal.key] = now
-        v = record.violation
         log.warning("budget_exceeded", budget=refusal.key, action_id=record.id)
-        await self.notify(
-            NotificationKind.BUDGET_EXCEEDED,
-            f"budget exceeded ({refusal.key}): further changes are refused for now",
-            status=str(Status.REFUSED),
-            remediation_id=record.remediation_id,
-            rule_id=v.rule_id,
-            resource_arn=v.resource_arn,
-            account_id=v.account_id,
-            action_id=record.id,
-            detail=refusal.detail,
-            data=refusal.data,
+        await self.notifiers.send(
+            Notification.about(
+                NotificationKind.BUDGET_EXCEEDED,
+                record,
+                text=f"budget exceeded ({refusal.key}): further changes are refused for now",
+                status=str(Status.REFUSED),
+                detail=refusal.detail,
+                data=refusal.data,
+            )
         )
 
     # -- after every action ----------------------------------------------------------

@@ -130,9 +130,7 @@ class MotoServer:
         credentials: Credentials | None = None,
     ) -> Any:
         """A synchronous boto3 client for seeding and inspecting state."""
-        creds = credentials or (
-            self.admin_credentials(account) if account != DEFAULT_ACCOUNT else _ADMIN
-        )
+        creds = credentials or self.admin_credentials(account)
         return boto3.client(
             service,
             endpoint_url=self.endpoint_url,
