@@ -2,7 +2,7 @@
 """Developer entry point; needs only python3 (3.11+).
 
     python3 dev.py demo   # set up .venv and run the simulated end-to-end demo
-    python3 dev.py test   # set up .venv and run lint, types and the whole test suite
+    python3 dev.py test   # set up .venv and run lint, types, the import layers and the whole test suite
     python3 dev.py setup  # only (re)create .venv
 
 The virtualenv is rebuilt only when a pyproject.toml or requirements file changed.
@@ -56,6 +56,7 @@ def test(extra: list[str]) -> int:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
+    run(BIN / "lint-imports")  # the core's layers (root pyproject.toml, [tool.importlinter])
     return run(PY, "-m", "pytest", *extra, check=False)
 
 

@@ -39,10 +39,10 @@ def serve(kind: str, port: int, workdir: str) -> None:
         app.router.add_post("/webhooks/lacework/{token}", handler)
     else:
         from lw_remediate.config import Config
-        from lw_remediate.daemon import build_engine
         from lw_remediate.logs import configure_logging
-        from lw_remediate.maps import load_maps
-        from lw_remediate.server import create_app
+        from lw_remediate.plugins import load_maps
+        from lw_remediate.runtime import build_engine
+        from lw_remediate.web.server import create_app
 
         configure_logging(level="warning")
         config = Config.model_validate(

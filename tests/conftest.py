@@ -25,10 +25,10 @@ import pytest
 from aiohttp import web
 
 from lw_remediate.config import Config
-from lw_remediate.daemon import build_engine, load_registry
-from lw_remediate.engine import Engine
-from lw_remediate.server import create_app
+from lw_remediate.pipeline.engine import Engine
+from lw_remediate.runtime import build_engine, load_registry
 from lw_remediate.testing.moto import free_port
+from lw_remediate.web.server import create_app
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"

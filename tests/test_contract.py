@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lw_remediate.maps import load_maps
+from lw_remediate.plugins import load_maps
 from lw_remediate.rules import canonical_rule_id
 from lw_remediate.testing import validate_actions
 

@@ -14,7 +14,7 @@ import pydantic
 import pytest
 
 from lw_remediate.config import Config, load_config
-from lw_remediate.maps import load_maps
+from lw_remediate.plugins import load_maps
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from lw_remediate.maps import load_maps
+from lw_remediate.plugins import load_maps
 
 IAM = Path(__file__).resolve().parents[1] / "deploy" / "iam"
 

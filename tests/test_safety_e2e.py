@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from lw_map_s3.remediations.versioning import REMEDIATION as VERSIONING
-from lw_remediate.admin import housekeeping_round
-from lw_remediate.control import Control
 from lw_remediate.model import Status
 from lw_remediate.notify import NotificationKind
+from lw_remediate.operate.control import Control
 from lw_remediate.testing.fake_lacework import load_fixture
+from lw_remediate.web.admin import housekeeping_round
 
 ACCOUNT = "123456789012"
 ADMIN = "admin-" + secrets.token_urlsafe(24)

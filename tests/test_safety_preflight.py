@@ -14,15 +14,15 @@ import sys
 
 import pytest
 
+from lw_remediate.aws.credentials import AwsProvider
 from lw_remediate.config import Config
-from lw_remediate.credentials import AwsProvider
-from lw_remediate.maps import load_maps
-from lw_remediate.preflight import (
+from lw_remediate.operate.preflight import (
     _session_policy_problem,
     evaluate,
     render_text,
     run_preflight,
 )
+from lw_remediate.plugins import load_maps
 
 from .conftest import to_toml
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from lw_remediate.engine import Decision
 from lw_remediate.model import Status
-from lw_remediate.sweep import Sweep, SweepStore, build_request
+from lw_remediate.operate.sweep import Sweep, SweepStore, build_request
+from lw_remediate.pipeline.engine import Decision
 from lw_remediate.testing.fake_lacework import load_fixture
 
 from .conftest import daemon_config, to_toml

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from lw_remediate.alerts import Alert, PayloadError, Shape, parse_payload
+from lw_remediate.ingest.alerts import Alert, PayloadError, Shape, parse_payload
 from lw_remediate.model import Arn, Violation
 from lw_remediate.testing.fake_lacework import fixture_names, load_fixture
 

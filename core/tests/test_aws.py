@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lw_remediate.aws import AwsSession, _SharedTlsHttpSession
+from lw_remediate.aws.session import AwsSession, _SharedTlsHttpSession
 
 
 async def test_calls_are_recorded_with_action_and_resource(moto_server, admin_client):

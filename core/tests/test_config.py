@@ -4,7 +4,7 @@ import pytest
 
 from lw_remediate import ConfigError, Mode
 from lw_remediate.config import load_config
-from lw_remediate.maps import load_maps
+from lw_remediate.plugins import load_maps
 
 
 def write(tmp_path, text):

@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 
 from lw_remediate import hookspecs
-from lw_remediate.maps import plugin_manager
+from lw_remediate.plugins import plugin_manager
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lw_remediate.iam_actions import ACTION_OVERRIDES, call_resource, iam_action
+from lw_remediate.aws.iam_actions import ACTION_OVERRIDES, call_resource, iam_action
 from lw_remediate.testing import validate_actions
 
 

@@ -13,19 +13,18 @@ import structlog
 
 from lw_remediate.config import LaceworkConfig
 from lw_remediate.errors import ConfigError, LwRemediateError
-from lw_remediate.lacework import (
+from lw_remediate.ingest.details import violations_from_alert_details
+from lw_remediate.ingest.lacework import (
     LaceworkAuthError,
     LaceworkClient,
     LaceworkError,
     LaceworkNotFound,
     LaceworkUnavailable,
-    ReportSummary,
     _error_message,
     _retry_after,
     parse_expires_at,
-    violations_from_alert_details,
-    violations_from_report,
 )
+from lw_remediate.ingest.reports import ReportSummary, violations_from_report
 from lw_remediate.model import Violation
 from lw_remediate.testing.fake_lacework import FakeLacework, load_fixture
 

@@ -16,7 +16,7 @@ from lw_remediate import (
     RemediationDeclarationError,
     hookimpl,
 )
-from lw_remediate.maps import load_maps
+from lw_remediate.plugins import load_maps
 
 
 async def _check(ctx, violation):

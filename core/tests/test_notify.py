@@ -23,9 +23,9 @@ from lw_remediate import (
     hookimpl,
 )
 from lw_remediate.config import Config, load_config
-from lw_remediate.maps import load_notifiers
-from lw_remediate.notifiers.slack import SlackNotifier, parse_retry_after, slack_message
 from lw_remediate.notify import Notifiers
+from lw_remediate.notify.slack import SlackNotifier, parse_retry_after, slack_message
+from lw_remediate.plugins import load_notifiers
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxSuperSecretToken"
 
@@ -444,7 +444,7 @@ def test_a_broken_slack_table_skips_slack_only(tmp_path):
         )
     assert [n.name for n in notifiers] == ["custom"]
     [failed] = [e for e in logs if e["event"] == "notifier_load_failed"]
-    assert failed["distribution"] == "lw_remediate.notifiers.slack"
+    assert failed["distribution"] == "lw_remediate.notify.slack"
     assert "notify.slack.webhook_url_file: cannot read" in failed["error"]
 
 

@@ -23,11 +23,11 @@ from lw_remediate import (
     VerifyResult,
     Violation,
 )
-from lw_remediate.aws import AwsSession
+from lw_remediate.aws.credentials import AwsProvider
+from lw_remediate.aws.session import AwsSession
 from lw_remediate.config import Config, ExemptionConfig
-from lw_remediate.credentials import AwsProvider
-from lw_remediate.execute import Runner
 from lw_remediate.notify import NotificationKind, Notifiers
+from lw_remediate.pipeline.runner import Runner
 from lw_remediate.safety import Safety
 from lw_remediate.safety.exemptions import Exemption, config_exemptions, tag_target
 from lw_remediate.store import SqliteStore

@@ -7,12 +7,10 @@ import json
 
 import pytest
 
-from lw_remediate import sweep as sweep_module
+from lw_remediate.cli.sweep import bar_line, plain_line, summary_lines
 from lw_remediate.config import Config
-from lw_remediate.maps import load_maps
 from lw_remediate.model import ActionRecord, Mode, RecordedCall, Status, Violation
-from lw_remediate.store import SqliteStore
-from lw_remediate.sweep import (
+from lw_remediate.operate.sweep import (
     COMPLETED,
     INTERRUPTED,
     RUNNING,
@@ -26,7 +24,9 @@ from lw_remediate.sweep import (
     is_throttled,
     settled,
 )
-from lw_remediate.sweep_cli import bar_line, plain_line, summary_lines
+from lw_remediate.operate.sweep import bookkeeping as sweep_module
+from lw_remediate.plugins import load_maps
+from lw_remediate.store import SqliteStore
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._markers import hookimpl
-from .aws import AwsClientFactory, AwsSession, Credentials
+from .aws.session import AwsSession, Credentials
 from .errors import (
     ConfigError,
     LwRemediateError,
@@ -32,9 +32,9 @@ from .model import (
     VerifyResult,
     Violation,
 )
-from .notify import Notification, NotificationKind, Notifier
+from .notification import Notification, NotificationKind, Notifier
 from .policy import IamPolicy, PolicyStatement
-from .remediation import Remediation, RemediationContext, RemediationOptions
+from .remediation import AwsClientFactory, Remediation, RemediationContext, RemediationOptions
 from .rules import canonical_rule_id
 
 __all__ = [

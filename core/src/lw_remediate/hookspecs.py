@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._markers import hookspec
 
 if TYPE_CHECKING:
-    from .notify import Notifier
+    from .notification import Notifier
     from .remediation import Remediation
 
 

@@ -9,16 +9,26 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import pydantic
 import structlog
 
-from .aws import AwsClientFactory
 from .errors import RemediationDeclarationError
 from .model import ActionRecord, CheckResult, Plan, VerifyResult, Violation
 from .policy import IamPolicy
 from .rules import canonical_rule_id
+
+
+class AwsClientFactory(Protocol):
+    """What a remediation sees: ``async with ctx.aws.client("s3") as s3: ...``."""
+
+    account_id: str
+    region: str
+
+    def client(self, service: str) -> Any:
+        """An async context manager yielding an aiobotocore client."""
+        ...
 
 
 class RemediationOptions(pydantic.BaseModel):

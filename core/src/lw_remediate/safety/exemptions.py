@@ -16,10 +16,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..aws import AwsClientFactory
 from ..config import Config, ExemptionConfig
 from ..model import Arn, Violation
 from ..policy import IamPolicy
+from ..remediation import AwsClientFactory
 from ..rules import canonical_rule_id
 
 #: Resource kinds whose tags can be read (and written, for exemption tagging).

@@ -23,8 +23,8 @@ from typing import Any
 
 import structlog
 
+from ..aws.credentials import AwsProvider
 from ..config import Config, ExemptionConfig
-from ..credentials import AwsProvider
 from ..errors import ApplyPaused, RemediationRefused
 from ..model import ActionRecord, Mode, Status, Violation
 from ..notify import Notification, NotificationKind, Notifiers

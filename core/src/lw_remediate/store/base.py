@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ..model import ActionRecord, Violation
+from ..model import ActionRecord, Mode, Status, Violation
 
 T = TypeVar("T")
 
@@ -112,6 +112,70 @@ class ExemptionRow:
     removed_by: str | None = None
 
 
+@dataclass(frozen=True)
+class SweepClaim:
+    """The answer to claiming a sweep: its id and run number, or, when a live process
+    is running a sweep with the same key, that sweep's id and owner (nothing claimed)."""
+
+    sweep_id: int
+    run: int
+    running_owner: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepPriorRow:
+    """An earlier action a sweep looks at to decide whether a violation is settled."""
+
+    rule_id: str
+    resource_arn: str
+    account_id: str
+    reason: str
+    remediation_id: str
+    status: Status | None
+    state: str
+    mode: Mode
+    updated_at: float
+    this_sweep: bool
+    detail: str
+    call_errors: frozenset[str]
+
+
+class SweepTables(Protocol):
+    """The sweeps' state: one row per sweep, and the queries resuming one needs."""
+
+    async def claim_sweep(
+        self,
+        key: str,
+        request: Mapping[str, Any],
+        *,
+        owner: str,
+        now: float,
+        alive: Callable[[str, float, float, int], bool],
+    ) -> SweepClaim: ...
+
+    async def sweep_inbox(self, sweep_id: int, attempt: int) -> int: ...
+
+    async def sweep_unfinished(self, sweep_id: int) -> list[ActionRow]: ...
+
+    async def sweep_priors(
+        self, sweep_id: int, accounts: Sequence[str], since: float | None
+    ) -> list[SweepPriorRow]: ...
+
+    async def save_sweep(
+        self,
+        sweep_id: int,
+        *,
+        state: str,
+        progress: Mapping[str, Any],
+        error: str | None = None,
+        finished: bool = False,
+    ) -> None: ...
+
+    async def get_sweep(self, sweep_id: int) -> dict[str, Any] | None: ...
+
+    async def list_sweeps(self, *, limit: int = 20) -> list[dict[str, Any]]: ...
+
+
 class SafetyStore(Protocol):
     """The safety envelope's state: changes, approvals, exemptions, flapping resources."""
 
@@ -172,7 +236,7 @@ class SafetyStore(Protocol):
         ...
 
 
-class Store(SafetyStore, Protocol):
+class Store(SafetyStore, SweepTables, Protocol):
     """What the daemon needs from persistent state. Every write is durable on return."""
 
     async def open(self) -> None: ...

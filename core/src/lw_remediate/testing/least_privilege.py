@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..execute import Runner
 from ..model import ActionRecord, Mode, RecordedCall, Status, Violation
+from ..pipeline.runner import Runner
 from ..policy import IamPolicy, _action_matches
 from ..remediation import Remediation, RemediationOptions
 from .moto import MotoServer, iam_enforcement

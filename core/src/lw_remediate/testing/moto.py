@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 import botocore.config
 
-from ..aws import AwsSession, Credentials
+from ..aws.session import AwsSession, Credentials
 from ..policy import IamPolicy, PolicyStatement
 
 DEFAULT_ACCOUNT = "123456789012"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import structlog
 
-from ..aws import AwsSession
-from ..execute import Runner
+from ..aws.session import AwsSession
 from ..model import ActionRecord, Mode, Violation
+from ..pipeline.runner import Runner
 from ..remediation import Remediation
 from .fake_lacework import FakeLacework
 from .least_privilege import LeastPrivilege

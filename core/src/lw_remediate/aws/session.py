@@ -1,0 +1,233 @@
+"""AWS access for remediations: a client factory bound to one account and region.
+
+Every client it hands out records each API call (service, operation, the IAM action
+it needs and the resource it touches) through botocore's event hooks, so the audit
+trail and the least-privilege test kit see exactly what a remediation did.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aioboto3
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
+from aiobotocore.session import AioSession
+from botocore.httpsession import create_urllib3_context, get_cert_path
+from botocore.loaders import Loader, create_loader
+
+from ..model import RecordedCall
+from .iam_actions import call_resource, iam_action
+
+CallSink = Callable[[RecordedCall], None]
+
+_LOADER: Loader | None = None
+
+
+def _shared_loader() -> Loader:
+    """One botocore data loader per process: service models are parsed once, not per client."""
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = create_loader()
+    return _LOADER
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Static or temporary AWS credentials."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never leak a secret through a repr in a log line
+        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key='***')"
+
+
+class _SharedTlsHttpSession(AIOHTTPSession):  # type: ignore[misc]
+    """aiobotocore's HTTP session, with one TLS context per CA bundle for the process.
+
+    aiobotocore builds a new SSL context and loads the CA bundle for every client (tens
+    of milliseconds each); remediations create several clients per action. The context
+    is immutable once built, so sharing it is safe. Anything unusual (proxies, client
+    certificates, verification off) takes aiobotocore's own path.
+    """
+
+    _contexts: ClassVar[dict[str, ssl.SSLContext]] = {}
+
+    def _create_connector(self, proxy_url: Any) -> Any:
+        verify = getattr(self, "_verify", None)
+        if (
+            proxy_url
+            or getattr(self, "_cert_file", None)
+            or not verify
+            or not hasattr(self, "_connector_args")
+        ):
+            return super()._create_connector(proxy_url)
+        ca_certs = get_cert_path(verify)
+        context = self._contexts.get(ca_certs or "")
+        if context is None:
+            context = create_urllib3_context()
+            if ca_certs:
+                context.load_verify_locations(ca_certs, None, None)
+            self._contexts[ca_certs or ""] = context
+        return aiohttp.TCPConnector(
+            limit=self._max_pool_connections, ssl=context, **self._connector_args
+        )
+
+
+class AwsSession:
+    """The concrete client factory: one account, one region, one set of credentials."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        credentials: Credentials | None = None,
+        endpoint_url: str | None = None,
+        sink: CallSink | None = None,
+        partition: str = "aws",
+        connect_timeout: float = 10,
+        read_timeout: float = 30,
+        max_attempts: int = 5,
+    ) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.partition = partition
+        self.endpoint_url = endpoint_url
+        self._credentials = credentials
+        self._sink = sink
+        self._stack: AsyncExitStack | None = None
+        self._clients: dict[str, Any] = {}
+        core = AioSession()
+        core.register_component("data_loader", _shared_loader())
+        self._session = aioboto3.Session(
+            botocore_session=core,
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
+            region_name=region,
+        )
+        self._config = AioConfig(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            s3={"addressing_style": "path"} if endpoint_url else None,
+            http_session_cls=_SharedTlsHttpSession,
+        )
+
+    def with_sink(self, sink: CallSink | None, *, reuse_clients: bool = False) -> AwsSession:
+        """The same account, region and credentials, recording calls into ``sink``.
+
+        With ``reuse_clients`` the new session keeps one client per service until
+        :meth:`close` (creating a client costs tens of milliseconds: it loads the CA
+        bundle); the runner uses this for the span of one action.
+        """
+        session = AwsSession(
+            account_id=self.account_id,
+            region=self.region,
+            credentials=self._credentials,
+            endpoint_url=self.endpoint_url,
+            sink=sink,
+            partition=self.partition,
+        )
+        # Same credentials: share the botocore session (creating one costs tens of ms).
+        session._session = self._session
+        if reuse_clients:
+            session._stack = AsyncExitStack()
+        return session
+
+    @asynccontextmanager
+    async def client(self, service: str) -> AsyncIterator[Any]:
+        if self._stack is not None:
+            client = self._clients.get(service)
+            if client is None:
+                client = await self._stack.enter_async_context(self._new_client(service))
+                self._clients[service] = client
+            yield client
+            return
+        async with self._new_client(service) as client:
+            yield client
+
+    @asynccontextmanager
+    async def _new_client(self, service: str) -> AsyncIterator[Any]:
+        async with self._session.client(
+            service, endpoint_url=self.endpoint_url, config=self._config
+        ) as client:
+            if self._sink is not None:
+                self._attach_recorder(client, service, self._sink)
+            yield client
+
+    async def close(self) -> None:
+        """Close reused clients (no-op for a session that does not reuse them)."""
+        if self._stack is not None:
+            stack, self._stack = self._stack, AsyncExitStack()
+            self._clients.clear()
+            await stack.aclose()
+
+    def _attach_recorder(self, client: Any, service: str, sink: CallSink) -> None:
+        account, partition, region = self.account_id, self.partition, self.region
+
+        def before(
+            params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any
+        ) -> None:
+            context["lw_remediate_call"] = (
+                model.name,
+                call_resource(
+                    service,
+                    params,
+                    account=account,
+                    partition=partition,
+                    region=region,
+                    operation=model.name,
+                ),
+            )
+
+        def after(parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+            operation, resource = context.get("lw_remediate_call", ("?", "*"))
+            error = parsed.get("Error", {}).get("Code") if isinstance(parsed, Mapping) else None
+            sink(
+                RecordedCall(
+                    service=service,
+                    operation=operation,
+                    action=iam_action(service, operation),
+                    resource=resource,
+                    error=error,
+                )
+            )
+
+        events = client.meta.events
+        events.register("before-parameter-build", before)
+        events.register("after-call", after)
+
+
+async def assume_role(
+    base: AwsSession,
+    role_arn: str,
+    *,
+    session_name: str,
+    session_policy: Mapping[str, Any] | None = None,
+    external_id: str | None = None,
+    duration_seconds: int = 900,
+) -> Credentials:
+    """Temporary credentials for ``role_arn``, optionally narrowed by a session policy."""
+    kwargs: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name[:64],
+        "DurationSeconds": duration_seconds,
+    }
+    if external_id:
+        kwargs["ExternalId"] = external_id
+    if session_policy is not None:
+        kwargs["Policy"] = json.dumps(session_policy, separators=(",", ":"))
+    async with base.client("sts") as sts:
+        response = await sts.assume_role(**kwargs)
+    creds = response["Credentials"]
+    return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])

@@ -1,0 +1,448 @@
+"""The ``lw-remediate`` command line.
+
+Every listing command takes ``--json``. Bad arguments or configuration print one
+line on stderr and exit with status 2; no traceback reaches the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ..config import Config, load_config
+from ..errors import ConfigError, LwRemediateError
+from ..logs import configure_logging
+from ..model import ActionRecord, Mode, Status
+from ..plugins import MapRegistry, load_maps
+from ..policy import IamPolicy
+from ..rules import alias_of
+from .control import control_commands
+from .options import config_option, echo_json, json_option
+from .sweep import sweep_command
+
+
+def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
+    config = load_config(config_path)
+    registry = load_maps(
+        allow=config.maps.allow, strict=config.strict_maps, rule_choices=config.rules
+    )
+    return config, registry
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.version_option(package_name="lw-remediate", prog_name="lw-remediate")
+def cli(log_level: str) -> None:
+    """Fix the AWS misconfigurations behind Lacework compliance alerts."""
+    configure_logging(level=log_level)
+
+
+def remediation_summary(registry: MapRegistry, rid: str) -> dict[str, Any]:
+    rem = registry.remediations[rid]
+    return {
+        "id": rem.id,
+        "title": rem.title,
+        "rules": [{"rule_id": r, "alias": alias_of(r)} for r in rem.rules],
+        "reasons": list(rem.reasons),
+        "resource_type": rem.resource_type,
+        "auto_remediable": rem.auto_remediable,
+        "manual_by_default": rem.manual_by_default,
+        "privilege_sensitive": rem.privilege_sensitive,
+        "reversible": rem.revert is not None,
+        "actions": sorted(rem.policy_for(revert=True).actions),
+    }
+
+
+def _flag(summary: dict[str, Any]) -> str:
+    if not summary["auto_remediable"]:
+        return "manual"
+    return "manual (opt-in auto)" if summary["manual_by_default"] else "auto"
+
+
+@cli.command("maps")
+@json_option
+@config_option
+def maps_command(as_json: bool, config_path: str | None) -> None:
+    """List installed map distributions, their remediations and rule ids."""
+    _, registry = _load(config_path)
+    data: dict[str, Any] = {
+        "maps": [
+            {
+                "name": m.name,
+                "version": m.version,
+                "entry_point": m.entry_point,
+                "remediations": [remediation_summary(registry, r) for r in m.remediations],
+            }
+            for m in registry.maps
+            if m.loaded
+        ],
+        "failed": [
+            {"name": m.name, "version": m.version, "entry_point": m.entry_point, "error": m.error}
+            for m in registry.failed
+        ],
+        "conflicts": [
+            {"rule_id": c.rule_id, "remediations": list(c.remediation_ids), "detail": str(c)}
+            for c in registry.index.conflicts.values()
+        ],
+    }
+    if as_json:
+        echo_json(data)
+        return
+    for m in data["maps"]:
+        click.echo(f"{m['name']} {m['version']}")
+        for r in m["remediations"]:
+            rules = ", ".join(
+                x["rule_id"] + (f" ({x['alias']})" if x["alias"] else "") for x in r["rules"]
+            )
+            extra = " [privilege-sensitive]" if r["privilege_sensitive"] else ""
+            click.echo(f"  {r['id']:<42} {_flag(r):<22} {rules}{extra}")
+    for m in data["failed"]:
+        click.echo(f"FAILED {m['name']} {m['version']}: {m['error']}")
+    for c in data["conflicts"]:
+        click.echo(f"CONFLICT {c['detail']}")
+    if not data["maps"] and not data["failed"]:
+        click.echo("no maps installed (pip install lw-map-s3 lw-map-cis-iam)")
+
+
+def merged_policy(
+    registry: MapRegistry, config: Config, *, enabled_only: bool, revert: bool
+) -> dict[str, IamPolicy]:
+    """Merged least-privilege policy per map set (``s3``, ``cis_iam``, ...)."""
+    by_set: dict[str, list[IamPolicy]] = {}
+    for rid, rem in sorted(registry.remediations.items()):
+        if enabled_only and config.mode_for(rid).value == "off":
+            continue
+        options = rem.parse_options(config.options_for(rid))
+        by_set.setdefault(rem.set_name, []).append(rem.policy_for(options, revert=revert))
+    from ..safety import config_exemptions, core_policy
+
+    core = core_policy(config, config_exemptions(config.exemptions))
+    if core:  # tag exemptions / exemption tagging in the configuration
+        by_set.setdefault("core", []).append(core)
+    return {name: IamPolicy.merge(policies) for name, policies in by_set.items()}
+
+
+def cloudformation(policies: dict[str, IamPolicy], *, role_name: str) -> dict[str, Any]:
+    resources: dict[str, Any] = {
+        "RemediationRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": role_name,
+                "Description": "Assumed by lw-remediate to fix Lacework compliance violations",
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Ref": "TrustedPrincipalArn"}},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [{"Ref": f"{_cfn_name(n)}Policy"} for n in sorted(policies)],
+            },
+        }
+    }
+    for name, policy in sorted(policies.items()):
+        doc = policy.render(account="${AWS::AccountId}", partition="${AWS::Partition}")
+        for st in doc["Statement"]:
+            st["Resource"] = _cfn_sub(st["Resource"])
+            if "Condition" in st:
+                st["Condition"] = _cfn_sub(st["Condition"])
+        resources[f"{_cfn_name(name)}Policy"] = {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "Description": f"lw-remediate least-privilege policy for the {name} map set",
+                "PolicyDocument": doc,
+            },
+        }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "lw-remediate remediation role (generated by `lw-remediate policy`)",
+        "Parameters": {
+            "TrustedPrincipalArn": {
+                "Type": "String",
+                "Description": "ARN of the principal the lw-remediate daemon runs as",
+            }
+        },
+        "Resources": resources,
+        "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["RemediationRole", "Arn"]}}},
+    }
+
+
+def _cfn_sub(value: Any) -> Any:
+    """Wrap every string holding a ``${AWS::...}`` substitution in ``Fn::Sub``."""
+    if isinstance(value, str):
+        return {"Fn::Sub": value} if "${" in value else value
+    if isinstance(value, list):
+        return [_cfn_sub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cfn_sub(v) for k, v in value.items()}
+    return value
+
+
+def _cfn_name(set_name: str) -> str:
+    return "".join(part.capitalize() for part in set_name.replace("-", "_").split("_"))
+
+
+@cli.command("policy")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "cloudformation"]),
+    default="json",
+    show_default=True,
+)
+@click.option(
+    "--account", default="*", show_default=True, help="Account id for resource ARNs (json)."
+)
+@click.option("--partition", default="aws", show_default=True)
+@click.option("--enabled-only", is_flag=True, help="Only remediations whose mode is not 'off'.")
+@click.option("--no-revert", is_flag=True, help="Leave out the actions only undo needs.")
+@click.option("--role-name", default="lw-remediate", show_default=True)
+@config_option
+def policy_command(
+    fmt: str,
+    account: str,
+    partition: str,
+    enabled_only: bool,
+    no_revert: bool,
+    role_name: str,
+    config_path: str | None,
+) -> None:
+    """Print the merged least-privilege IAM policy of the installed remediations."""
+    config, registry = _load(config_path)
+    if account != "*" and not (account.isdigit() and len(account) == 12):
+        raise click.BadParameter(
+            f"{account!r} is not a 12-digit AWS account id", param_hint="--account"
+        )
+    policies = merged_policy(registry, config, enabled_only=enabled_only, revert=not no_revert)
+    if fmt == "cloudformation":
+        echo_json(cloudformation(policies, role_name=role_name))
+        return
+    merged = IamPolicy.merge(policies.values())
+    echo_json(merged.render(account=account, partition=partition))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: min(60, max(len(c), *(len(str(r.get(c) or "")) for r in rows))) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for r in rows:
+        click.echo(
+            "  ".join(str(r.get(c) or "")[: widths[c]].ljust(widths[c]) for c in columns).rstrip()
+        )
+
+
+def action_row(record: ActionRecord) -> dict[str, Any]:
+    return record.summary()
+
+
+@cli.command("serve")
+@config_option
+@click.option("--host", default=None, help="Override [server] host.")
+@click.option("--port", type=int, default=None, help="Override [server] port.")
+def serve_command(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Run the daemon: webhooks in, remediations out."""
+    from ..runtime import build_engine, load_registry, require_webhook_token
+    from ..web.server import create_app, run
+
+    config = load_config(config_path)
+    require_webhook_token(config)
+    registry = load_registry(config)
+    engine = build_engine(config, registry)
+    app = create_app(config, engine)
+    run(app, host=host or config.server.host, port=port if port is not None else config.server.port)
+
+
+@cli.command("replay")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@json_option
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    default=None,
+    help="Override every remediation's mode for this run.",
+)
+@config_option
+def replay_command(
+    files: tuple[str, ...], as_json: bool, mode: str | None, config_path: str | None
+) -> None:
+    """Run payload files through the pipeline once, without the HTTP server."""
+    from ..ingest.alerts import PayloadError, parse_payload
+    from ..runtime import build_engine, load_registry
+
+    config = load_config(config_path)
+    alerts = []
+    for name in files:
+        try:
+            with open(name, encoding="utf-8") as fh:
+                body = json.load(fh)
+        except OSError as exc:
+            raise click.BadParameter(f"{name}: {exc.strerror}", param_hint="FILES") from None
+        except ValueError:
+            raise click.BadParameter(f"{name}: not JSON", param_hint="FILES") from None
+        try:
+            alerts.extend(parse_payload(body))
+        except PayloadError as exc:
+            raise click.BadParameter(f"{name}: {exc}", param_hint="FILES") from None
+    registry = load_registry(config)
+    engine = build_engine(
+        config, registry, mode_override=Mode(mode) if mode else None, trust_payload_resources=True
+    )
+
+    async def go() -> list[ActionRecord]:
+        await engine.store.open()
+        try:
+            return await engine.replay(alerts)
+        finally:
+            await engine.store.close()
+            if engine.lacework is not None:
+                await engine.lacework.close()
+
+    from ..pipeline.engine import EnrichmentPending
+
+    try:
+        records = asyncio.run(go())
+    except EnrichmentPending as exc:
+        raise LwRemediateError(f"cannot enrich: {exc}") from None
+    rows = [action_row(r) for r in records]
+    if as_json:
+        echo_json(rows)
+    else:
+        _table(rows, ["rule_id", "resource_arn", "remediation_id", "mode", "status", "detail"])
+
+
+@cli.command("history")
+@json_option
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
+@config_option
+def history_command(as_json: bool, limit: int, status: str | None, config_path: str | None) -> None:
+    """Show recent actions from the audit trail (newest first)."""
+    from ..store import SqliteStore
+
+    config = load_config(config_path)
+
+    async def go() -> list[dict[str, Any]]:
+        store = SqliteStore(config.store.path)
+        await store.open()
+        try:
+            rows = await store.list_actions(limit=limit, status=status)
+        finally:
+            await store.close()
+        out = []
+        for row in rows:
+            data = action_row(row.record)
+            data["updated_at"] = _iso(row.updated_at)
+            if as_json:
+                data["plan"] = row.record.plan.to_dict() if row.record.plan else None
+                data["before_image"] = row.record.before_image
+                data["calls"] = [c.to_dict() for c in row.record.calls]
+                data["approver"] = row.approver
+            out.append(data)
+        return out
+
+    rows = asyncio.run(go())
+    if as_json:
+        echo_json(rows)
+    else:
+        _table(
+            rows, ["updated_at", "action_id", "status", "remediation_id", "resource_arn", "detail"]
+        )
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration commands."""
+
+
+@config_group.command("check")
+@config_option
+def config_check_command(config_path: str | None) -> None:
+    """Validate a configuration file against the installed maps; name the bad key."""
+    from ..runtime import load_registry
+
+    config = load_config(config_path)
+    registry = load_registry(config)
+    modes: dict[str, int] = {}
+    for rid in registry.remediations:
+        modes[config.mode_for(rid).value] = modes.get(config.mode_for(rid).value, 0) + 1
+    summary = ", ".join(f"{n} {m}" for m, n in sorted(modes.items()))
+    source = config.source or "(defaults and environment)"
+    click.echo(f"{source}: OK; {len(registry.remediations)} remediations ({summary})")
+    if not config.server.resolved_webhook_token():
+        click.echo("note: no server.webhook_token; `serve` will refuse to start", err=True)
+
+
+@cli.command("demo")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=120, show_default=True)
+def demo_command(timeout: float) -> None:
+    """Run the daemon end to end against a simulated cloud (moto) and a fake Lacework."""
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        raise click.UsageError("the demo needs moto: pip install 'lw-remediate[testing]'") from None
+    from .demo import run_demo
+
+    registry = load_maps()
+    code = asyncio.run(run_demo(registry, timeout=timeout))
+    if code:
+        sys.exit(code)
+
+
+cli.add_command(sweep_command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one-line errors, exit status 2 for bad input."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="lw-remediate",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("lw-remediate: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx and exc.ctx.parent else ""
+        click.echo(f"lw-remediate: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"lw-remediate: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except ConfigError as exc:
+        click.echo(f"lw-remediate: config error: {exc}", err=True)
+        sys.exit(2)
+    except LwRemediateError as exc:
+        click.echo(f"lw-remediate: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)
+
+
+# Operator controls: approve, reject, undo, kill-switch, exemptions, flapping, audit, preflight.
+for _command in control_commands():
+    cli.add_command(_command)

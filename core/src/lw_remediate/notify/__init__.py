@@ -1,0 +1,46 @@
+"""Delivery of notifications: the fan-out to every configured channel, and Slack.
+
+The types (:class:`Notification`, :class:`Notifier`) are part of the public contract
+(:mod:`lw_remediate.notification`). Notifiers are registered through the
+``lw_remediate_notifiers`` hook. The core calls :meth:`Notifier.notify` for every
+outcome and safety decision; a notifier that fails is logged and never blocks or fails
+the action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+
+from ..notification import Notification, NotificationKind, Notifier
+
+log = structlog.get_logger("lw_remediate.notify")
+
+__all__ = ["Notification", "NotificationKind", "Notifier", "Notifiers"]
+
+
+class Notifiers:
+    """Fan-out to every configured notifier, isolating their failures."""
+
+    def __init__(self, notifiers: Iterable[Notifier] = (), *, timeout: float = 10.0) -> None:
+        self.notifiers = list(notifiers)
+        self.timeout = timeout
+
+    async def send(self, notification: Notification) -> None:
+        if not self.notifiers:
+            return
+        await asyncio.gather(*(self._one(n, notification) for n in self.notifiers))
+
+    async def _one(self, notifier: Notifier, notification: Notification) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await notifier.notify(notification)
+        except Exception as exc:  # noqa: BLE001 - a broken channel must not fail an action
+            log.warning(
+                "notify_failed",
+                notifier=notifier.name,
+                kind=str(notification.kind),
+                error=str(exc) or type(exc).__name__,  # a TimeoutError has no message
+            )

@@ -1,0 +1,485 @@
+"""The pipeline: inbox -> enrich -> match -> gate -> execute -> record/notify.
+
+One :class:`Engine` serves the daemon, ``replay``, ``sweep`` and ``demo``: the
+same matching, gating, dispatching and recording whatever started the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import random
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from ..aws.credentials import AwsProvider
+from ..config import Config
+from ..errors import RemediationRefused
+from ..ingest.alerts import Alert, PayloadError, Shape, parse_payload
+from ..ingest.details import violations_from_alert_details
+from ..ingest.lacework import (
+    LaceworkAuthError,
+    LaceworkClient,
+    LaceworkError,
+    LaceworkNotFound,
+    LaceworkUnavailable,
+)
+from ..metrics import Metrics
+from ..model import ActionRecord, Mode, Status, Violation
+from ..notify import Notification, NotificationKind, Notifiers
+from ..plugins import MapRegistry
+from ..remediation import Remediation
+from ..safety import Safety
+from ..store import InboxRow, SqliteStore
+from .runner import Runner
+
+log = structlog.get_logger("lw_remediate.engine")
+
+#: STS AssumeRole's limit on the (packed) session policy, in characters.
+SESSION_POLICY_LIMIT = 2048
+
+
+class EnrichmentPending(Exception):
+    """The alert cannot be enriched yet (API unavailable); it stays queued."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A gate's verdict for one violation x remediation: end with ``status`` now."""
+
+    status: Status
+    detail: str
+
+
+GateFn = Callable[[Violation, Remediation, Mode], "Decision | Awaitable[Decision | None] | None"]
+
+
+class Engine:
+    """Runs alerts and violations through the pipeline, recording everything."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        registry: MapRegistry,
+        store: SqliteStore,
+        aws: AwsProvider,
+        lacework: LaceworkClient | None = None,
+        notifiers: Notifiers | None = None,
+        metrics: Metrics | None = None,
+        mode_override: Mode | None = None,
+        trust_payload_resources: bool = False,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.store = store
+        self.aws = aws
+        self.lacework = lacework
+        self.notifiers = notifiers or Notifiers()
+        self.metrics = metrics or Metrics()
+        self.mode_override = mode_override
+        self.trust_payload_resources = trust_payload_resources
+        self.safety = Safety(config=config, store=store, aws=aws, notifiers=self.notifiers)
+        self.runner = Runner(
+            journal=store.journal(),
+            timeout=config.remediation.timeout_seconds,
+            guard=self.safety.before_apply,
+        )
+        self._semaphore = asyncio.Semaphore(config.remediation.concurrency)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self.gates: list[GateFn] = []
+
+    # -- ingest ------------------------------------------------------------------------
+
+    async def accept(
+        self, alerts: Sequence[Alert], *, raw_text: str | None = None
+    ) -> list[tuple[int, bool]]:
+        """Commit alerts to the inbox (durable on return) and wake the worker.
+
+        ``raw_text`` is the received body when it is exactly one alert: it is stored as
+        received instead of being re-encoded.
+        """
+        items: list[tuple[str, str, str, Any]] = [
+            (
+                a.delivery_key,
+                str(a.shape),
+                a.event_id,
+                raw_text if raw_text is not None else dict(a.raw),
+            )
+            for a in alerts
+        ]
+        results = await self.store.enqueue(items)
+        if any(created for _, created in results):
+            self._wake.set()
+        return results
+
+    def wake(self) -> None:
+        """Make the worker look at the inbox now (new or re-queued work)."""
+        self._wake.set()
+
+    # -- the worker --------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a restart: re-queue claimed alerts and finish interrupted actions."""
+        requeued = await self.store.requeue_processing()
+        unfinished = await self.store.unfinished_actions()
+        if requeued or unfinished:
+            log.info("recovering", requeued_alerts=requeued, unfinished_actions=len(unfinished))
+        await asyncio.gather(*(self._resume(row.record) for row in unfinished))
+
+    async def _resume(self, record: ActionRecord) -> None:
+        rem = self.registry.get(record.remediation_id)
+        if rem is None:
+            record.status, record.state = Status.FAILED, "done"
+            record.detail = (
+                f"remediation {record.remediation_id} is no longer installed; not resumed"
+            )
+            await self.store.save_action(record)
+            return
+        options = rem.parse_options(self.config.options_for(rem.id))
+
+        async def run(session: Any) -> ActionRecord:
+            return await self.runner.resume(rem, record, aws=session, options=options)
+
+        await self._dispatch(rem, record, run)
+
+    async def run_worker(self, stop: asyncio.Event, *, batch: int = 32) -> None:
+        """Process due inbox entries until ``stop`` is set; in-flight work is finished."""
+        while not stop.is_set():
+            self._wake.clear()
+            rows = await self.store.claim_due(time.time(), batch)
+            for row in rows:
+                task = asyncio.create_task(self.process_inbox(row))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            self.metrics.set_queue(await self.store.inbox_counts())
+            if rows:
+                continue
+            next_due = await self.store.next_due_at()
+            timeout = 5.0 if next_due is None else max(0.0, min(5.0, next_due - time.time()))
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            for w in pending:
+                w.cancel()
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for in-flight inbox entries to finish."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+
+    async def process_inbox(self, row: InboxRow) -> list[ActionRecord]:
+        """Enrich one accepted alert and run every violation it names."""
+        try:
+            alerts = parse_payload(row.body)
+        except PayloadError as exc:  # stored bodies were parsed once; this is defensive
+            await self.store.mark_inbox(row.id, "dead", error=str(exc))
+            return []
+        alert = alerts[0]
+        try:
+            violations = await self.enrich(alert)
+        except EnrichmentPending as exc:
+            await self._retry_or_dead(row, str(exc))
+            return []
+        records: list[ActionRecord] = []
+        try:
+            for violation in violations:
+                records.extend(await self.handle_violation(violation, inbox_id=row.id))
+        except asyncio.CancelledError:
+            await self.store.mark_inbox(row.id, "queued")
+            raise
+        await self.store.mark_inbox(row.id, "done")
+        return records
+
+    async def _retry_or_dead(self, row: InboxRow, error: str) -> None:
+        max_attempts = self.config.remediation.enrich_max_attempts
+        if row.attempts >= max_attempts:
+            await self.store.mark_inbox(row.id, "dead", error=error)
+            log.error(
+                "alert_dead",
+                inbox_id=row.id,
+                event_id=row.event_id,
+                attempts=row.attempts,
+                error=error,
+            )
+            await self.notifiers.send(
+                Notification(
+                    NotificationKind.ALERT_DEAD,
+                    f"alert {row.event_id} could not be enriched after {row.attempts} attempts: {error}",
+                    detail=error,
+                )
+            )
+            return
+        base = self.config.remediation.enrich_retry_seconds
+        delay = min(300.0, base * 2.0 ** (row.attempts - 1)) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
+        await self.store.retry_later(row.id, next_attempt_at=time.time() + delay, error=error)
+        log.info(
+            "alert_requeued",
+            inbox_id=row.id,
+            event_id=row.event_id,
+            attempt=row.attempts,
+            retry_in_s=round(delay, 1),
+        )
+
+    # -- enrich ------------------------------------------------------------------------
+
+    async def enrich(self, alert: Alert) -> list[Violation]:
+        """The violations of an alert, from the Lacework API (fail closed).
+
+        Resources listed in the payload are used only when ``trust_payload_resources``
+        is on (``replay`` of an operator's own file, or the operator's explicit choice).
+        """
+        if alert.shape is Shape.TEST:
+            return []
+        if self.trust_payload_resources and alert.violations and not alert.dropped:
+            return list(alert.violations)
+        if self.lacework is None:
+            raise EnrichmentPending(
+                "no Lacework API configured ([lacework] account/api_url, key_id, secret)"
+            )
+        try:
+            details = await self.lacework.alert_details(alert.event_id)
+        except LaceworkNotFound as exc:
+            self.metrics.enrich_failures.labels(reason="not_found").inc()
+            raise EnrichmentPending(f"Lacework has no alert {alert.event_id} (yet): {exc}") from exc
+        except LaceworkAuthError as exc:
+            self.metrics.enrich_failures.labels(reason="auth").inc()
+            raise EnrichmentPending(f"Lacework API rejected the credentials: {exc}") from exc
+        except (LaceworkUnavailable, LaceworkError) as exc:
+            self.metrics.enrich_failures.labels(reason="unavailable").inc()
+            raise EnrichmentPending(str(exc)) from exc
+        return violations_from_alert_details(details)
+
+    # -- match, gate, dispatch -----------------------------------------------------------
+
+    def mode_for(self, remediation_id: str) -> Mode:
+        return self.mode_override or self.config.mode_for(remediation_id)
+
+    async def handle_violation(
+        self, violation: Violation, *, inbox_id: int | None = None, mode: Mode | None = None
+    ) -> list[ActionRecord]:
+        """Match one violation to its remediations, gate and run each; return the records."""
+        violation_id = await self.store.add_violation(inbox_id, violation)
+        match = self.registry.index.lookup(violation.rule_id, violation.reason)
+        if match.conflict is not None or not match.remediations:
+            status = Status.REFUSED if match.conflict else Status.NO_REMEDIATION
+            detail = (
+                str(match.conflict)
+                if match.conflict
+                else f"no installed remediation handles {violation.rule_id}"
+            )
+            record = ActionRecord(
+                "", violation, mode or Mode.DRY_RUN, status=status, detail=detail, state="done"
+            )
+            record, created = await self.store.create_action(violation_id, inbox_id, record)
+            if created:
+                await self.store.save_action(record)
+                self._finished(record, 0.0)
+            return [record]
+        results = await asyncio.gather(
+            *(
+                self._one(rem, violation, violation_id, inbox_id, mode or self.mode_for(rem.id))
+                for rem in match.remediations
+            )
+        )
+        return list(results)
+
+    async def gate(
+        self, violation: Violation, rem: Remediation, mode: Mode, *, action_id: str | None = None
+    ) -> Decision | None:
+        """Decide before the action's own AWS calls whether it may run at all: the account
+        allow-list, the mode, exemptions (tags read live) and the flap guard."""
+        accounts = self.config.aws.accounts
+        if accounts and violation.account_id not in accounts:
+            return Decision(
+                Status.REFUSED, f"account {violation.account_id} is not in [aws] accounts"
+            )
+        if mode is Mode.OFF:
+            return Decision(Status.REFUSED, f"remediation {rem.id} is off")
+        verdict = await self.safety.gate(violation, rem, mode, action_id=action_id)
+        if verdict is not None:
+            return Decision(verdict.status, verdict.detail)
+        for extra in self.gates:
+            decision = extra(violation, rem, mode)
+            if inspect.isawaitable(decision):
+                decision = await decision
+            if decision is not None:
+                return decision
+        return None
+
+    async def _one(
+        self,
+        rem: Remediation,
+        violation: Violation,
+        violation_id: int,
+        inbox_id: int | None,
+        mode: Mode,
+    ) -> ActionRecord:
+        record, created = await self.store.create_action(
+            violation_id, inbox_id, ActionRecord(rem.id, violation, mode)
+        )
+        if not created:
+            log.info(
+                "action_duplicate",
+                action_id=record.id,
+                remediation_id=rem.id,
+                resource_arn=violation.resource_arn,
+            )
+            return record
+        decision = await self.gate(violation, rem, mode, action_id=record.id)
+        if decision is not None:
+            record.status, record.detail, record.state = decision.status, decision.detail, "done"
+            await self.store.save_action(record)
+            await self._report(record, 0.0)
+            return record
+        options = rem.parse_options(self.config.options_for(rem.id))
+
+        async def run(session: Any) -> ActionRecord:
+            return await self.runner.run(
+                rem, violation, aws=session, mode=mode, options=options, record=record
+            )
+
+        return await self._dispatch(rem, record, run)
+
+    async def _dispatch(
+        self, rem: Remediation, record: ActionRecord, run: Callable[[Any], Any]
+    ) -> ActionRecord:
+        violation = record.violation
+        started = time.monotonic()
+        async with self._semaphore, self.resource_lock(violation):
+            try:
+                session = await self.action_session(rem, violation)
+            except RemediationRefused as exc:
+                record.status, record.detail, record.state = Status.REFUSED, str(exc), "done"
+                await self.store.save_action(record)
+            except Exception as exc:  # noqa: BLE001 - credentials failure ends this action only
+                record.status, record.state = Status.FAILED, "done"
+                record.detail = f"could not get AWS credentials for {violation.account_id}: {exc}"
+                await self.store.save_action(record)
+            else:
+                record = await run(session)
+        await self._report(record, time.monotonic() - started)
+        return record
+
+    def resource_lock(self, violation: Violation) -> asyncio.Lock:
+        """The lock that keeps two actions on one resource from running at once."""
+        key = f"{violation.account_id}|{violation.resource_arn}"
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def action_session(self, rem: Remediation, violation: Violation) -> Any:
+        """AWS session for one action: the role in the violation's account, narrowed to the
+        remediation's declared policy (undo included) when ``[aws] session_policy`` is on."""
+        options = rem.parse_options(self.config.options_for(rem.id))
+        role_name = self.config.role_for(rem.id)
+        policy = (
+            rem.session_policy(options, account=violation.account_id, partition=self.aws.partition)
+            if self.config.aws.session_policy and role_name
+            else None
+        )
+        if policy is not None:
+            size = len(json.dumps(policy, separators=(",", ":")))
+            if size > SESSION_POLICY_LIMIT:
+                raise RemediationRefused(
+                    f"the declared policy of {rem.id} renders to {size} characters, over STS's "
+                    f"{SESSION_POLICY_LIMIT}-character session-policy limit; set [aws] "
+                    "session_policy = false to rely on the role's own policy"
+                )
+        return await self.aws.session_for(
+            violation.account_id,
+            violation.region,
+            session_policy=policy,
+            label=rem.id,
+            role_name=role_name,
+        )
+
+    async def approve(self, rem: Remediation, record: ActionRecord) -> ActionRecord:
+        """Run an approved action now: ``check`` again, then apply (kill switch and budgets
+        still apply), under the resource lock; recorded and notified like any action."""
+        options = rem.parse_options(self.config.options_for(rem.id))
+
+        async def run(session: Any) -> ActionRecord:
+            return await self.runner.approve(rem, record, aws=session, options=options)
+
+        return await self._dispatch(rem, record, run)
+
+    async def undo(self, rem: Remediation, record: ActionRecord) -> str:
+        """Run ``revert`` with the stored before-image under the resource lock.
+
+        Raises RemediationRefused (no revert, nothing applied, resource changed since)
+        or the AWS error; the record is only changed (to ``reverted``) on success.
+        """
+        options = rem.parse_options(self.config.options_for(rem.id))
+        started = time.monotonic()
+        async with self._semaphore, self.resource_lock(record.violation):
+            session = await self.action_session(rem, record.violation)
+            detail = await self.runner.revert(rem, record, aws=session, options=options)
+        await self._report(record, time.monotonic() - started)
+        return detail
+
+    async def _report(self, record: ActionRecord, seconds: float) -> None:
+        self._finished(record, seconds)
+        if record.status is None:
+            return
+        await self.safety.after_action(record)
+        kind = (
+            NotificationKind.APPROVAL_REQUESTED
+            if record.status is Status.AWAITING_APPROVAL
+            else NotificationKind.OUTCOME
+        )
+        plan = record.plan.to_dict() if record.plan else None
+        await self.notifiers.send(
+            Notification.about(kind, record, data={"plan": plan, "mode": str(record.mode)})
+        )
+
+    def _finished(self, record: ActionRecord, seconds: float) -> None:
+        v = record.violation
+        status = str(record.status) if record.status else "unknown"
+        self.metrics.actions.labels(
+            status=status, remediation_id=record.remediation_id or "-"
+        ).inc()
+        self.metrics.action_latency.labels(mode=str(record.mode)).observe(seconds)
+        log.info(
+            "action_finished",
+            action_id=record.id,
+            remediation_id=record.remediation_id or None,
+            rule_id=v.rule_id,
+            resource_arn=v.resource_arn,
+            account_id=v.account_id,
+            region=v.region,
+            mode=str(record.mode),
+            status=status,
+            detail=record.detail,
+            calls=len(record.calls),
+            duration_ms=round(seconds * 1000, 1),
+        )
+
+    # -- replay --------------------------------------------------------------------------
+
+    async def replay(self, alerts: Iterable[Alert]) -> list[ActionRecord]:
+        """Run alerts through the pipeline once, now (no HTTP, no queue)."""
+        records: list[ActionRecord] = []
+        for alert in alerts:
+            if alert.shape is Shape.TEST:
+                continue
+            ((inbox_id, _created),) = await self.store.enqueue(
+                [(alert.delivery_key, str(alert.shape), alert.event_id, dict(alert.raw))]
+            )
+            violations = await self.enrich(alert)
+            for violation in violations:
+                records.extend(await self.handle_violation(violation, inbox_id=inbox_id))
+            await self.store.mark_inbox(inbox_id, "done")
+        return records

@@ -1,0 +1,309 @@
+"""Running one remediation on one violation: check -> plan -> apply -> verify.
+
+This is the single code path used by the daemon, ``replay``, ``sweep``, ``demo``
+and the test kit. Each state transition is handed to the :class:`Journal` before
+the side effect it permits (the daemon's journal is the SQLite store), so a crash
+at any point leaves a record that says how far the action got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import structlog
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..aws.session import AwsSession
+from ..errors import ApplyPaused, RemediationError, RemediationRefused, RevertNotSupported
+from ..model import ActionRecord, Mode, Status, Verification, Violation
+from ..remediation import Remediation, RemediationContext, RemediationOptions
+
+
+class Journal(Protocol):
+    """Durable record of an action's transitions (the store implements it)."""
+
+    async def save(self, record: ActionRecord) -> None: ...
+
+
+class MemoryJournal:
+    """A journal that keeps (state, status) transitions in memory; for tests and replay."""
+
+    def __init__(self) -> None:
+        self.transitions: list[tuple[str, str | None]] = []
+
+    async def save(self, record: ActionRecord) -> None:
+        self.transitions.append((record.state, str(record.status) if record.status else None))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        op = getattr(exc, "operation_name", "")
+        return f"AWS {op}: {err.get('Code', '?')}: {err.get('Message', '')}".strip().rstrip(":")
+    text = str(exc) or type(exc).__name__
+    return (
+        text
+        if isinstance(exc, RemediationRefused | RemediationError)
+        else f"{type(exc).__name__}: {text}"
+    )
+
+
+async def _close_clients(ctx: RemediationContext[Any]) -> None:
+    close = getattr(ctx.aws, "close", None)
+    if close is not None:
+        await close()
+
+
+class Runner:
+    """Runs remediations for one account/region's AWS session, recording everything."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal | None = None,
+        timeout: float = 300.0,
+        logger: structlog.typing.FilteringBoundLogger | None = None,
+        guard: Callable[[ActionRecord], Awaitable[None]] | None = None,
+    ) -> None:
+        self.journal: Journal = journal or MemoryJournal()
+        self.timeout = timeout
+        #: Awaited right before ``apply``: raises ApplyPaused (the action is parked awaiting
+        #: approval) or RemediationRefused (it ends refused). The kill switch and budgets.
+        self.guard = guard
+        self.log = logger or structlog.get_logger("lw_remediate.execute")
+
+    def _context(
+        self,
+        remediation: Remediation,
+        record: ActionRecord,
+        options: RemediationOptions,
+        aws: AwsSession,
+        *,
+        dry_run: bool,
+    ) -> RemediationContext[Any]:
+        async def before_sink(image: Mapping[str, Any]) -> None:
+            record.before_image = dict(image)
+            record.state = "before_recorded"
+            await self.journal.save(record)
+
+        loop = asyncio.get_running_loop()
+        return RemediationContext(
+            violation=record.violation,
+            options=options,
+            aws=aws.with_sink(record.calls.append, reuse_clients=True),
+            log=self.log.bind(
+                remediation_id=remediation.id,
+                rule_id=record.violation.rule_id,
+                resource_arn=record.violation.resource_arn,
+                account_id=record.violation.account_id,
+            ),
+            dry_run=dry_run,
+            deadline=loop.time() + self.timeout,
+            _before_sink=before_sink,
+        )
+
+    async def _finish(
+        self, record: ActionRecord, status: Status, detail: str, *, error: str | None = None
+    ) -> ActionRecord:
+        record.status = status
+        record.detail = detail
+        record.error = error
+        record.state = "done"
+        await self.journal.save(record)
+        return record
+
+    async def run(
+        self,
+        remediation: Remediation,
+        violation: Violation,
+        *,
+        aws: AwsSession,
+        mode: Mode = Mode.DRY_RUN,
+        options: RemediationOptions | None = None,
+        record: ActionRecord | None = None,
+    ) -> ActionRecord:
+        """Run the lifecycle up to what ``mode`` allows and return the finished record."""
+        options = options if options is not None else remediation.default_options()
+        record = record or ActionRecord(remediation.id, violation, mode)
+        record.mode = mode
+        if mode is Mode.OFF:
+            return await self._finish(
+                record, Status.REFUSED, f"remediation {remediation.id} is off"
+            )
+        ctx = self._context(remediation, record, options, aws, dry_run=mode is not Mode.AUTO)
+        try:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self._run(remediation, record, ctx, mode)
+            except TimeoutError:
+                return await self._fail(
+                    record, f"timed out after {self.timeout:g}s", "TimeoutError"
+                )
+            except ApplyPaused as exc:
+                record.status = Status.AWAITING_APPROVAL
+                record.detail = str(exc)
+                record.state = "awaiting_approval"
+                await self.journal.save(record)
+                return record
+            except RemediationRefused as exc:
+                return await self._finish(record, Status.REFUSED, _describe(exc))
+            except (ClientError, BotoCoreError, RemediationError, Exception) as exc:  # noqa: BLE001
+                self.log.warning(
+                    "remediation_error",
+                    remediation_id=remediation.id,
+                    resource_arn=violation.resource_arn,
+                    error=_describe(exc),
+                )
+                return await self._fail(record, _describe(exc), type(exc).__name__)
+        finally:
+            await _close_clients(ctx)
+
+    async def _fail(self, record: ActionRecord, detail: str, error: str) -> ActionRecord:
+        return await self._finish(record, Status.FAILED, detail, error=error)
+
+    async def _run(
+        self,
+        remediation: Remediation,
+        record: ActionRecord,
+        ctx: RemediationContext[Any],
+        mode: Mode,
+    ) -> ActionRecord:
+        violation = record.violation
+        record.state = "checking"
+        check = await remediation.check(ctx, violation)
+        if not check.present:
+            return await self._finish(record, Status.RESOLVED, check.detail or "already compliant")
+        if remediation.is_manual(ctx.options):
+            return await self._finish(
+                record, Status.MANUAL, remediation.render_runbook(violation, ctx.options)
+            )
+        plan = await remediation.plan(ctx, violation)
+        record.plan = plan
+        if not plan.changes:
+            return await self._finish(record, Status.RESOLVED, plan.summary or "nothing to change")
+        record.state = "planned"
+        await self.journal.save(record)
+        if mode is Mode.DRY_RUN:
+            return await self._finish(record, Status.PLANNED, plan.summary)
+        if mode is Mode.APPROVE:
+            record.status = Status.AWAITING_APPROVAL
+            record.detail = plan.summary
+            record.state = "awaiting_approval"
+            await self.journal.save(record)
+            return record
+        return await self._apply(remediation, record, ctx)
+
+    async def _apply(
+        self, remediation: Remediation, record: ActionRecord, ctx: RemediationContext[Any]
+    ) -> ActionRecord:
+        if remediation.apply is None or remediation.verify is None or record.plan is None:
+            raise RemediationError(f"{remediation.id} cannot apply (manual-only or no plan)")
+        if self.guard is not None:
+            await self.guard(record)
+        record.state = "applying"
+        await self.journal.save(record)  # written before the first AWS write it permits
+        after = await remediation.apply(ctx, record.plan)
+        record.after_image = dict(after)
+        record.state = "applied"
+        await self.journal.save(record)
+        result = await remediation.verify(ctx, record.violation)
+        record.verification = result.status
+        if result.status is Verification.VERIFIED:
+            return await self._finish(
+                record, Status.REMEDIATED, result.detail or record.plan.summary
+            )
+        if result.status is Verification.UNVERIFIED:
+            return await self._finish(record, Status.UNVERIFIED, result.detail)
+        return await self._fail(
+            record, result.detail or "verify found the violation still there", "VerifyFailed"
+        )
+
+    async def resume(
+        self,
+        remediation: Remediation,
+        record: ActionRecord,
+        *,
+        aws: AwsSession,
+        options: RemediationOptions | None = None,
+    ) -> ActionRecord:
+        """Finish an action a crash interrupted, without applying twice.
+
+        If the crash came after the apply started, ``verify`` runs first: a fix that
+        took is recorded ``remediated`` and nothing is written again. Otherwise (or if
+        the fix did not take) the lifecycle runs again from ``check``, which re-reads
+        live state, so an apply that did happen is never repeated.
+        """
+        options = options if options is not None else remediation.default_options()
+        if (
+            record.state in {"applying", "before_recorded", "applied"}
+            and remediation.verify is not None
+        ):
+            ctx = self._context(remediation, record, options, aws, dry_run=False)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    result = await remediation.verify(ctx, record.violation)
+            except Exception as exc:  # noqa: BLE001 - fall through to a full re-run
+                self.log.warning("resume_verify_failed", action_id=record.id, error=_describe(exc))
+            else:
+                if result.status is Verification.VERIFIED:
+                    record.verification = result.status
+                    detail = result.detail or (record.plan.summary if record.plan else "")
+                    return await self._finish(
+                        record, Status.REMEDIATED, f"{detail} (verified after restart)"
+                    )
+            finally:
+                await _close_clients(ctx)
+        return await self.run(
+            remediation, record.violation, aws=aws, mode=record.mode, options=options, record=record
+        )
+
+    async def approve(
+        self,
+        remediation: Remediation,
+        record: ActionRecord,
+        *,
+        aws: AwsSession,
+        options: RemediationOptions | None = None,
+    ) -> ActionRecord:
+        """Run an approved action: ``check`` and ``plan`` again (the world may have changed).
+
+        The finished record keeps its mode (``approve``, or ``auto`` for an action the
+        kill switch parked); the approver is stored by whoever approved it.
+        """
+        mode = record.mode
+        record = await self.run(
+            remediation, record.violation, aws=aws, mode=Mode.AUTO, options=options, record=record
+        )
+        if record.state == "done" and record.mode is not mode:
+            record.mode = mode
+            await self.journal.save(record)
+        return record
+
+    async def revert(
+        self,
+        remediation: Remediation,
+        record: ActionRecord,
+        *,
+        aws: AwsSession,
+        options: RemediationOptions | None = None,
+    ) -> str:
+        """Run ``revert`` with the stored before-image; raises RemediationRefused when it cannot."""
+        if remediation.revert is None:
+            raise RevertNotSupported(f"{remediation.id} has no revert")
+        if record.status not in (Status.REMEDIATED, Status.UNVERIFIED, Status.FAILED):
+            raise RevertNotSupported(f"action is {record.status}, nothing was applied")
+        if record.before_image is None:
+            raise RevertNotSupported("no before-image was recorded; nothing was changed")
+        options = options if options is not None else remediation.default_options()
+        ctx = self._context(remediation, record, options, aws, dry_run=False)
+        try:
+            async with asyncio.timeout(self.timeout):
+                detail = await remediation.revert(ctx, record)
+        finally:
+            await _close_clients(ctx)
+        record.status = Status.REVERTED
+        record.detail = detail
+        await self.journal.save(record)
+        return detail

@@ -1,0 +1,409 @@
+"""Loading map distributions and indexing their remediations by rule id.
+
+Entry points in the ``lw_remediate.maps`` group are loaded one at a time. A map
+that fails to import, declares an unknown hook or returns bad declarations is
+logged with its distribution name and version and skipped, unless ``strict`` is
+set. Rule conflicts (two remediations claiming one rule) are reported at load time
+and left unused until the operator picks one.
+
+Notifiers come through the same loader (:func:`load_notifiers`): the built-in ones
+first, then the same entry points, each plugin isolated the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as md
+import inspect
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from copy import deepcopy
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+import pluggy
+import structlog
+
+from . import hookspecs
+from ._markers import ENTRY_POINT_GROUP, PROJECT_NAME
+from .config import NotifyConfig
+from .errors import MapLoadError
+from .notification import Notifier
+from .remediation import Remediation
+from .rules import canonical_rule_id
+
+log = structlog.get_logger("lw_remediate.maps")
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """One map distribution as loaded (or not)."""
+
+    name: str
+    version: str
+    entry_point: str
+    remediations: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RuleConflict:
+    """Several remediations claim one rule (with overlapping reasons) and none was chosen."""
+
+    rule_id: str
+    remediation_ids: tuple[str, ...]
+
+    def __str__(self) -> str:
+        claimants = ", ".join(self.remediation_ids)
+        return (
+            f"rule {self.rule_id} is claimed by {claimants}; choose one under [rules] in the "
+            f'config, e.g. {self.rule_id} = "{self.remediation_ids[0]}"'
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    """The result of looking a violation's rule up in the index."""
+
+    remediations: tuple[Remediation, ...] = ()
+    conflict: RuleConflict | None = None
+
+
+class RuleIndex:
+    """Remediations indexed by canonical rule id (O(1) lookup per violation)."""
+
+    def __init__(
+        self, remediations: Iterable[Remediation], choices: Mapping[str, str] | None = None
+    ) -> None:
+        chosen = {canonical_rule_id(rule): rid for rule, rid in (choices or {}).items()}
+        by_rule: dict[str, list[Remediation]] = defaultdict(list)
+        for rem in remediations:
+            for rule in rem.rules:
+                if rule in chosen and chosen[rule] != rem.id:
+                    continue
+                by_rule[rule].append(rem)
+        self._by_rule: dict[str, tuple[Remediation, ...]] = {
+            k: tuple(v) for k, v in by_rule.items()
+        }
+        self.conflicts: dict[str, RuleConflict] = {}
+        for rule, rems in self._by_rule.items():
+            clashing = _overlapping(rems)
+            if clashing:
+                self.conflicts[rule] = RuleConflict(rule, tuple(sorted(r.id for r in clashing)))
+
+    def lookup(self, rule_id: str, reason: str | None = None) -> Match:
+        rule = canonical_rule_id(rule_id)
+        if rule in self.conflicts:
+            return Match(conflict=self.conflicts[rule])
+        rems = self._by_rule.get(rule, ())
+        return Match(tuple(r for r in rems if r.handles(rule, reason)))
+
+    @property
+    def rules(self) -> frozenset[str]:
+        return frozenset(self._by_rule)
+
+
+def _overlapping(rems: Sequence[Remediation]) -> list[Remediation]:
+    clashing: list[Remediation] = []
+    for i, a in enumerate(rems):
+        for b in rems[i + 1 :]:
+            if not a.reasons or not b.reasons or set(a.reasons) & set(b.reasons):
+                for r in (a, b):
+                    if r not in clashing:
+                        clashing.append(r)
+    return clashing
+
+
+@dataclass
+class MapRegistry:
+    """What was loaded: map distributions, their remediations and the rule index."""
+
+    maps: list[MapInfo] = field(default_factory=list)
+    remediations: dict[str, Remediation] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    index: RuleIndex = field(default_factory=lambda: RuleIndex(()))
+
+    @property
+    def failed(self) -> list[MapInfo]:
+        return [m for m in self.maps if not m.loaded]
+
+    def get(self, remediation_id: str) -> Remediation | None:
+        return self.remediations.get(remediation_id)
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """A plugin manager with lw-remediate's hook specifications and no plugins."""
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A plugin to load: an entry point, a built-in module or an object given by a caller."""
+
+    name: str
+    version: str
+    entry_point: str
+    load: Callable[[], object]
+
+
+def _candidates(
+    *,
+    allow: Iterable[str] | None,
+    extra_plugins: Sequence[tuple[str, object]],
+    entry_points: bool,
+    log_skipped: bool = True,
+) -> list[_Candidate]:
+    """Entry points of the ``lw_remediate.maps`` group (sorted, allow-listed), then extras."""
+    allowed = {_normalise(a) for a in allow} if allow is not None else None
+    candidates: list[_Candidate] = []
+    if entry_points:
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist
+            name = dist.name if dist is not None else ep.name
+            version = dist.version if dist is not None else "?"
+            if allowed is not None and _normalise(name) not in allowed:
+                if log_skipped:
+                    log.info("map_skipped_not_allowed", distribution=name, version=version)
+                continue
+            candidates.append(_Candidate(name, version, f"{ep.name} = {ep.value}", ep.load))
+    for name, obj in extra_plugins:
+        candidates.append(
+            _Candidate(name, "0", f"<registered {name}>", functools.partial(_same, obj))
+        )
+    return candidates
+
+
+def _same(obj: object) -> object:
+    return obj
+
+
+def _load_isolated(
+    pm: pluggy.PluginManager,
+    candidates: Iterable[_Candidate],
+    use: Callable[[_Candidate, object], None],
+    *,
+    strict: bool,
+    event: str,
+    on_failure: Callable[[_Candidate, str], None] | None = None,
+) -> None:
+    """Load each candidate and hand it to ``use``, one at a time, isolating failures.
+
+    ``use`` registers the plugin and collects what its hooks return; it raises to
+    reject the plugin. A candidate that fails to import, register or pass ``use`` is
+    unregistered, logged as ``event`` with its distribution and version, reported to
+    ``on_failure`` and skipped; with ``strict`` the first failure raises
+    :class:`MapLoadError` instead.
+    """
+    for cand in candidates:
+        plugin: object = None
+        try:
+            plugin = cand.load()
+            use(cand, plugin)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}".strip()
+            log.error(event, distribution=cand.name, version=cand.version, error=error)
+            if plugin is not None and pm.get_plugin(cand.name) is plugin:
+                pm.unregister(name=cand.name)
+            if on_failure is not None:
+                on_failure(cand, error)
+            if strict:
+                raise MapLoadError(
+                    f"map {cand.name} {cand.version} failed to load: {error}"
+                ) from exc
+
+
+def load_maps(
+    *,
+    allow: Iterable[str] | None = None,
+    strict: bool = False,
+    rule_choices: Mapping[str, str] | None = None,
+    extra_plugins: Sequence[tuple[str, object]] = (),
+    entry_points: bool = True,
+) -> MapRegistry:
+    """Load installed maps (entry points), then ``extra_plugins`` (name, object) pairs.
+
+    :param allow: if given, only these distribution names are loaded.
+    :param strict: raise :class:`MapLoadError` on the first map that fails.
+    :param rule_choices: operator's pick per conflicting rule (rule id -> remediation id).
+    """
+    pm = plugin_manager()
+    registry = MapRegistry()
+
+    def use(cand: _Candidate, plugin: object) -> None:
+        remediations = _register(pm, cand.name, plugin)
+        clash = [r.id for r in remediations if r.id in registry.remediations]
+        if clash:
+            raise MapLoadError(
+                f"remediation id(s) already provided by another map: {', '.join(clash)}"
+            )
+        for rem in remediations:
+            registry.remediations[rem.id] = rem
+            registry.origin[rem.id] = cand.name
+        registry.maps.append(
+            MapInfo(cand.name, cand.version, cand.entry_point, tuple(r.id for r in remediations))
+        )
+        log.info(
+            "map_loaded",
+            distribution=cand.name,
+            version=cand.version,
+            remediations=len(remediations),
+        )
+
+    def failed(cand: _Candidate, error: str) -> None:
+        registry.maps.append(MapInfo(cand.name, cand.version, cand.entry_point, error=error))
+
+    _load_isolated(
+        pm,
+        _candidates(allow=allow, extra_plugins=extra_plugins, entry_points=entry_points),
+        use,
+        strict=strict,
+        event="map_load_failed",
+        on_failure=failed,
+    )
+
+    registry.index = RuleIndex(registry.remediations.values(), rule_choices)
+    for conflict in registry.index.conflicts.values():
+        log.warning(
+            "rule_conflict", rule_id=conflict.rule_id, remediations=list(conflict.remediation_ids)
+        )
+        if strict:
+            raise MapLoadError(str(conflict))
+    return registry
+
+
+def _register_checked(pm: pluggy.PluginManager, name: str, plugin: object) -> None:
+    """Register ``plugin``; reject it when it implements a hook that does not exist."""
+    pm.register(plugin, name=name)
+    unknown = [
+        attr
+        for attr in dir(plugin)
+        if attr.startswith(f"{PROJECT_NAME}_")
+        and pm.parse_hookimpl_opts(plugin, attr) is not None
+        and getattr(getattr(pm.hook, attr, None), "spec", None) is None
+    ]
+    if unknown:
+        raise MapLoadError(f"unknown hook(s): {', '.join(unknown)}")
+
+
+def _call_own(pm: pluggy.PluginManager, hook: str, plugin: object, **kwargs: Any) -> Iterator[Any]:
+    """Call ``plugin``'s implementations of ``hook`` only (not the other plugins'), each
+    with the subset of ``kwargs`` it accepts, and yield the items they return."""
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        if impl.plugin is not plugin:
+            continue
+        result: Iterable[Any] = impl.function(*(kwargs[a] for a in impl.argnames)) or ()
+        yield from result
+
+
+def _register(pm: pluggy.PluginManager, name: str, plugin: object) -> list[Remediation]:
+    _register_checked(pm, name, plugin)
+    found: list[Remediation] = []
+    for item in _call_own(pm, "lw_remediate_remediations", plugin):
+        if not isinstance(item, Remediation):
+            raise MapLoadError(
+                f"lw_remediate_remediations returned {type(item).__name__}, not Remediation"
+            )
+        found.append(item)
+    ids = [r.id for r in found]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise MapLoadError(f"duplicate remediation id(s): {', '.join(dupes)}")
+    return found
+
+
+# -- Notifiers --------------------------------------------------------------------------
+
+
+def _core_version() -> str:
+    try:
+        return md.version("lw-remediate")
+    except md.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "?"
+
+
+def load_notifiers(
+    config_notify: Mapping[str, Any] | NotifyConfig,
+    *,
+    extra_plugins: Sequence[tuple[str, object]] = (),
+    allow: Iterable[str] | None = None,
+    strict: bool = False,
+    entry_points: bool = True,
+) -> list[Notifier]:
+    """Build the configured notifiers through the ``lw_remediate_notifiers`` hook.
+
+    The built-in notifiers (:data:`lw_remediate.notify.builtin.BUILTIN_NOTIFIERS`) are
+    registered first, then installed plugins (the ``lw_remediate.maps`` entry points,
+    honouring ``allow``), then ``extra_plugins`` (name, object) pairs. Each plugin is
+    loaded and called on its own: one that fails to import, raises (e.g. on bad
+    settings), or returns something that is not a :class:`Notifier` is logged as
+    ``notifier_load_failed`` and skipped, unless ``strict``. A configured channel
+    table that yields no notifier is logged as ``notify_channel_unclaimed``.
+
+    :param config_notify: the ``[notify]`` table (channel name -> settings), or the
+        validated :class:`~lw_remediate.config.NotifyConfig`.
+    """
+    from .notify.builtin import BUILTIN_NOTIFIERS
+
+    tables: Mapping[str, Any] = (
+        config_notify.channels() if isinstance(config_notify, NotifyConfig) else config_notify
+    )
+    pm = plugin_manager()
+    notifiers: list[Notifier] = []
+    core_version = _core_version()
+    candidates = [
+        _Candidate(
+            module, core_version, f"<built-in {module}>", functools.partial(import_module, module)
+        )
+        for module in BUILTIN_NOTIFIERS
+    ]
+    candidates += _candidates(
+        allow=allow, extra_plugins=extra_plugins, entry_points=entry_points, log_skipped=False
+    )
+
+    def use(cand: _Candidate, plugin: object) -> None:
+        _register_checked(pm, cand.name, plugin)
+        found: list[Notifier] = []
+        # Each plugin gets its own copy: one cannot change what the next one reads.
+        for item in _call_own(pm, "lw_remediate_notifiers", plugin, config=deepcopy(tables)):
+            if not isinstance(item, Notifier) or not inspect.iscoroutinefunction(item.notify):
+                raise MapLoadError(
+                    f"lw_remediate_notifiers returned {type(item).__name__}, not a Notifier "
+                    "(a 'name' and an 'async def notify(notification)')"
+                )
+            found.append(item)
+        taken = {n.name for n in notifiers}
+        clash = sorted({n.name for n in found} & taken)
+        if clash:
+            raise MapLoadError(f"notifier name(s) already provided: {', '.join(clash)}")
+        notifiers.extend(found)
+        if found:
+            log.info(
+                "notifier_loaded",
+                distribution=cand.name,
+                version=cand.version,
+                notifiers=[n.name for n in found],
+            )
+
+    _load_isolated(pm, candidates, use, strict=strict, event="notifier_load_failed")
+    # Built-in channels (``slack``) are validated by the config model and report their
+    # own problems; their table is there, empty, whenever the model was dumped whole.
+    builtin_channels = set(NotifyConfig.model_fields)
+    for channel in sorted(set(tables) - builtin_channels - {n.name for n in notifiers}):
+        log.warning(
+            "notify_channel_unclaimed",
+            channel=channel,
+            detail=f"[notify.{channel}] produced no notifier: no installed plugin handles it, "
+            "or its settings are incomplete",
+        )
+    return notifiers

@@ -1,0 +1,246 @@
+"""The admin API: what the CLI can do, on a running daemon, behind its own token.
+
+Every route is under ``/admin/`` and needs ``Authorization: Bearer <server.admin_token>``
+(or ``X-Api-Key``); the webhook token is never accepted. Without an admin token
+configured the routes answer 404. Handlers are thin: :class:`~lw_remediate.operate.control.Control`
+does the work, exactly as for the CLI. The actor recorded in the audit trail is the
+``by`` field of the JSON body (query parameter for DELETE), default ``admin-api``.
+
+Also here: the daemon's safety housekeeping (expire approvals, report expired
+exemptions), started with the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from ..errors import ConfigError
+from ..operate.control import Actor, BadRequest, Control, ControlError
+from .server import ADMIN_TOKEN, ENGINE, TOKEN, require_admin
+
+log = structlog.get_logger("lw_remediate.admin")
+
+CONTROL = web.AppKey("control", Control)
+HOUSEKEEPING = web.AppKey("safety_housekeeping", asyncio.Task[None])
+
+#: Seconds between two housekeeping rounds (expired approvals and exemptions).
+HOUSEKEEPING_INTERVAL = 60.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+def admin_route(fn: Callable[[web.Request, Control], Awaitable[Any]]) -> Handler:
+    """Authenticate, run ``fn`` and map :class:`ControlError` to its status."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        require_admin(request)
+        try:
+            result = await fn(request, request.app[CONTROL])
+        except ControlError as exc:
+            return _json({"error": str(exc)}, status=exc.status)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return _json(result)
+
+    return handler
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def _actor(request: web.Request, body: dict[str, Any]) -> Actor:
+    name = body.pop("by", None) or request.query.get("by") or "admin-api"
+    if not isinstance(name, str):
+        raise BadRequest("by must be a string")
+    return Actor(name, "api")
+
+
+def _limit(request: web.Request, default: int) -> int:
+    try:
+        return int(request.query.get("limit", default))
+    except ValueError:
+        raise BadRequest("limit must be an integer") from None
+
+
+@admin_route
+async def list_actions(request: web.Request, control: Control) -> Any:
+    return await control.list_actions(status=request.query.get("status"), limit=_limit(request, 50))
+
+
+@admin_route
+async def show_action(request: web.Request, control: Control) -> Any:
+    return await control.show_action(request.match_info["id"])
+
+
+@admin_route
+async def approve(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    record = await control.approve(request.match_info["id"], _actor(request, body))
+    return record.to_dict()
+
+
+@admin_route
+async def reject(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    actor = _actor(request, body)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise BadRequest("reason must be a string")
+    return (await control.reject(request.match_info["id"], actor, reason)).to_dict()
+
+
+@admin_route
+async def undo(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    return (await control.undo(request.match_info["id"], _actor(request, body))).to_dict()
+
+
+@admin_route
+async def kill_switch_status(request: web.Request, control: Control) -> Any:
+    return {**control.kill_switch_status().to_dict(), "paused": await control.paused_actions()}
+
+
+@admin_route
+async def kill_switch_on(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    actor = _actor(request, body)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise BadRequest("reason must be a string")
+    return (await control.kill_switch_on(actor, reason)).to_dict()
+
+
+@admin_route
+async def kill_switch_off(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    state = await control.kill_switch_off(_actor(request, body))
+    return {**state.to_dict(), "paused": await control.paused_actions()}
+
+
+@admin_route
+async def list_exemptions(request: web.Request, control: Control) -> Any:
+    return await control.list_exemptions()
+
+
+@admin_route
+async def add_exemption(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    actor = _actor(request, body)
+    return _json(await control.add_exemption(body, actor), status=201)
+
+
+@admin_route
+async def remove_exemption(request: web.Request, control: Control) -> Any:
+    await control.remove_exemption(request.match_info["id"], _actor(request, {}))
+    return {"removed": request.match_info["id"]}
+
+
+@admin_route
+async def list_flapping(request: web.Request, control: Control) -> Any:
+    return await control.list_flapping()
+
+
+@admin_route
+async def clear_flapping(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    actor = _actor(request, body)
+    arn, rule = body.get("resource_arn"), body.get("rule_id")
+    if not isinstance(arn, str) or not arn:
+        raise BadRequest("resource_arn is required")
+    if rule is not None and not isinstance(rule, str):
+        raise BadRequest("rule_id must be a string")
+    return await control.clear_flapping(arn, rule, actor)
+
+
+@admin_route
+async def audit(request: web.Request, control: Control) -> Any:
+    return await control.audit_events(
+        action_id=request.query.get("action_id"), limit=_limit(request, 100)
+    )
+
+
+@admin_route
+async def list_inbox(request: web.Request, control: Control) -> Any:
+    return await control.list_inbox(state=request.query.get("state"), limit=_limit(request, 50))
+
+
+@admin_route
+async def retry_inbox(request: web.Request, control: Control) -> Any:
+    body = await _body(request)
+    try:
+        inbox_id = int(request.match_info["id"])
+    except ValueError:
+        raise BadRequest("the inbox id is a number") from None
+    return await control.retry_inbox(inbox_id, _actor(request, body))
+
+
+def setup_admin(app: web.Application, *, housekeeping: bool = True) -> None:
+    """Register the admin routes (and, with the worker, the safety housekeeping)."""
+    admin_token = app[ADMIN_TOKEN]
+    if admin_token and admin_token == app[TOKEN]:
+        raise ConfigError("server.admin_token must differ from server.webhook_token")
+    app[CONTROL] = Control(app[ENGINE])
+    r = app.router
+    r.add_get("/admin/actions", list_actions)
+    r.add_get("/admin/actions/{id}", show_action)
+    r.add_post("/admin/actions/{id}/approve", approve)
+    r.add_post("/admin/actions/{id}/reject", reject)
+    r.add_post("/admin/actions/{id}/undo", undo)
+    r.add_get("/admin/kill-switch", kill_switch_status)
+    r.add_post("/admin/kill-switch/on", kill_switch_on)
+    r.add_post("/admin/kill-switch/off", kill_switch_off)
+    r.add_get("/admin/exemptions", list_exemptions)
+    r.add_post("/admin/exemptions", add_exemption)
+    r.add_delete("/admin/exemptions/{id}", remove_exemption)
+    r.add_get("/admin/flapping", list_flapping)
+    r.add_post("/admin/flapping/clear", clear_flapping)
+    r.add_get("/admin/audit", audit)
+    r.add_get("/admin/inbox", list_inbox)
+    r.add_post("/admin/inbox/{id}/retry", retry_inbox)
+    if housekeeping:
+        app.cleanup_ctx.append(_housekeeping_ctx)
+
+
+async def housekeeping_round(control: Control) -> None:
+    """One round: expire approvals whose window closed, report expired exemptions."""
+    expired = await control.expire_approvals()
+    if expired:
+        log.info("approvals_expired", action_ids=expired)
+    await control.safety.report_expired_exemptions()
+
+
+async def _housekeeping(control: Control) -> None:
+    while True:
+        try:
+            await housekeeping_round(control)
+        except Exception as exc:  # noqa: BLE001 - retried next round
+            log.warning("safety_housekeeping_failed", error=str(exc) or type(exc).__name__)
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+
+
+async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[HOUSEKEEPING] = asyncio.create_task(_housekeeping(app[CONTROL]))
+    yield
+    app[HOUSEKEEPING].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[HOUSEKEEPING]
