@@ -21,12 +21,18 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
-PACKAGES = ["core[testing]", "plugins/lw-map-s3", "plugins/lw-map-cis-iam"]
+PACKAGES = [
+    "core[testing]",
+    "plugins/lw-map-s3",
+    "plugins/lw-map-cis-iam",
+    "plugins/lw-map-aws-network",
+]
 INPUTS = [
     ROOT / "requirements-dev.txt",
     ROOT / "core/pyproject.toml",
     ROOT / "plugins/lw-map-s3/pyproject.toml",
     ROOT / "plugins/lw-map-cis-iam/pyproject.toml",
+    ROOT / "plugins/lw-map-aws-network/pyproject.toml",
 ]
 
 

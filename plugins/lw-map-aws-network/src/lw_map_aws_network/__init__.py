@@ -1,0 +1,17 @@
+"""lw-map-aws-network: remediations for Lacework's AWS network rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lw_remediate import Remediation, hookimpl
+
+from .remediations import unrestricted_ingress, world_ingress
+
+
+@hookimpl
+def lw_remediate_remediations() -> Iterable[Remediation]:
+    return [
+        world_ingress.REMEDIATION,
+        unrestricted_ingress.REMEDIATION,
+    ]
