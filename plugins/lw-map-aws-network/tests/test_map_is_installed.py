@@ -19,6 +19,8 @@ EXPECTED = {
         {f"LW_AWS_NETWORKING_{n}" for n in (5, 6, 7, 8, 9, 10, 11)},
         True,
     ),
+    "network.restrict_default_security_group": ({"AWS_CIS_4_4"}, False),
+    "network.enable_vpc_flow_logs": ({"AWS_CIS_2_9", "AWS_CIS_4_3"}, False),
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from lw_remediate import Remediation, hookimpl
 
-from .remediations import unrestricted_ingress, world_ingress
+from .remediations import default_group, flow_logs, unrestricted_ingress, world_ingress
 
 
 @hookimpl
@@ -14,4 +14,6 @@ def lw_remediate_remediations() -> Iterable[Remediation]:
     return [
         world_ingress.REMEDIATION,
         unrestricted_ingress.REMEDIATION,
+        default_group.REMEDIATION,
+        flow_logs.REMEDIATION,
     ]
