@@ -21,6 +21,8 @@ EXPECTED = {
     ),
     "network.restrict_default_security_group": ({"AWS_CIS_4_4"}, False),
     "network.enable_vpc_flow_logs": ({"AWS_CIS_2_9", "AWS_CIS_4_3"}, False),
+    "network.replace_nacl_allow_all": ({"LW_AWS_NETWORKING_2", "LW_AWS_NETWORKING_3"}, True),
+    "network.delete_unused_security_group": ({"LW_AWS_NETWORKING_1"}, True),
 }
 
 

@@ -6,7 +6,14 @@ from collections.abc import Iterable
 
 from lw_remediate import Remediation, hookimpl
 
-from .remediations import default_group, flow_logs, unrestricted_ingress, world_ingress
+from .remediations import (
+    default_group,
+    flow_logs,
+    nacl,
+    unrestricted_ingress,
+    unused_group,
+    world_ingress,
+)
 
 
 @hookimpl
@@ -16,4 +23,6 @@ def lw_remediate_remediations() -> Iterable[Remediation]:
         unrestricted_ingress.REMEDIATION,
         default_group.REMEDIATION,
         flow_logs.REMEDIATION,
+        nacl.REMEDIATION,
+        unused_group.REMEDIATION,
     ]
