@@ -137,3 +137,41 @@ def perm():
     from types import SimpleNamespace
 
     return SimpleNamespace(tcp=tcp, udp=udp, all=all_traffic, icmp=icmp_all)
+
+
+@pytest.fixture
+def subnets(ec2, vpc_id):
+    """Two subnets of the test VPC in two availability zones."""
+    return [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=zone)[
+            "Subnet"
+        ]["SubnetId"]
+        for n, zone in ((10, "us-east-1a"), (11, "us-east-1b"))
+    ]
+
+
+@pytest.fixture
+def alb(admin_client, subnets):
+    """An application load balancer; returns its ARN."""
+    return admin_client("elbv2").create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][
+        0
+    ]["LoadBalancerArn"]
+
+
+@pytest.fixture
+def classic_lb(admin_client):
+    """A classic load balancer ``legacy``; returns its ARN."""
+    admin_client("elb").create_load_balancer(
+        LoadBalancerName="legacy",
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}],
+        AvailabilityZones=["us-east-1a"],
+    )
+    return f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/legacy"
+
+
+@pytest.fixture
+def lb_violation(make_violation):
+    def _make(rule, arn):
+        return make_violation(rule, arn, region=REGION)
+
+    return _make

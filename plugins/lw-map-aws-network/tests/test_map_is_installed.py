@@ -23,6 +23,8 @@ EXPECTED = {
     "network.enable_vpc_flow_logs": ({"AWS_CIS_2_9", "AWS_CIS_4_3"}, False),
     "network.replace_nacl_allow_all": ({"LW_AWS_NETWORKING_2", "LW_AWS_NETWORKING_3"}, True),
     "network.delete_unused_security_group": ({"LW_AWS_NETWORKING_1"}, True),
+    "network.restrict_vpc_endpoint_policy": ({"LW_AWS_NETWORKING_4"}, True),
+    "network.enable_lb_access_logs": ({"LW_AWS_NETWORKING_49"}, False),
 }
 
 

@@ -9,9 +9,11 @@ from lw_remediate import Remediation, hookimpl
 from .remediations import (
     default_group,
     flow_logs,
+    lb_access_logs,
     nacl,
     unrestricted_ingress,
     unused_group,
+    vpc_endpoint,
     world_ingress,
 )
 
@@ -25,4 +27,6 @@ def lw_remediate_remediations() -> Iterable[Remediation]:
         flow_logs.REMEDIATION,
         nacl.REMEDIATION,
         unused_group.REMEDIATION,
+        vpc_endpoint.REMEDIATION,
+        lb_access_logs.REMEDIATION,
     ]
