@@ -41,7 +41,7 @@ def serve(kind: str, port: int, workdir: str) -> None:
         from lw_remediate.config import Config
         from lw_remediate.logs import configure_logging
         from lw_remediate.plugins import load_maps
-        from lw_remediate.runtime import build_engine
+        from lw_remediate.runtime import Runtime
         from lw_remediate.web.server import create_app
 
         configure_logging(level="warning")
@@ -54,8 +54,7 @@ def serve(kind: str, port: int, workdir: str) -> None:
                 },
             }
         )
-        engine = build_engine(config, load_maps())
-        app = create_app(config, engine, run_worker=False)
+        app = create_app(Runtime(config, registry=load_maps()), run_worker=False)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

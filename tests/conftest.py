@@ -26,7 +26,7 @@ from aiohttp import web
 
 from lw_remediate.config import Config
 from lw_remediate.pipeline.engine import Engine
-from lw_remediate.runtime import build_engine, load_registry
+from lw_remediate.runtime import Runtime
 from lw_remediate.testing.moto import free_port
 from lw_remediate.web.server import create_app
 
@@ -137,9 +137,9 @@ async def start_daemon(
     async def _start(**overrides: Any) -> Daemon:
         data = daemon_config(moto_server.endpoint_url, fake_lacework, tmp_path, **overrides)
         config = Config.model_validate(_split(data))
-        registry = load_registry(config)
-        engine = build_engine(config, registry)
-        app = create_app(config, engine)
+        runtime = Runtime(config)
+        engine = runtime.engine
+        app = create_app(runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", config.server.port)

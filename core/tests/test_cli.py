@@ -120,3 +120,20 @@ def test_cloudformation_substitutes_inside_conditions_too(cli):
     walk(template["Resources"])
     assert text_values, "the template uses account/partition substitutions"
     assert all(inside for _, inside in text_values), [v for v, inside in text_values if not inside]
+
+
+@pytest.mark.parametrize("command", ["maps", "policy", "history", "config check"])
+def test_an_invalid_option_table_is_one_line_naming_the_key(cli, tmp_path, command):
+    """Every command loads the maps and validates the option tables the same way."""
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(
+        f'[store]\npath = "{tmp_path / "s.sqlite3"}"\n\n'
+        '[remediation."s3.enable_versioning"]\nbogus_option = 1\n'
+    )
+    result = cli(*command.split(), "--config", str(cfg))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.strip().splitlines() == [
+        'lw-remediate: config error: remediation."s3.enable_versioning".bogus_option: '
+        "Extra inputs are not permitted"
+    ]
+    assert result.stdout == ""

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from lw_remediate import IamPolicy, PolicyStatement
+from lw_remediate.operate.preflight import evaluate
+from lw_remediate.policy import action_matches
 
 
 def test_covers_matches_actions_case_insensitively_and_resources_by_glob():
@@ -62,3 +64,43 @@ def test_render_fills_placeholders_in_conditions():
     assert doc["Statement"][0]["Condition"] == {
         "StringEquals": {"s3:ResourceAccount": "123456789012"}
     }
+
+
+@pytest.mark.parametrize(
+    ("pattern", "action", "expected"),
+    [
+        ("*", "s3:GetObject", True),  # IAM's "Action": "*"
+        ("s3:*", "s3:GetObject", True),
+        ("s3:*", "s3express:CreateSession", False),
+        ("S3:get*", "s3:GetBucketAcl", True),  # case-insensitive, service and name
+        ("s3:Get*", "s3:PutBucketAcl", False),
+        ("iam:*AccessKey*", "iam:UpdateAccessKey", True),
+        ("iam:?etUser", "iam:GetUser", True),
+        ("iam:?etUser", "iam:GetUsers", False),
+        ("s3:Get[A]*", "s3:GetA", False),  # [ is a literal in IAM, not a character class
+        ("s3:GetObject", "s3:GetObjectAcl", False),
+    ],
+)
+def test_one_iam_action_matcher(pattern, action, expected):
+    assert action_matches(pattern, action) is expected
+
+
+def test_declared_policies_and_preflight_agree_on_wildcards():
+    """A declared policy and preflight's reading of a role's policy use the same matcher."""
+    for pattern, action, expected in [
+        ("s3:Get*", "s3:getbucketacl", True),
+        ("s3:*", "s3express:CreateSession", False),
+        ("iam:*AccessKey*", "iam:UpdateAccessKey", True),
+    ]:
+        declared = IamPolicy.allow([pattern], ["*"]).covers(action, "arn:aws:s3:::b", account="1")
+        decision, _ = evaluate(
+            [{"Effect": "Allow", "Action": pattern, "Resource": "*"}], action, "arn:aws:s3:::b"
+        )
+        assert declared is expected
+        assert (decision == "allowed") is expected
+    decision, _ = evaluate(
+        [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        "iam:DeleteUser",
+        "arn:aws:iam::1:user/u",
+    )
+    assert decision == "allowed"

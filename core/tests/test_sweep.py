@@ -235,7 +235,6 @@ async def sweeps(tmp_path):
     store = SqliteStore(str(tmp_path / "s.sqlite3"))
     await store.open()
     table = SweepStore(store)
-    await table.setup()
     yield table
     await store.close()
 

@@ -7,7 +7,7 @@ CloudFormation substitutions).
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -37,10 +37,10 @@ class PolicyStatement:
 
     def covers(self, action: str, resource: str, *, account: str, partition: str = "aws") -> bool:
         """True when this statement allows ``action`` on ``resource`` (conditions ignored)."""
-        if not any(_action_matches(pattern, action) for pattern in self.actions):
+        if not any(action_matches(pattern, action) for pattern in self.actions):
             return False
         return any(
-            fnmatch.fnmatchcase(resource, _fill(pattern, account=account, partition=partition))
+            resource_matches(_fill(pattern, account=account, partition=partition), resource)
             for pattern in self.resources
         )
 
@@ -148,9 +148,24 @@ def _fill_any(value: Any, *, account: str, partition: str, region: str) -> Any:
     return value
 
 
-def _action_matches(pattern: str, action: str) -> bool:
-    service, _, name = pattern.partition(":")
-    a_service, _, a_name = action.partition(":")
-    return service.lower() == a_service.lower() and fnmatch.fnmatchcase(
-        a_name.lower(), name.lower()
-    )
+def action_matches(pattern: str, action: str) -> bool:
+    """IAM's matching of an ``Action`` entry against an action name.
+
+    Case-insensitive over the whole ``service:Name`` string; ``*`` matches any run of
+    characters (so ``"*"`` matches every action) and ``?`` any one; nothing else is
+    special (``[`` is a literal, unlike in :mod:`fnmatch`). The declared policies,
+    the test kit and ``preflight``'s reading of a role's own policies all use this one.
+    """
+    return _wildcard(pattern, re.IGNORECASE).fullmatch(action) is not None
+
+
+def resource_matches(pattern: str, resource: str) -> bool:
+    """IAM's matching of a ``Resource`` entry against an ARN: case-sensitive, ``*`` and
+    ``?`` as in :func:`action_matches`."""
+    return _wildcard(pattern, 0).fullmatch(resource) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wildcard(pattern: str, flags: int) -> re.Pattern[str]:
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, flags | re.DOTALL)

@@ -44,13 +44,6 @@ class RemediationOptions(pydantic.BaseModel):
 OptionsT = TypeVar("OptionsT", bound=RemediationOptions)
 
 
-class BeforeImageSink:
-    """Where ``ctx.record_before`` sends the before-image; the core persists it."""
-
-    async def __call__(self, image: Mapping[str, Any]) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
-
-
 @dataclass
 class RemediationContext(Generic[OptionsT]):
     """Everything a remediation coroutine may use, and nothing more.

@@ -1,6 +1,22 @@
-"""Composition root: build the engine (store, AWS, Lacework, notifiers) from config."""
+"""The one composition root: everything long-lived, built from a configuration.
+
+::
+
+    async with Runtime(config) as rt:
+        await rt.engine.replay(alerts)
+
+Building a :class:`Runtime` is synchronous and opens nothing: it loads the maps the
+configuration allows, validates every per-remediation table against them (a bad key
+is a :class:`~lw_remediate.errors.ConfigError` naming it), and wires the store, the
+AWS provider, the Lacework client, the notifiers and the engine. Entering it opens the
+store; leaving it closes the store and the Lacework client's HTTP session, whatever
+happened inside. ``serve``, ``replay``, ``sweep``, ``history``, the operator controls
+and the demo all run through it.
+"""
 
 from __future__ import annotations
+
+from types import TracebackType
 
 from .aws.credentials import AwsProvider
 from .config import Config
@@ -11,11 +27,15 @@ from .model import Mode
 from .notify import Notifiers
 from .pipeline.engine import Engine
 from .plugins import MapRegistry, load_maps, load_notifiers
-from .store import SqliteStore
+from .store import SqliteStore, Store
 
 
 def load_registry(config: Config) -> MapRegistry:
-    """Load the maps the config allows and validate the per-remediation tables."""
+    """Load the maps the config allows and validate the per-remediation tables.
+
+    Every command that reads the configuration goes through here, so an invalid
+    option table fails the same way everywhere: one :class:`ConfigError` naming the key.
+    """
     registry = load_maps(
         allow=config.maps.allow, strict=config.strict_maps, rule_choices=config.rules
     )
@@ -24,43 +44,15 @@ def load_registry(config: Config) -> MapRegistry:
 
 
 def lacework_client(config: Config) -> LaceworkClient | None:
+    """The Lacework API client, or None when no API is configured."""
     cfg = config.lacework
     if not (cfg.base_url or cfg.key_id or cfg.resolved_secret()):
         return None
     return LaceworkClient.from_config(cfg)
 
 
-def build_engine(
-    config: Config,
-    registry: MapRegistry,
-    *,
-    store_path: str | None = None,
-    mode_override: Mode | None = None,
-    trust_payload_resources: bool | None = None,
-) -> Engine:
-    """An engine wired to the configured store, AWS, Lacework API and notifiers."""
-    return Engine(
-        config=config,
-        registry=registry,
-        store=SqliteStore(
-            store_path or config.store.path, synchronous=config.store.synchronous.upper()
-        ),
-        aws=AwsProvider(config.aws),
-        lacework=lacework_client(config),
-        notifiers=Notifiers(
-            load_notifiers(config.notify, allow=config.maps.allow, strict=config.strict_maps)
-        ),
-        metrics=Metrics(),
-        mode_override=mode_override,
-        trust_payload_resources=(
-            config.lacework.trust_payload_resources
-            if trust_payload_resources is None
-            else trust_payload_resources
-        ),
-    )
-
-
 def require_webhook_token(config: Config) -> str:
+    """The webhook token ``serve`` needs; a ConfigError when it is missing or short."""
     token = config.server.resolved_webhook_token()
     if not token:
         raise ConfigError(
@@ -69,3 +61,76 @@ def require_webhook_token(config: Config) -> str:
     if len(token) < 16:
         raise ConfigError("server.webhook_token: use at least 16 random characters")
     return token
+
+
+class Runtime:
+    """Owns the store, the Lacework client, the AWS provider, the notifiers and the
+    engine built on them, and their shutdown.
+
+    :param registry: the loaded maps (default: :func:`load_registry` of ``config``).
+    :param store_path: another store file than ``[store] path``.
+    :param mode_override: one mode for every remediation (``replay --mode``).
+    :param trust_payload_resources: use the resources a payload lists without asking
+        the Lacework API (default: ``[lacework] trust_payload_resources``).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        registry: MapRegistry | None = None,
+        store_path: str | None = None,
+        mode_override: Mode | None = None,
+        trust_payload_resources: bool | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry if registry is not None else load_registry(config)
+        self.store: Store = SqliteStore(
+            store_path or config.store.path, synchronous=config.store.synchronous.upper()
+        )
+        self.aws = AwsProvider(config.aws)
+        self.lacework = lacework_client(config)
+        self.notifiers = Notifiers(
+            load_notifiers(config.notify, allow=config.maps.allow, strict=config.strict_maps)
+        )
+        self.metrics = Metrics()
+        self.engine = Engine(
+            config=config,
+            registry=self.registry,
+            store=self.store,
+            aws=self.aws,
+            lacework=self.lacework,
+            notifiers=self.notifiers,
+            metrics=self.metrics,
+            mode_override=mode_override,
+            trust_payload_resources=(
+                config.lacework.trust_payload_resources
+                if trust_payload_resources is None
+                else trust_payload_resources
+            ),
+        )
+
+    async def open(self) -> Runtime:
+        """Open the store (a no-op when it is open already)."""
+        if not self.store.is_open:
+            await self.store.open()
+        return self
+
+    async def close(self) -> None:
+        """Close the store and the Lacework client; safe to call twice."""
+        try:
+            await self.store.close()
+        finally:
+            if self.lacework is not None:
+                await self.lacework.close()
+
+    async def __aenter__(self) -> Runtime:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -48,23 +48,16 @@ def _actor(name: str) -> Actor:
 
 
 def run_control(config_path: str | None, fn: Callable[[Control], Awaitable[T]]) -> T:
-    """Build an engine on the configured store, run ``fn`` with a Control, close it all."""
+    """Run ``fn`` with a Control on the configured runtime (store, AWS, Lacework), then close it."""
     from ..config import load_config
     from ..operate.control import BadRequest, Control, NotFound
-    from ..runtime import build_engine, load_registry
+    from ..runtime import Runtime
 
-    config = load_config(config_path)
-    registry = load_registry(config)
-    engine = build_engine(config, registry)
+    runtime = Runtime(load_config(config_path))
 
     async def go() -> T:
-        await engine.store.open()
-        try:
-            return await fn(Control(engine))
-        finally:
-            await engine.store.close()
-            if engine.lacework is not None:
-                await engine.lacework.close()
+        async with runtime as rt:
+            return await fn(Control(rt.engine))
 
     try:
         return asyncio.run(go())

@@ -27,7 +27,7 @@ from aiohttp import web
 from ..config import Config
 from ..model import Status
 from ..plugins import MapRegistry
-from ..runtime import build_engine
+from ..runtime import Runtime
 
 ACCOUNTS = ("123456789012", "210987654321")
 
@@ -228,10 +228,11 @@ async def run_demo(
                     "remediation": {"default_mode": "auto"},
                 }
             )
-            engine = build_engine(config, registry)
+            runtime = Runtime(config, registry=registry)
+            engine = runtime.engine
             from ..web.server import create_app
 
-            app = create_app(config, engine)
+            app = create_app(runtime)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", config.server.port)

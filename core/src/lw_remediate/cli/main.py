@@ -22,17 +22,16 @@ from ..model import ActionRecord, Mode, Status
 from ..plugins import MapRegistry, load_maps
 from ..policy import IamPolicy
 from ..rules import alias_of
+from ..runtime import Runtime, load_registry, require_webhook_token
 from .control import control_commands
 from .options import config_option, echo_json, json_option
 from .sweep import sweep_command
 
 
 def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
+    """The configuration and the maps it allows, its option tables validated against them."""
     config = load_config(config_path)
-    registry = load_maps(
-        allow=config.maps.allow, strict=config.strict_maps, rule_choices=config.rules
-    )
-    return config, registry
+    return config, load_registry(config)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -248,24 +247,17 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         )
 
 
-def action_row(record: ActionRecord) -> dict[str, Any]:
-    return record.summary()
-
-
 @cli.command("serve")
 @config_option
 @click.option("--host", default=None, help="Override [server] host.")
 @click.option("--port", type=int, default=None, help="Override [server] port.")
 def serve_command(config_path: str | None, host: str | None, port: int | None) -> None:
     """Run the daemon: webhooks in, remediations out."""
-    from ..runtime import build_engine, load_registry, require_webhook_token
     from ..web.server import create_app, run
 
     config = load_config(config_path)
     require_webhook_token(config)
-    registry = load_registry(config)
-    engine = build_engine(config, registry)
-    app = create_app(config, engine)
+    app = create_app(Runtime(config))
     run(app, host=host or config.server.host, port=port if port is not None else config.server.port)
 
 
@@ -284,7 +276,6 @@ def replay_command(
 ) -> None:
     """Run payload files through the pipeline once, without the HTTP server."""
     from ..ingest.alerts import PayloadError, parse_payload
-    from ..runtime import build_engine, load_registry
 
     config = load_config(config_path)
     alerts = []
@@ -300,19 +291,13 @@ def replay_command(
             alerts.extend(parse_payload(body))
         except PayloadError as exc:
             raise click.BadParameter(f"{name}: {exc}", param_hint="FILES") from None
-    registry = load_registry(config)
-    engine = build_engine(
-        config, registry, mode_override=Mode(mode) if mode else None, trust_payload_resources=True
+    runtime = Runtime(
+        config, mode_override=Mode(mode) if mode else None, trust_payload_resources=True
     )
 
     async def go() -> list[ActionRecord]:
-        await engine.store.open()
-        try:
-            return await engine.replay(alerts)
-        finally:
-            await engine.store.close()
-            if engine.lacework is not None:
-                await engine.lacework.close()
+        async with runtime as rt:
+            return await rt.engine.replay(alerts)
 
     from ..pipeline.engine import EnrichmentPending
 
@@ -320,7 +305,7 @@ def replay_command(
         records = asyncio.run(go())
     except EnrichmentPending as exc:
         raise LwRemediateError(f"cannot enrich: {exc}") from None
-    rows = [action_row(r) for r in records]
+    rows = [r.summary() for r in records]
     if as_json:
         echo_json(rows)
     else:
@@ -334,20 +319,14 @@ def replay_command(
 @config_option
 def history_command(as_json: bool, limit: int, status: str | None, config_path: str | None) -> None:
     """Show recent actions from the audit trail (newest first)."""
-    from ..store import SqliteStore
-
-    config = load_config(config_path)
+    runtime = Runtime(load_config(config_path))
 
     async def go() -> list[dict[str, Any]]:
-        store = SqliteStore(config.store.path)
-        await store.open()
-        try:
-            rows = await store.list_actions(limit=limit, status=status)
-        finally:
-            await store.close()
+        async with runtime as rt:
+            rows = await rt.store.list_actions(limit=limit, status=status)
         out = []
         for row in rows:
-            data = action_row(row.record)
+            data = row.record.summary()
             data["updated_at"] = _iso(row.updated_at)
             if as_json:
                 data["plan"] = row.record.plan.to_dict() if row.record.plan else None
@@ -379,10 +358,7 @@ def config_group() -> None:
 @config_option
 def config_check_command(config_path: str | None) -> None:
     """Validate a configuration file against the installed maps; name the bad key."""
-    from ..runtime import load_registry
-
-    config = load_config(config_path)
-    registry = load_registry(config)
+    config, registry = _load(config_path)
     modes: dict[str, int] = {}
     for rid in registry.remediations:
         modes[config.mode_for(rid).value] = modes.get(config.mode_for(rid).value, 0) + 1

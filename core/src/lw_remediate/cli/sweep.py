@@ -33,10 +33,11 @@ from ..operate.sweep import (
     SweepError,
     SweepRequest,
 )
+from ..runtime import Runtime
 from .control import by_option
 from .options import config_option
 
-#: Column titles of the summary table, by status (the issue's six come first).
+#: Column titles of the summary table, by status (the six of SUMMARY_STATUSES come first).
 _TITLES = {
     "remediated": "REMEDIATED",
     "planned": "PLANNED",
@@ -114,10 +115,11 @@ def sweep_command(
     command after an interruption continues the sweep without repeating finished work.
     """
     from ..operate.sweep import build_request
-    from ..runtime import build_engine, load_registry
+    from ..runtime import Runtime
 
     config = load_config(config_path)
-    registry = load_registry(config)
+    runtime = Runtime(config)
+    registry = runtime.registry
     try:
         request = build_request(
             config,
@@ -134,15 +136,14 @@ def sweep_command(
         actor = Actor(by, "cli")
     except BadRequest as exc:
         raise click.BadParameter(str(exc), param_hint="--by") from None
-    engine = build_engine(config, registry)
-    if engine.lacework is None:
+    if runtime.lacework is None:
         raise click.UsageError(
             "sweeping needs the Lacework API: set [lacework] account (or api_url), key_id "
             "and secret (or LW_ACCOUNT, LW_API_KEY, LW_API_SECRET)"
         )
     stream = sys.stderr
     view = ProgressView(stream, tty=stream.isatty(), interval=config.sweep.progress_seconds)
-    sweep, aborted = asyncio.run(_run(engine, request, view, actor))
+    sweep, aborted = asyncio.run(_run(runtime, request, view, actor))
     snapshot = sweep.snapshot()
     if as_json:
         click.echo(
@@ -166,11 +167,17 @@ def sweep_command(
 
 
 async def _run(
-    engine: Any, request: SweepRequest, view: ProgressView, actor: Actor
+    runtime: Runtime, request: SweepRequest, view: ProgressView, actor: Actor
 ) -> tuple[Sweep, bool]:
     """Run the sweep with signal handling and a progress view; close what was opened."""
-    await engine.store.open()
-    sweep = Sweep(engine, request, actor=actor)
+    async with runtime:
+        return await _run_open(runtime, request, view, actor)
+
+
+async def _run_open(
+    runtime: Runtime, request: SweepRequest, view: ProgressView, actor: Actor
+) -> tuple[Sweep, bool]:
+    sweep = Sweep(runtime.engine, request, actor=actor)
     loop = asyncio.get_running_loop()
     runner = asyncio.create_task(sweep.run())
     presses = 0
@@ -208,9 +215,6 @@ async def _run(
         painter.cancel()
         await asyncio.gather(painter, return_exceptions=True)
         view.close(sweep)
-        await engine.store.close()
-        if engine.lacework is not None:
-            await engine.lacework.close()
     return sweep, aborted
 
 

@@ -1,6 +1,6 @@
 """Inbound Lacework payloads: every known shape normalised into one :class:`Alert`.
 
-Shapes (reference/lacework-protocol.md §1):
+Shapes (examples of each in ``lw_remediate/testing/fixtures/lacework/``):
 
 - ``classic``: the Webhook alert channel's flat body (``event_id``, ``rec_id``, ...; every
   value a string). It names a rule and an event, never the resources, so ``violations``

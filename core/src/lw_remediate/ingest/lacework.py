@@ -1,6 +1,6 @@
 """The Lacework (FortiCNAPP) REST API client, and the parsers for what it returns.
 
-Only the v2 endpoints the daemon needs (reference/lacework-protocol.md §2):
+Only the v2 endpoints the daemon needs:
 
 - ``POST /api/v2/access/tokens`` (``X-LW-UAKS: <secret>``, ``{"keyId", "expiryTime"}``,
   201 ``{"expiresAt", "token"}``); the token is cached until shortly before ``expiresAt``
@@ -250,7 +250,7 @@ class LaceworkClient:
                 if status in (401, 403):
                     if refreshed:
                         raise LaceworkAuthError(
-                            f"Lacework {what}: {self._describe(status, body)} "
+                            f"Lacework {what}: {self.describe_error(status, body)} "
                             "(persisting after a new token; check the API key's access)",
                             status=status,
                         )
@@ -317,7 +317,7 @@ class LaceworkClient:
     ) -> None:
         if 200 <= status < 300:
             return
-        described = self._describe(status, body)
+        described = self.describe_error(status, body)
         if status == 429 or 500 <= status < 600:
             retry_after = _retry_after(headers) if status in (429, 503) else None
             raise _Transient(described, status=status, retry_after=retry_after)
@@ -382,7 +382,7 @@ class LaceworkClient:
             headers["Account-Name"] = self.subaccount
         return headers
 
-    def _describe(self, status: int, body: Any) -> str:
+    def describe_error(self, status: int, body: Any) -> str:
         message = _error_message(body)
         text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
         return self._scrub(text)
@@ -423,7 +423,7 @@ class LaceworkClient:
         )
         if status in (400, 401, 403):
             raise LaceworkAuthError(
-                f"Lacework rejected the API key {self.key_id!r}: {self._describe(status, body)} "
+                f"Lacework rejected the API key {self.key_id!r}: {self.describe_error(status, body)} "
                 "(check lacework.key_id and lacework.secret)",
                 status=status,
             )

@@ -23,7 +23,7 @@ from ..errors import LwRemediateError, RemediationRefused
 from ..model import ActionRecord, Mode, Status
 from ..notify import Notification, NotificationKind
 from ..pipeline.engine import Engine
-from ..pipeline.runner import _describe
+from ..pipeline.runner import describe_error
 from ..rules import canonical_rule_id
 from ..safety import SYSTEM_ACTOR, KillSwitchState
 from ..safety.exemptions import iso_time
@@ -295,8 +295,8 @@ class Control:
             await self._audit("undo_refused", str(exc), actor, action_id=action_id)
             raise ControlError(f"undo refused: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - reported to the operator, record untouched
-            await self._audit("undo_failed", _describe(exc), actor, action_id=action_id)
-            raise ControlError(f"undo failed: {_describe(exc)}") from None
+            await self._audit("undo_failed", describe_error(exc), actor, action_id=action_id)
+            raise ControlError(f"undo failed: {describe_error(exc)}") from None
         await self._audit("undone", f"undone by {actor}: {detail}", actor, action_id=action_id)
         return record
 

@@ -21,7 +21,6 @@ Nothing is changed in any account.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +30,9 @@ from ..aws.credentials import AwsProvider
 from ..config import Config
 from ..errors import RemediationRefused
 from ..model import Arn, Mode
-from ..pipeline.runner import _describe
+from ..pipeline.runner import describe_error
 from ..plugins import MapRegistry
-from ..policy import IamPolicy
+from ..policy import IamPolicy, action_matches, resource_matches
 
 #: AWS's limit on the plain text of an AssumeRole session policy.
 SESSION_POLICY_LIMIT = 2048
@@ -123,13 +122,13 @@ def _statements(document: Any) -> list[Mapping[str, Any]]:
 
 
 def _action_in(patterns: Iterable[str], action: str) -> bool:
-    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+    return any(action_matches(p, action) for p in patterns)
 
 
 def _resource_in(patterns: Iterable[str], resource: str) -> bool:
     # A declared resource may itself be a pattern (arn:aws:s3:::*): it is covered when
     # the policy's pattern matches it as a string. Policy variables never match here.
-    return any("${" not in p and fnmatch.fnmatchcase(resource, p) for p in patterns)
+    return any("${" not in p and resource_matches(p, resource) for p in patterns)
 
 
 def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
@@ -199,7 +198,7 @@ class _Evaluator:
             except Exception as exc:  # noqa: BLE001 - AccessDenied, or not implemented
                 self.method = "static"
                 self.method_detail = (
-                    f"iam:SimulatePrincipalPolicy unavailable ({_describe(exc)[:200]}); "
+                    f"iam:SimulatePrincipalPolicy unavailable ({describe_error(exc)[:200]}); "
                     "evaluated the role's own identity policies instead (SCPs, permission "
                     "boundaries, resource policies and conditions not evaluated)"
                 )
@@ -210,7 +209,7 @@ class _Evaluator:
                 self.method = "none"
                 self.method_detail = (
                     f"{self.method_detail}; reading the role's policies failed too "
-                    f"({_describe(exc)[:200]}): grant the role iam:SimulatePrincipalPolicy "
+                    f"({describe_error(exc)[:200]}): grant the role iam:SimulatePrincipalPolicy "
                     "on itself, or iam:GetRolePolicy/ListRolePolicies/"
                     "ListAttachedRolePolicies/GetPolicy/GetPolicyVersion"
                 )
@@ -326,7 +325,9 @@ async def run_preflight(
         try:
             targets = [await aws.caller_account()]
         except Exception as exc:  # noqa: BLE001 - reported as the one result
-            return [AccountCheck("?", "?", error=f"cannot identify the caller: {_describe(exc)}")]
+            return [
+                AccountCheck("?", "?", error=f"cannot identify the caller: {describe_error(exc)}")
+            ]
     # Remediations with their own role_name (e.g. privilege-sensitive ones kept apart)
     # are checked against that role; the rest against [aws] role_name.
     by_role: dict[str | None, list[tuple[str, Any]]] = {}
@@ -363,7 +364,7 @@ async def _check_account(
             check.principal = principal = role_arn_of(str(identity["Arn"]))
     except Exception as exc:  # noqa: BLE001 - the account's one result
         what = f"assume {principal}" if role_name else "use the default credentials"
-        check.error = f"cannot {what}: {_describe(exc)}"
+        check.error = f"cannot {what}: {describe_error(exc)}"
         return check
     evaluator = _Evaluator(session, principal)
     items: list[tuple[str, IamPolicy]] = [

@@ -36,7 +36,7 @@ from ..notify import Notification, NotificationKind, Notifiers
 from ..plugins import MapRegistry
 from ..remediation import Remediation
 from ..safety import Safety
-from ..store import InboxRow, SqliteStore
+from ..store import InboxRow, Store
 from .runner import Runner
 
 log = structlog.get_logger("lw_remediate.engine")
@@ -68,7 +68,7 @@ class Engine:
         *,
         config: Config,
         registry: MapRegistry,
-        store: SqliteStore,
+        store: Store,
         aws: AwsProvider,
         lacework: LaceworkClient | None = None,
         notifiers: Notifiers | None = None,
@@ -133,9 +133,11 @@ class Engine:
         unfinished = await self.store.unfinished_actions()
         if requeued or unfinished:
             log.info("recovering", requeued_alerts=requeued, unfinished_actions=len(unfinished))
-        await asyncio.gather(*(self._resume(row.record) for row in unfinished))
+        await asyncio.gather(*(self.resume(row.record) for row in unfinished))
 
-    async def _resume(self, record: ActionRecord) -> None:
+    async def resume(self, record: ActionRecord) -> None:
+        """Finish an action a crash or an interruption left half-way (verify first when
+        its apply had started, else run it again from check)."""
         rem = self.registry.get(record.remediation_id)
         if rem is None:
             record.status, record.state = Status.FAILED, "done"

@@ -37,7 +37,9 @@ class MemoryJournal:
         self.transitions.append((record.state, str(record.status) if record.status else None))
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """One line for an error: the AWS operation and error code for a ClientError,
+    the message of a refusal, else the exception type and message."""
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         op = getattr(exc, "operation_name", "")
@@ -148,15 +150,15 @@ class Runner:
                 await self.journal.save(record)
                 return record
             except RemediationRefused as exc:
-                return await self._finish(record, Status.REFUSED, _describe(exc))
+                return await self._finish(record, Status.REFUSED, describe_error(exc))
             except (ClientError, BotoCoreError, RemediationError, Exception) as exc:  # noqa: BLE001
                 self.log.warning(
                     "remediation_error",
                     remediation_id=remediation.id,
                     resource_arn=violation.resource_arn,
-                    error=_describe(exc),
+                    error=describe_error(exc),
                 )
-                return await self._fail(record, _describe(exc), type(exc).__name__)
+                return await self._fail(record, describe_error(exc), type(exc).__name__)
         finally:
             await _close_clients(ctx)
 
@@ -245,7 +247,9 @@ class Runner:
                 async with asyncio.timeout(self.timeout):
                     result = await remediation.verify(ctx, record.violation)
             except Exception as exc:  # noqa: BLE001 - fall through to a full re-run
-                self.log.warning("resume_verify_failed", action_id=record.id, error=_describe(exc))
+                self.log.warning(
+                    "resume_verify_failed", action_id=record.id, error=describe_error(exc)
+                )
             else:
                 if result.status is Verification.VERIFIED:
                     record.verification = result.status

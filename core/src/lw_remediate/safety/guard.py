@@ -29,7 +29,7 @@ from ..errors import ApplyPaused, RemediationRefused
 from ..model import ActionRecord, Mode, Status, Violation
 from ..notify import Notification, NotificationKind, Notifiers
 from ..remediation import Remediation
-from ..store import SqliteStore
+from ..store import Store
 from ..store.base import ChangeCounts, ChangeRow
 from .exemptions import (
     Exemption,
@@ -79,7 +79,7 @@ class Safety:
         self,
         *,
         config: Config,
-        store: SqliteStore,
+        store: Store,
         aws: AwsProvider,
         notifiers: Notifiers,
         clock: Callable[[], float] = time.time,

@@ -1,17 +1,15 @@
-"""The store: inbox, violations, actions and the audit trail, behind one interface.
+"""The store: inbox, violations, actions, the safety envelope, sweeps and the audit
+trail, behind one interface.
 
-SQLite (one WAL file) is the embedded default; the :class:`Store` protocol is what
-the daemon uses, so a PostgreSQL backend can follow without touching the pipeline.
+The pipeline, the safety envelope and the operator tools are typed against the
+:class:`Store` protocol (``base.py``); SQLite (one WAL file, ``sqlite*.py``) is the
+embedded default. A second backend implements the protocol and is chosen in
+:class:`lw_remediate.runtime.Runtime`; nothing else needs to change.
 """
 
 from __future__ import annotations
 
-from .base import ActionRow, AuditEvent, InboxRow, Store
+from .base import ActionRow, AuditEvent, InboxRow, Store, StoreJournal
 from .sqlite import SqliteStore
 
-__all__ = ["ActionRow", "AuditEvent", "InboxRow", "SqliteStore", "Store", "open_store"]
-
-
-def open_store(path: str) -> SqliteStore:
-    """The default store for a path (``:memory:`` for a throwaway one)."""
-    return SqliteStore(path)
+__all__ = ["ActionRow", "AuditEvent", "InboxRow", "SqliteStore", "Store", "StoreJournal"]

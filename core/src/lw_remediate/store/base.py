@@ -10,6 +10,9 @@ from ..model import ActionRecord, Mode, Status, Violation
 
 T = TypeVar("T")
 
+#: Sweep row states.
+RUNNING, INTERRUPTED, COMPLETED, FAILED = "running", "interrupted", "completed", "failed"
+
 
 @dataclass(frozen=True)
 class InboxRow:
@@ -243,6 +246,9 @@ class Store(SafetyStore, SweepTables, Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def is_open(self) -> bool: ...
+
     # -- inbox -----------------------------------------------------------------------
     async def enqueue(self, items: Sequence[tuple[str, str, str, Any]]) -> list[tuple[int, bool]]:
         """Commit deliveries ``(delivery_key, shape, event_id, body)``; return
@@ -252,6 +258,10 @@ class Store(SafetyStore, SweepTables, Protocol):
     async def claim_due(self, now: float, limit: int) -> list[InboxRow]: ...
 
     async def requeue_processing(self) -> int: ...
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest queued alert is due (None: nothing queued)."""
+        ...
 
     async def retry_later(self, inbox_id: int, *, next_attempt_at: float, error: str) -> int: ...
 
@@ -300,3 +310,18 @@ class Store(SafetyStore, SweepTables, Protocol):
     async def audit_events(
         self, *, action_id: str | None = None, limit: int = 100
     ) -> list[AuditEvent]: ...
+
+    # -- journal -----------------------------------------------------------------------
+    def journal(self) -> StoreJournal:
+        """The runner's journal: every state transition of an action saved here."""
+        ...
+
+
+class StoreJournal:
+    """The :class:`~lw_remediate.pipeline.runner.Journal` backed by a store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def save(self, record: ActionRecord) -> None:
+        await self.store.save_action(record)

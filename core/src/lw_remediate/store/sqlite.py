@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
-from .base import ActionRow, AuditEvent
+from .base import ActionRow, AuditEvent, StoreJournal
 from .sqlite_inbox import SqliteInboxTables
 from .sqlite_safety import SAFETY_SCHEMA, SqliteSafetyTables
 from .sqlite_sweeps import SWEEP_SCHEMA, SqliteSweepTables
@@ -261,13 +261,6 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
 
         await self._run(_save)
 
-    async def set_approver(self, action_id: str, approver: str | None) -> None:
-        await self._run(
-            lambda c: c.execute(
-                "UPDATE actions SET approver = ? WHERE id = ?", (approver, action_id)
-            )
-        )
-
     @staticmethod
     def _record(row: sqlite3.Row) -> ActionRecord:
         plan = _loads(row["plan"])
@@ -406,13 +399,3 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
 
     def journal(self) -> StoreJournal:
         return StoreJournal(self)
-
-
-class StoreJournal:
-    """The :class:`~lw_remediate.pipeline.runner.Journal` backed by the store."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self.store = store
-
-    async def save(self, record: ActionRecord) -> None:
-        await self.store.save_action(record)

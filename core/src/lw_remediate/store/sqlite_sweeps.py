@@ -14,12 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..model import Mode, Status
-from .base import ActionRow, SweepClaim, SweepPriorRow
+from .base import INTERRUPTED, RUNNING, ActionRow, SweepClaim, SweepPriorRow
 
 T = TypeVar("T")
 
-#: Sweep row states.
-RUNNING, INTERRUPTED, COMPLETED, FAILED = "running", "interrupted", "completed", "failed"
 
 SWEEP_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sweeps (

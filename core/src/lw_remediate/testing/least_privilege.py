@@ -22,7 +22,7 @@ from typing import Any
 
 from ..model import ActionRecord, Mode, RecordedCall, Status, Violation
 from ..pipeline.runner import Runner
-from ..policy import IamPolicy, _action_matches
+from ..policy import IamPolicy, action_matches
 from ..remediation import Remediation, RemediationOptions
 from .moto import MotoServer, iam_enforcement
 
@@ -160,7 +160,7 @@ class LeastPrivilege:
                 + ", ".join(sorted({f"{c.action} on {c.resource}" for c in uncovered}))
             )
         unused = sorted(
-            a for a in declared.actions if not any(_action_matches(a, u) for u in report.used)
+            a for a in declared.actions if not any(action_matches(a, u) for u in report.used)
         )
         if unused:
             raise LeastPrivilegeError(

@@ -18,10 +18,12 @@ from aiohttp import web
 from ..config import Config
 from ..ingest.alerts import PayloadError, Shape, parse_payload
 from ..pipeline.engine import Engine
+from ..runtime import Runtime
 from .sweeps import add_sweep_routes
 
 log = structlog.get_logger("lw_remediate.server")
 
+RUNTIME = web.AppKey("runtime", Runtime)
 ENGINE = web.AppKey("engine", Engine)
 CONFIG = web.AppKey("config", Config)
 STOP = web.AppKey("stop", asyncio.Event)
@@ -168,10 +170,12 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=engine.metrics.render(), content_type="text/plain", charset="utf-8")
 
 
-def create_app(config: Config, engine: Engine, *, run_worker: bool = True) -> web.Application:
-    """The daemon's aiohttp application. The store must be opened by a cleanup context
-    (``open_store=True`` on :func:`serve`) or by the caller."""
+def create_app(runtime: Runtime, *, run_worker: bool = True) -> web.Application:
+    """The daemon's aiohttp application on ``runtime``, which it opens on start-up and
+    closes on cleanup (store, Lacework client)."""
+    config, engine = runtime.config, runtime.engine
     app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[never_500])
+    app[RUNTIME] = runtime
     app[ENGINE] = engine
     app[CONFIG] = config
     app[STOP] = asyncio.Event()
@@ -183,7 +187,7 @@ def create_app(config: Config, engine: Engine, *, run_worker: bool = True) -> we
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_runtime_ctx)
     if run_worker:
         app.cleanup_ctx.append(_worker_ctx)
     from .admin import setup_admin  # admin.py builds on this module
@@ -193,14 +197,9 @@ def create_app(config: Config, engine: Engine, *, run_worker: bool = True) -> we
     return app
 
 
-async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    engine = app[ENGINE]
-    if not engine.store.is_open:
-        await engine.store.open()
-    yield
-    await engine.store.close()
-    if engine.lacework is not None:
-        await engine.lacework.close()
+async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with app[RUNTIME]:
+        yield
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:

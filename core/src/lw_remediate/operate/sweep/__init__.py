@@ -32,7 +32,7 @@ no-remediation outcomes are decided again: exemptions expire, budgets refill.
 
 from __future__ import annotations
 
-from ...store.sqlite_sweeps import COMPLETED, FAILED, INTERRUPTED, RUNNING
+from ...store.base import COMPLETED, FAILED, INTERRUPTED, RUNNING
 from .bookkeeping import Prior, SweepStore, settled
 from .pacing import THROTTLE_CODES, Pacer, is_throttled
 from .progress import SUMMARY_STATUSES, SweepProgress

@@ -18,7 +18,7 @@ from typing import Any, Final
 from ...ingest.lacework import parse_expires_at
 from ...ingest.reports import ReportSummary
 from ...model import Mode, Status
-from ...store import ActionRow, SqliteStore
+from ...store import ActionRow, Store
 from .pacing import THROTTLE_CODES, throttle_text
 from .request import SweepBusy, SweepRequest
 
@@ -94,11 +94,8 @@ class SweepStore:
     The SQL is the store's (``sweeps`` table); ownership and the resume rules are here.
     """
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-
-    async def setup(self) -> None:
-        """Nothing left to do: the store creates the ``sweeps`` table when it opens."""
 
     async def claim(
         self, request: SweepRequest, *, owner: str = _OWNER, now: float | None = None

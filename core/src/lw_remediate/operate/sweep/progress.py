@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-#: The outcome columns every summary shows (the issue's list), in order.
+#: The outcome columns every summary shows, in order.
 SUMMARY_STATUSES: Final = (
     "remediated",
     "planned",

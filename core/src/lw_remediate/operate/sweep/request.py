@@ -13,7 +13,7 @@ from ...model import Mode
 from ...plugins import MapRegistry
 from ...rules import canonical_rule_id
 
-#: Report types of ``GET /api/v2/Reports`` for AWS (reference/lacework-protocol.md §2.4).
+#: Report types of ``GET /api/v2/Reports`` for AWS (Lacework API v2, ``reportType``).
 #: ``AWS_CIS_S3`` is the legacy report holding the LW_S3_* / AWS_CIS_1_* ids.
 KNOWN_REPORT_TYPES: Final = (
     "AWS_CIS_S3",

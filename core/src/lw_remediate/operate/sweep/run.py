@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from ...model import ActionRecord, Mode, Status, Violation
 from ...pipeline.engine import Decision, Engine
 from ...remediation import Remediation
 from ...store import ActionRow
-from ...store.sqlite_sweeps import COMPLETED, FAILED, INTERRUPTED, RUNNING
+from ...store.base import COMPLETED, FAILED, INTERRUPTED, RUNNING
 from ..control import Actor
 from .bookkeeping import (
     Prior,
@@ -264,7 +263,7 @@ class Sweep:
     async def _resume_one(self, row: ActionRow) -> None:
         # The engine's crash-recovery path: verify first if the apply had started, else
         # run again from check (which re-reads live state). Gated when it was created.
-        await self.engine._resume(row.record)
+        await self.engine.resume(row.record)
         stored = await self.engine.store.get_action(row.record.id or "")
         record = stored.record if stored is not None else row.record
         self.progress.resumed += 1
@@ -492,9 +491,3 @@ def _install_gate(engine: Engine) -> None:
 def _one_line(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= 300 else flat[:297] + "..."
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
