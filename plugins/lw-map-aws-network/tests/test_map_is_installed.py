@@ -25,6 +25,9 @@ EXPECTED = {
     "network.delete_unused_security_group": ({"LW_AWS_NETWORKING_1"}, True),
     "network.restrict_vpc_endpoint_policy": ({"LW_AWS_NETWORKING_4"}, True),
     "network.enable_lb_access_logs": ({"LW_AWS_NETWORKING_49"}, False),
+    "network.require_cloudfront_viewer_https": ({"LW_AWS_NETWORKING_50"}, False),
+    "network.restrict_cloudfront_origin_tls": ({"LW_AWS_NETWORKING_42"}, False),
+    "network.require_cloudfront_origin_https": ({"LW_AWS_NETWORKING_41"}, True),
 }
 
 

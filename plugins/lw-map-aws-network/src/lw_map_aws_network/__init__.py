@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from lw_remediate import Remediation, hookimpl
 
 from .remediations import (
+    cloudfront,
     default_group,
     flow_logs,
     lb_access_logs,
@@ -29,4 +30,5 @@ def lw_remediate_remediations() -> Iterable[Remediation]:
         unused_group.REMEDIATION,
         vpc_endpoint.REMEDIATION,
         lb_access_logs.REMEDIATION,
+        *cloudfront.REMEDIATIONS,
     ]
