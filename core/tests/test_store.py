@@ -87,3 +87,71 @@ async def test_audit_trail(store):
     await store.audit("approved", "approved by alice", actor="alice", action_id="a1", data={"x": 1})
     (event,) = await store.audit_events(action_id="a1")
     assert (event.actor, event.kind, event.data) == ("alice", "approved", {"x": 1})
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (b'{"event_id": "1"}', "utf-8"),
+        (b'\xef\xbb\xbf{"event_id": "1"}', "utf-8-sig"),
+        ('{"event_id": "1"}'.encode("utf-16"), "utf-16"),
+        ('{"event_id": "1"}'.encode("utf-32-le"), "utf-32-le"),
+    ],
+)
+async def test_bodies_are_kept_as_received_and_read_back(store, raw, encoding):
+    [(inbox_id, _)] = await store.enqueue([("k", "classic", "1", raw)])
+    row = await store.get_inbox(inbox_id)
+    assert row.raw == raw and row.encoding == encoding
+    assert row.payload() == {"event_id": "1"}
+    (claimed,) = await store.claim_due(9e18, 10)
+    assert claimed.raw == raw and claimed.payload() == {"event_id": "1"}
+
+
+async def test_an_unreadable_body_never_breaks_listing_or_claiming(store):
+    # A row no decoder can read (bytes that are not the encoding recorded for them).
+    [(inbox_id, _)] = await store.enqueue([("k", "classic", "1", b"\xff\xfe\x00{")])
+    (row,) = await store.list_inbox()
+    assert row.id == inbox_id
+    with pytest.raises(ValueError, match=r"Expecting value|decode"):
+        row.payload()
+    assert [r.id for r in await store.claim_due(9e18, 10)] == [inbox_id]
+
+
+V1_INBOX = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY, delivery_key TEXT NOT NULL UNIQUE, shape TEXT NOT NULL,
+    event_id TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0, received_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL, updated_at REAL NOT NULL, last_error TEXT
+);
+"""
+
+
+async def test_a_version_1_store_is_migrated_and_its_rows_still_read(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_INBOX)
+    # Version 1 stored raw.decode("utf-8"): a BOM body kept its U+FEFF, which json.loads
+    # of the text refuses (issue 15, case 1). Both rows must read back.
+    for i, text in enumerate(('{"event_id": "1"}', '\ufeff{"event_id": "2"}'), 1):
+        conn.execute(
+            "INSERT INTO inbox (delivery_key, shape, event_id, body, received_at,"
+            " next_attempt_at, updated_at) VALUES (?, 'classic', ?, ?, 0, 0, 0)",
+            (f"classic:{i}", str(i), text),
+        )
+    conn.commit()
+    conn.close()
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        rows = await store.claim_due(9e18, 10)
+        assert [r.payload() for r in rows] == [{"event_id": "1"}, {"event_id": "2"}]
+        [(new_id, _)] = await store.enqueue([("classic:3", "classic", "3", b'{"event_id": "3"}')])
+        assert (await store.get_inbox(new_id)).payload() == {"event_id": "3"}
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    conn.close()

@@ -48,6 +48,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.inbox_dead = Counter(
+            "lw_remediate_inbox_dead",
+            "Inbox entries ended dead (not enrichable, unreadable, or failed to process)",
+            registry=self.registry,
+        )
+        self.worker_restarts = Counter(
+            "lw_remediate_worker_restarts",
+            "Times the supervisor restarted a crashed worker",
+            registry=self.registry,
+        )
+
     def received(self, shape: str, result: str) -> Any:
         """The alerts-received counter child for (shape, result), cached (hot path)."""
         key = (shape, result)

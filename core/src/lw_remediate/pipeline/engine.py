@@ -37,7 +37,7 @@ from ..plugins import MapRegistry
 from ..remediation import Remediation
 from ..safety import Safety
 from ..store import InboxRow, Store
-from .runner import Runner
+from .runner import Runner, describe_error
 
 log = structlog.get_logger("lw_remediate.engine")
 
@@ -46,7 +46,19 @@ SESSION_POLICY_LIMIT = 2048
 
 
 class EnrichmentPending(Exception):
-    """The alert cannot be enriched yet (API unavailable); it stays queued."""
+    """The alert cannot be enriched yet (API unavailable); it stays queued.
+
+    ``retry_after``: the seconds Lacework asked to wait (``Retry-After``), if it did.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+#: The longest wait between two enrichment attempts of one alert, whatever
+#: ``Retry-After`` asks (a day: a bad header must not park an alert for ever).
+MAX_RETRY_DELAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -96,24 +108,21 @@ class Engine:
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[Any]] = set()
         self.gates: list[GateFn] = []
+        #: ``time.monotonic()`` of the worker loop's last round (its liveness).
+        self.heartbeat: float | None = None
 
     # -- ingest ------------------------------------------------------------------------
 
     async def accept(
-        self, alerts: Sequence[Alert], *, raw_text: str | None = None
+        self, alerts: Sequence[Alert], *, raw: bytes | None = None
     ) -> list[tuple[int, bool]]:
         """Commit alerts to the inbox (durable on return) and wake the worker.
 
-        ``raw_text`` is the received body when it is exactly one alert: it is stored as
-        received instead of being re-encoded.
+        ``raw`` is the received body when it is exactly one alert: it is stored as the
+        bytes received (with the encoding JSON detected) instead of being re-encoded.
         """
         items: list[tuple[str, str, str, Any]] = [
-            (
-                a.delivery_key,
-                str(a.shape),
-                a.event_id,
-                raw_text if raw_text is not None else dict(a.raw),
-            )
+            (a.delivery_key, str(a.shape), a.event_id, raw if raw is not None else dict(a.raw))
             for a in alerts
         ]
         results = await self.store.enqueue(items)
@@ -133,7 +142,12 @@ class Engine:
         unfinished = await self.store.unfinished_actions()
         if requeued or unfinished:
             log.info("recovering", requeued_alerts=requeued, unfinished_actions=len(unfinished))
-        await asyncio.gather(*(self.resume(row.record) for row in unfinished))
+        results = await asyncio.gather(
+            *(self.resume(row.record) for row in unfinished), return_exceptions=True
+        )
+        for row, result in zip(unfinished, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("resume_failed", action_id=row.record.id, error=describe_error(result))
 
     async def resume(self, record: ActionRecord) -> None:
         """Finish an action a crash or an interruption left half-way (verify first when
@@ -154,18 +168,30 @@ class Engine:
         await self._dispatch(rem, record, run)
 
     async def run_worker(self, stop: asyncio.Event, *, batch: int = 32) -> None:
-        """Process due inbox entries until ``stop`` is set; in-flight work is finished."""
+        """Process due inbox entries until ``stop`` is set; in-flight work is finished.
+
+        One inbox entry can never stop the loop: :meth:`process_inbox` records any
+        failure on its row. A store failure while claiming is logged and retried.
+        """
+        failures = 0
         while not stop.is_set():
+            self.heartbeat = time.monotonic()
             self._wake.clear()
-            rows = await self.store.claim_due(time.time(), batch)
-            for row in rows:
-                task = asyncio.create_task(self.process_inbox(row))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-            self.metrics.set_queue(await self.store.inbox_counts())
+            try:
+                rows = await self.store.claim_due(time.time(), batch)
+                for row in rows:
+                    task = asyncio.create_task(self.process_inbox(row))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+                self.metrics.set_queue(await self.store.inbox_counts())
+                next_due = None if rows else await self.store.next_due_at()
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - the store may come back; keep trying
+                failures += 1
+                rows, next_due = [], time.time() + min(5.0, 0.1 * 2**failures)
+                log.error("worker_store_failed", error=describe_error(exc), failures=failures)
             if rows:
                 continue
-            next_due = await self.store.next_due_at()
             timeout = 5.0 if next_due is None else max(0.0, min(5.0, next_due - time.time()))
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             _, pending = await asyncio.wait(
@@ -181,17 +207,30 @@ class Engine:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
 
     async def process_inbox(self, row: InboxRow) -> list[ActionRecord]:
-        """Enrich one accepted alert and run every violation it names."""
+        """Enrich one accepted alert and run every violation it names.
+
+        Whatever goes wrong with this one entry (a body that cannot be read, a bug, a
+        store error) ends it ``dead`` with the reason; it never reaches the worker.
+        """
         try:
-            alerts = parse_payload(row.body)
-        except PayloadError as exc:  # stored bodies were parsed once; this is defensive
-            await self.store.mark_inbox(row.id, "dead", error=str(exc))
+            return await self._process_inbox(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the row, the worker goes on
+            await self._dead(row, f"could not process this alert: {describe_error(exc)}")
+            return []
+
+    async def _process_inbox(self, row: InboxRow) -> list[ActionRecord]:
+        try:
+            alerts = parse_payload(row.payload())
+        except (ValueError, RecursionError, PayloadError) as exc:
+            await self._dead(row, f"the stored body cannot be read: {describe_error(exc)}")
             return []
         alert = alerts[0]
         try:
             violations = await self.enrich(alert)
         except EnrichmentPending as exc:
-            await self._retry_or_dead(row, str(exc))
+            await self._retry_or_dead(row, str(exc), retry_after=exc.retry_after)
             return []
         records: list[ActionRecord] = []
         try:
@@ -203,17 +242,27 @@ class Engine:
         await self.store.mark_inbox(row.id, "done")
         return records
 
-    async def _retry_or_dead(self, row: InboxRow, error: str) -> None:
+    async def _dead(self, row: InboxRow, error: str) -> None:
+        """End an inbox entry ``dead`` with the reason (listed by ``inbox list``)."""
+        self.metrics.inbox_dead.inc()
+        log.error(
+            "alert_dead",
+            inbox_id=row.id,
+            event_id=row.event_id,
+            attempts=row.attempts,
+            error=error,
+        )
+        try:
+            await self.store.mark_inbox(row.id, "dead", error=error)
+        except Exception as exc:  # noqa: BLE001 - re-queued by the next start's recover()
+            log.error("alert_dead_not_recorded", inbox_id=row.id, error=describe_error(exc))
+
+    async def _retry_or_dead(
+        self, row: InboxRow, error: str, *, retry_after: float | None = None
+    ) -> None:
         max_attempts = self.config.remediation.enrich_max_attempts
         if row.attempts >= max_attempts:
-            await self.store.mark_inbox(row.id, "dead", error=error)
-            log.error(
-                "alert_dead",
-                inbox_id=row.id,
-                event_id=row.event_id,
-                attempts=row.attempts,
-                error=error,
-            )
+            await self._dead(row, error)
             await self.notifiers.send(
                 Notification(
                     NotificationKind.ALERT_DEAD,
@@ -224,6 +273,8 @@ class Engine:
             return
         base = self.config.remediation.enrich_retry_seconds
         delay = min(300.0, base * 2.0 ** (row.attempts - 1)) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
+        if retry_after is not None:  # Lacework asked for a wait: never ask again sooner
+            delay = max(delay, min(retry_after, MAX_RETRY_DELAY))
         await self.store.retry_later(row.id, next_attempt_at=time.time() + delay, error=error)
         log.info(
             "alert_requeued",
@@ -257,7 +308,10 @@ class Engine:
         except LaceworkAuthError as exc:
             self.metrics.enrich_failures.labels(reason="auth").inc()
             raise EnrichmentPending(f"Lacework API rejected the credentials: {exc}") from exc
-        except (LaceworkUnavailable, LaceworkError) as exc:
+        except LaceworkUnavailable as exc:
+            self.metrics.enrich_failures.labels(reason="unavailable").inc()
+            raise EnrichmentPending(str(exc), retry_after=exc.retry_after) from exc
+        except LaceworkError as exc:
             self.metrics.enrich_failures.labels(reason="unavailable").inc()
             raise EnrichmentPending(str(exc)) from exc
         return violations_from_alert_details(details)
@@ -338,6 +392,23 @@ class Engine:
                 resource_arn=violation.resource_arn,
             )
             return record
+        try:
+            return await self._gate_and_run(rem, record, mode)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the action; the others go on
+            record.status, record.state = Status.FAILED, "done"
+            record.detail = f"the action could not run: {describe_error(exc)}"
+            record.error = type(exc).__name__
+            log.error("action_crashed", action_id=record.id, error=record.detail)
+            await self.store.save_action(record)
+            await self._report(record, 0.0)
+            return record
+
+    async def _gate_and_run(
+        self, rem: Remediation, record: ActionRecord, mode: Mode
+    ) -> ActionRecord:
+        violation = record.violation
         decision = await self.gate(violation, rem, mode, action_id=record.id)
         if decision is not None:
             record.status, record.detail, record.state = decision.status, decision.detail, "done"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -16,18 +17,30 @@ RUNNING, INTERRUPTED, COMPLETED, FAILED = "running", "interrupted", "completed",
 
 @dataclass(frozen=True)
 class InboxRow:
-    """One accepted delivery, as committed before the 202."""
+    """One accepted delivery, as committed before the 202.
+
+    ``raw`` is the body exactly as received and ``encoding`` the encoding JSON
+    detected in it (``utf-8``, ``utf-8-sig``, ...): reading a row never fails, only
+    :meth:`payload` can (a row that cannot be decoded ends ``dead``, it never stops the
+    worker).
+    """
 
     id: int
     delivery_key: str
     shape: str
     event_id: str
-    body: Any
+    raw: bytes
+    encoding: str
     state: str  # queued | processing | done | dead
     attempts: int
     received_at: float
     next_attempt_at: float
     last_error: str | None = None
+
+    def payload(self) -> Any:
+        """The body as JSON; raises ValueError (UnicodeDecodeError, JSONDecodeError) or
+        RecursionError when it cannot be read."""
+        return json.loads(self.raw.decode(self.encoding))
 
 
 @dataclass(frozen=True)
@@ -252,7 +265,8 @@ class Store(SafetyStore, SweepTables, Protocol):
     # -- inbox -----------------------------------------------------------------------
     async def enqueue(self, items: Sequence[tuple[str, str, str, Any]]) -> list[tuple[int, bool]]:
         """Commit deliveries ``(delivery_key, shape, event_id, body)``; return
-        ``(inbox id, created)`` per item (``created`` False for a redelivery)."""
+        ``(inbox id, created)`` per item (``created`` False for a redelivery). ``body`` is
+        the received bytes (stored as they are), a JSON text, or a JSON value."""
         ...
 
     async def claim_due(self, now: float, limit: int) -> list[InboxRow]: ...

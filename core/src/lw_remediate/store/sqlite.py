@@ -20,13 +20,14 @@ from typing import Any, TypeVar
 
 from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
 from .base import ActionRow, AuditEvent, StoreJournal
-from .sqlite_inbox import SqliteInboxTables
+from .sqlite_inbox import INBOX_MIGRATION, SqliteInboxTables
 from .sqlite_safety import SAFETY_SCHEMA, SqliteSafetyTables
 from .sqlite_sweeps import SWEEP_SCHEMA, SqliteSweepTables
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+#: 2: inbox bodies are the received bytes, with ``body_encoding`` (1: decoded text).
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS inbox (
     delivery_key TEXT NOT NULL UNIQUE,
     shape TEXT NOT NULL,
     event_id TEXT NOT NULL,
-    body TEXT NOT NULL,
+    body TEXT NOT NULL, -- the bytes received (a BLOB); text in version-1 rows
+    body_encoding TEXT,
     state TEXT NOT NULL DEFAULT 'queued',
     attempts INTEGER NOT NULL DEFAULT 0,
     received_at REAL NOT NULL,
@@ -108,6 +110,19 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store file written by an older version up to :data:`SCHEMA_VERSION`;
+    existing rows keep working as they are."""
+    columns = {r["name"] for r in conn.execute("PRAGMA table_info(inbox)").fetchall()}
+    if "body_encoding" not in columns:
+        conn.execute(INBOX_MIGRATION)
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )
+
+
 def new_action_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -147,10 +162,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA + SAFETY_SCHEMA + SWEEP_SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            _migrate(conn)
             return conn
 
         loop = asyncio.get_running_loop()

@@ -20,6 +20,30 @@ from .base import InboxRow
 
 T = TypeVar("T")
 
+#: Migration of schema version 1 (bodies stored as decoded text) to 2.
+INBOX_MIGRATION = "ALTER TABLE inbox ADD COLUMN body_encoding TEXT"
+
+
+def stored_body(body: Any) -> tuple[bytes, str]:
+    """What the inbox keeps of a body: bytes as received (or the JSON text/value
+    encoded as UTF-8) and the encoding JSON detects in them."""
+    if isinstance(body, bytes | bytearray):
+        raw = bytes(body)
+    elif isinstance(body, str):
+        raw = body.encode("utf-8", "surrogatepass")
+    else:
+        raw = json.dumps(body).encode("utf-8")
+    return raw, json.detect_encoding(raw)
+
+
+def read_body(value: bytes | str, encoding: str | None) -> tuple[bytes, str]:
+    """A stored body back: version-2 rows are bytes with their encoding; version-1 rows
+    are text (a UTF-8 BOM included when the body had one)."""
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        return raw, json.detect_encoding(raw)
+    return bytes(value), encoding or json.detect_encoding(bytes(value))
+
 
 class SqliteInboxTables:
     """The inbox half of :class:`~lw_remediate.store.base.Store` on the store's connection."""
@@ -72,18 +96,11 @@ class SqliteInboxTables:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for key, shape, event_id, body in items:
+                raw, encoding = stored_body(body)
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO inbox (delivery_key, shape, event_id, body, received_at, next_attempt_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        key,
-                        shape,
-                        event_id,
-                        body if isinstance(body, str) else json.dumps(body),
-                        now,
-                        now,
-                        now,
-                    ),
+                    "INSERT OR IGNORE INTO inbox (delivery_key, shape, event_id, body, body_encoding,"
+                    " received_at, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, shape, event_id, raw, encoding, now, now, now),
                 )
                 if cur.rowcount:
                     out.append((int(cur.lastrowid or 0), True))
@@ -101,12 +118,14 @@ class SqliteInboxTables:
 
     @staticmethod
     def _inbox(row: sqlite3.Row) -> InboxRow:
+        raw, encoding = read_body(row["body"], row["body_encoding"])
         return InboxRow(
             id=row["id"],
             delivery_key=row["delivery_key"],
             shape=row["shape"],
             event_id=row["event_id"],
-            body=json.loads(row["body"]),
+            raw=raw,
+            encoding=encoding,
             state=row["state"],
             attempts=row["attempts"],
             received_at=row["received_at"],

@@ -18,6 +18,7 @@ from aiohttp import web
 from ..config import Config
 from ..ingest.alerts import PayloadError, Shape, parse_payload
 from ..pipeline.engine import Engine
+from ..pipeline.worker import Worker
 from ..runtime import Runtime
 from .sweeps import add_sweep_routes
 
@@ -26,9 +27,8 @@ log = structlog.get_logger("lw_remediate.server")
 RUNTIME = web.AppKey("runtime", Runtime)
 ENGINE = web.AppKey("engine", Engine)
 CONFIG = web.AppKey("config", Config)
-STOP = web.AppKey("stop", asyncio.Event)
-WORKER = web.AppKey("worker", asyncio.Task[None])
-READY = web.AppKey("ready", dict[str, bool])
+WORKER = web.AppKey("worker", Worker)
+READY = web.AppKey("ready", dict[str, bool])  # "maps": loaded as configured
 TOKEN = web.AppKey("webhook_token", str)  # resolved once: a token file is not re-read per request
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -128,8 +128,8 @@ async def webhook(request: web.Request) -> web.Response:
     if not real:
         return web.json_response({"status": "test event received; nothing to do"}, status=200)
     # A single alert that is the whole body is stored as the bytes received (no re-encoding).
-    text = raw.decode("utf-8") if len(real) == 1 and real[0].raw is body else None
-    results = await engine.accept(real, raw_text=text)
+    text = raw if len(real) == 1 and real[0].raw is body else None
+    results = await engine.accept(real, raw=text)
     created = [inbox_id for inbox_id, new in results if new]
     for alert, (_, new) in zip(real, results, strict=True):
         metrics.received(str(alert.shape), "accepted" if new else "duplicate").inc()
@@ -156,7 +156,7 @@ async def readyz(request: web.Request) -> web.Response:
     checks = {
         "store": engine.store.is_open,
         "maps": bool(engine.registry.remediations) and ready.get("maps", False),
-        "worker": ready.get("worker", False),
+        "worker": WORKER in request.app and request.app[WORKER].alive,
     }
     return web.json_response(
         {"ready": all(checks.values()), "checks": checks},
@@ -178,7 +178,6 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> web.Application:
     app[RUNTIME] = runtime
     app[ENGINE] = engine
     app[CONFIG] = config
-    app[STOP] = asyncio.Event()
     app[READY] = {"maps": not engine.registry.failed or not config.strict_maps}
     app[TOKEN] = config.server.resolved_webhook_token() or ""
     app[ADMIN_TOKEN] = config.server.resolved_admin_token() or ""
@@ -204,24 +203,10 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = app[ENGINE]
-    stop = app[STOP]
-    await engine.recover()
-    app[WORKER] = asyncio.create_task(engine.run_worker(stop))
-    app[READY]["worker"] = True
-    log.info("worker_started")
+    worker = app[WORKER] = Worker(engine)
+    await worker.start()
     yield
-    app[READY]["worker"] = False
-    stop.set()
-    try:
-        await asyncio.wait_for(
-            asyncio.shield(app[WORKER]), timeout=engine.config.remediation.timeout_seconds
-        )
-    except TimeoutError:
-        app[WORKER].cancel()
-        log.warning("worker_stopped_with_work_in_flight")
-    # Anything still claimed goes back to the queue for the next start.
-    await engine.store.requeue_processing()
-    log.info("worker_stopped")
+    await worker.stop(timeout=engine.config.remediation.timeout_seconds)
 
 
 def run(app: web.Application, *, host: str, port: int) -> None:
