@@ -142,12 +142,46 @@ def test_replay_eventbridge_fixes_each_bucket_in_its_account(admin_client, confi
     assert all(a["before_image"] for a in actions)
     assert all(any(c["action"] == "s3:PutBucketAcl" for c in a["calls"]) for a in actions)
 
-    again = cli("replay", "--mode", "auto", "--json", "--config", str(config), str(payload))
-    assert again.returncode == 0, again.stderr
-    assert sorted(r["action_id"] for r in json.loads(again.stdout)) == sorted(
-        r["action_id"] for r in rows
-    )
+    # The same event again: said so, nothing run, the earlier result not passed off as new.
+    seen = cli("replay", "--mode", "auto", "--json", "--config", str(config), str(payload))
+    assert seen.returncode == 1, seen.stderr
+    assert json.loads(seen.stdout) == []
+    assert "eventbridge:" in seen.stderr and "already in the store" in seen.stderr
+    assert "--again" in seen.stderr
     assert len(json.loads(cli("history", "--json", "--config", str(config)).stdout)) == 3
+
+    # --again runs it once more: new actions, which find the buckets already fixed.
+    again = cli(
+        "replay", "--mode", "auto", "--again", "--json", "--config", str(config), str(payload)
+    )
+    assert again.returncode == 0, again.stderr
+    rerun = json.loads(again.stdout)
+    assert {r["resource_arn"] for r in rerun} == set(by_resource)
+    assert not {r["action_id"] for r in rerun} & {r["action_id"] for r in rows}
+    assert {r["status"] for r in rerun} == {"resolved"}, json.dumps(rerun, indent=1)
+    assert len(json.loads(cli("history", "--json", "--config", str(config)).stdout)) == 6
+
+
+def test_replay_runs_new_alerts_and_names_the_seen_ones(admin_client, config_file, tmp_path):
+    s3a = admin_client("s3", account=A)
+    s3a.create_bucket(Bucket="a-public-1", ACL="public-read")
+    first = two_account_s3_event()
+    first["detail"]["EVENT_DETAILS"]["data"] = first["detail"]["EVENT_DETAILS"]["data"][:1]
+    rows = first["detail"]["EVENT_DETAILS"]["data"][0]["ENTITY_MAP"]["NewViolation"]
+    del rows[1:]
+    second = copy.deepcopy(first)
+    second["detail"]["EVENT_ID"] = "99999"
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    one.write_text(json.dumps(first))
+    two.write_text(json.dumps(second))
+    config = config_file()
+    assert cli("replay", "--config", str(config), str(one)).returncode == 0
+
+    result = cli("replay", "--json", "--config", str(config), str(one), str(two))
+    assert result.returncode == 0, result.stderr
+    assert [r["status"] for r in json.loads(result.stdout)] == ["planned"]
+    assert result.stderr.count("already in the store") == 1
+    assert first["detail"]["EVENT_ID"] in result.stderr and "99999" not in result.stderr
 
 
 def test_replay_dry_run_changes_nothing(admin_client, config_file, tmp_path):

@@ -18,7 +18,7 @@ import click
 from ..config import Config, load_config
 from ..errors import ConfigError, LwRemediateError
 from ..logs import configure_logging
-from ..model import ActionRecord, Mode, Status
+from ..model import Mode, Status
 from ..plugins import MapRegistry, load_maps
 from ..policy import IamPolicy
 from ..rules import alias_of
@@ -270,11 +270,21 @@ def serve_command(config_path: str | None, host: str | None, port: int | None) -
     default=None,
     help="Override every remediation's mode for this run.",
 )
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Run alerts whose event id is already in the store once more (new actions).",
+)
 @config_option
 def replay_command(
-    files: tuple[str, ...], as_json: bool, mode: str | None, config_path: str | None
+    files: tuple[str, ...], as_json: bool, mode: str | None, again: bool, config_path: str | None
 ) -> None:
-    """Run payload files through the pipeline once, without the HTTP server."""
+    """Run payload files through the pipeline once, without the HTTP server.
+
+    An alert already in the store (replayed before, or received by the daemon) is not
+    run again, and its earlier result is not shown as this run's: it is named on stderr.
+    ``--again`` runs it once more. Exit status 1 when every alert was already seen.
+    """
     from ..ingest.alerts import PayloadError, parse_payload
 
     config = load_config(config_path)
@@ -295,21 +305,25 @@ def replay_command(
         config, mode_override=Mode(mode) if mode else None, trust_payload_resources=True
     )
 
-    async def go() -> list[ActionRecord]:
-        async with runtime as rt:
-            return await rt.engine.replay(alerts)
+    from ..pipeline.engine import EnrichmentPending, Replayed
 
-    from ..pipeline.engine import EnrichmentPending
+    async def go() -> Replayed:
+        async with runtime as rt:
+            return await rt.engine.replay(alerts, again=again)
 
     try:
-        records = asyncio.run(go())
+        replayed = asyncio.run(go())
     except EnrichmentPending as exc:
         raise LwRemediateError(f"cannot enrich: {exc}") from None
-    rows = [r.summary() for r in records]
+    for seen in replayed.already_seen:
+        click.echo(f"lw-remediate: {seen.describe()}", err=True)
+    rows = [r.summary() for r in replayed.records]
     if as_json:
         echo_json(rows)
     else:
         _table(rows, ["rule_id", "resource_arn", "remediation_id", "mode", "status", "detail"])
+    if replayed.already_seen and not replayed.ran:
+        raise LwRemediateError("nothing replayed: every alert was already in the store")
 
 
 @cli.command("history")

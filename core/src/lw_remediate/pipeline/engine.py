@@ -11,9 +11,10 @@ import inspect
 import json
 import random
 import time
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -542,17 +543,69 @@ class Engine:
 
     # -- replay --------------------------------------------------------------------------
 
-    async def replay(self, alerts: Iterable[Alert]) -> list[ActionRecord]:
-        """Run alerts through the pipeline once, now (no HTTP, no queue)."""
-        records: list[ActionRecord] = []
+    async def replay(self, alerts: Iterable[Alert], *, again: bool = False) -> Replayed:
+        """Run alerts through the pipeline once, now (no HTTP, no queue).
+
+        An alert whose delivery (``<shape>:<event id>``) is already in the store -- replayed
+        before, or received by the daemon -- is not run again and not answered with the
+        earlier result: it is listed in :attr:`Replayed.already_seen`. With ``again`` it
+        runs once more as a new delivery (its own inbox row, so new actions).
+        """
+        result = Replayed()
         for alert in alerts:
             if alert.shape is Shape.TEST:
                 continue
-            ((inbox_id, _created),) = await self.store.enqueue(
-                [(alert.delivery_key, str(alert.shape), alert.event_id, dict(alert.raw))]
+            key = alert.delivery_key
+            ((inbox_id, created),) = await self.store.enqueue(
+                [(key, str(alert.shape), alert.event_id, dict(alert.raw))]
             )
+            if not created:
+                earlier = await self.store.get_inbox(inbox_id)
+                if not again:
+                    result.already_seen.append(
+                        SeenDelivery(key, inbox_id, earlier.state if earlier else "unknown")
+                    )
+                    log.info("replay_already_seen", delivery_key=key, inbox_id=inbox_id)
+                    continue
+                ((inbox_id, _),) = await self.store.enqueue(
+                    [
+                        (
+                            f"{key}#again-{uuid.uuid4().hex[:12]}",
+                            str(alert.shape),
+                            alert.event_id,
+                            dict(alert.raw),
+                        )
+                    ]
+                )
+                log.info("replay_again", delivery_key=key, inbox_id=inbox_id)
             violations = await self.enrich(alert)
             for violation in violations:
-                records.extend(await self.handle_violation(violation, inbox_id=inbox_id))
+                result.records.extend(await self.handle_violation(violation, inbox_id=inbox_id))
             await self.store.mark_inbox(inbox_id, "done")
-        return records
+            result.ran.append(key)
+        return result
+
+
+@dataclass(frozen=True)
+class SeenDelivery:
+    """A replayed alert whose delivery was already in the store (not run again)."""
+
+    delivery_key: str
+    inbox_id: int
+    state: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.delivery_key} is already in the store (inbox {self.inbox_id}, {self.state}); "
+            "not run again (pass --again to run it once more)"
+        )
+
+
+@dataclass
+class Replayed:
+    """What :meth:`Engine.replay` ran, and which alerts it left alone as already seen."""
+
+    records: list[ActionRecord] = field(default_factory=list)
+    #: Delivery keys of the alerts that ran (in order).
+    ran: list[str] = field(default_factory=list)
+    already_seen: list[SeenDelivery] = field(default_factory=list)
