@@ -533,6 +533,38 @@ async def test_throttling_beyond_the_retries_ends_failed(start_daemon, estate):
     assert (snap["retried"], snap["statuses"]) == (1, {"failed": 1})
 
 
+async def test_only_violations_a_remediation_takes_are_paced(start_daemon, one_lane, fake_lacework):
+    """A report full of rows no map handles (here a tenant's custom policy) is recorded,
+    not paced: only the three buckets take a start slot in their lane."""
+    report = current_report()
+    report["recommendations"] = [
+        rec for rec in report["recommendations"] if rec["REC_ID"] == "lacework-global-130"
+    ]
+    report["recommendations"][0]["VIOLATIONS"] = [
+        {"resource": f"arn:aws:s3:::{name}", "region": "us-east-1"} for name in LANE
+    ]
+    custom = dict(report["recommendations"][0])
+    custom.update(
+        REC_ID="customerdemo-custom-7",
+        STATUS="NonCompliant",
+        VIOLATIONS=[
+            {"resource": f"arn:aws:s3:::unmatched-{n}", "region": "us-east-1", "reasons": ["X"]}
+            for n in range(60)
+        ],
+    )
+    report["recommendations"].append(custom)
+    fake_lacework.add_report(OTHER, "AWS_CIS_14", report)
+    daemon = await start_daemon(sweep=FAST)
+    sweep = await sweep_once(daemon, accounts=[OTHER], report_types=["AWS_CIS_14"], rules=[])
+    snap = sweep.snapshot()
+    assert sweep.state == "completed"
+    assert (snap["total"], snap["done"], snap["unmatched"]) == (63, 63, 60)
+    assert snap["statuses"]["no_remediation"] == 60
+    assert snap["statuses"]["remediated"] == 3
+    assert still_public(one_lane) == []
+    assert [lane.pacer.granted for lane in sweep._lanes.values()] == [3]
+
+
 # -- the admin API ---------------------------------------------------------------------------
 
 ADMIN = "admin-token-0123456789abcdef"

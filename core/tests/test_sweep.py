@@ -116,6 +116,16 @@ def test_pacer_token_bucket_allows_a_burst_then_the_rate():
     assert pacer.delay() == pytest.approx(0.25)
 
 
+def test_pacer_counts_the_start_slots_it_hands_out():
+    clock = Clock()
+    pacer = Pacer(1.0, burst=2, clock=clock)
+    assert [pacer.delay() for _ in range(3)] == [0.0, 0.0, 1.0]
+    assert pacer.granted == 2
+    unpaced = Pacer(0.0, clock=clock)
+    assert [unpaced.delay() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert unpaced.granted == 3
+
+
 def test_pacer_unpaced_never_waits_until_throttled():
     clock = Clock()
     pacer = Pacer(0.0, clock=clock, jitter=lambda: 1.0, backoff=2.0)

@@ -330,6 +330,11 @@ def summary_lines(snap: dict[str, Any]) -> list[str]:
         f"{snap['total']} violations in {accounts} account(s), "
         f"{len(snap['reports'])}/{snap['reports_expected']} reports read; "
         f"{snap['skipped']} done before, {snap['not_started']} not started"
+        + (
+            f", {snap['unmatched']} with no remediation installed (not paced)"
+            if snap.get("unmatched")
+            else ""
+        )
         + (f", {snap['resumed']} interrupted actions finished" if snap["resumed"] else "")
     )
     for report in snap["reports"]:

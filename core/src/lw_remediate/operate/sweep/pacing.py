@@ -64,6 +64,8 @@ class Pacer:
         self.resume_at = 0.0
         self.strikes = 0
         self.throttles = 0
+        #: Start slots handed out (each a piece of work that went through this lane).
+        self.granted = 0
 
     def delay(self) -> float:
         """Seconds to wait before starting; 0 means start now (and a token was taken)."""
@@ -71,11 +73,13 @@ class Pacer:
         if now < self.resume_at:
             return self.resume_at - now
         if self.rate <= 0:
+            self.granted += 1
             return 0.0
         self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate)
         self._updated = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
+            self.granted += 1
             return 0.0
         return (1.0 - self._tokens) / self.rate
 

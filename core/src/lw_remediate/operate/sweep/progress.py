@@ -27,6 +27,9 @@ class SweepProgress:
     retried: int = 0
     resumed: int = 0
     not_started: int = 0
+    #: Violations no installed remediation takes (or a rule conflict holds): recorded at
+    #: once, never paced or queued behind AWS work.
+    unmatched: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     rules: dict[str, Counter[str]] = field(default_factory=dict)
     reports: list[dict[str, Any]] = field(default_factory=list)
@@ -43,6 +46,7 @@ class SweepProgress:
             "retried": self.retried,
             "resumed": self.resumed,
             "not_started": self.not_started,
+            "unmatched": self.unmatched,
             "statuses": dict(sorted(self.statuses.items())),
             "rules": {r: dict(sorted(c.items())) for r, c in sorted(self.rules.items())},
             "reports": list(self.reports),

@@ -422,6 +422,9 @@ class Sweep:
 
     async def _work(self, item: _Item) -> None:
         try:
+            if not self._remediations(item.violation):
+                await self._record_unmatched(item)
+                return
             lane = self._lane(item.violation)
             while True:
                 async with lane.slots:
@@ -457,6 +460,23 @@ class Sweep:
                 return
         finally:
             self._room.release()
+
+    async def _record_unmatched(self, item: _Item) -> None:
+        """A violation no remediation takes: recorded (``no_remediation``, or ``refused``
+        for a rule conflict) without a lane, a start slot or pacing -- it is no AWS work."""
+        if self.stopping:
+            return
+        inbox_id = await self._pass_inbox(item.attempt)
+        token = _IN_SWEEP.set(self.id)
+        try:
+            records = await self.engine.handle_violation(
+                item.violation, inbox_id=inbox_id, mode=self.request.mode
+            )
+        finally:
+            _IN_SWEEP.reset(token)
+        self.progress.unmatched += 1
+        self._tally(records, item.rule)
+        self.progress.done += 1
 
     def _tally(self, records: Sequence[ActionRecord], rule: str) -> None:
         for record in records:
