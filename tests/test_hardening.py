@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import structlog
 
+from lw_remediate.logs import configure_logging
 from lw_remediate.testing.fake_lacework import load_fixture
+
+from .conftest import daemon_config, to_toml
 
 ACCOUNT = "123456789012"
 BOM = b"\xef\xbb\xbf"
@@ -81,3 +85,89 @@ async def test_an_unreadable_inbox_row_ends_dead_and_the_worker_goes_on(
         text = await resp.text()
     assert 'lw_remediate_queue_depth{state="dead"} 1.0' in text
     assert "lw_remediate_inbox_dead_total 1.0" in text
+
+
+# -- case 4 and redaction by value ------------------------------------------------------
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    import asyncio
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from lw_remediate.cli import main; main()",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+def secrets_of(config) -> dict[str, str]:
+    return {
+        "webhook token": config.server.resolved_webhook_token(),
+        "admin token": config.server.resolved_admin_token(),
+        "lacework secret": config.lacework.resolved_secret(),
+        "lacework key id": config.lacework.key_id,
+        "slack url": config.notify.slack.resolved_url(),
+    }
+
+
+def assert_no_secret(where: str, data: bytes, secrets: dict[str, str]) -> None:
+    for name, value in secrets.items():
+        for form in {value, json.dumps(value)[1:-1]}:
+            assert form.encode() not in data, f"the {name} appears in {where}"
+
+
+async def test_case4_no_secret_in_logs_store_or_cli_output(
+    start_daemon, fake_lacework, s3, tmp_path, moto_server
+):
+    """Case 4: the webhook token was logged in request paths, the Lacework key id was in
+    the inbox's last_error, the alert_dead line and ``inbox list``."""
+    log_path = tmp_path / "daemon.log"
+    overrides = {
+        "server": {
+            "webhook_token": "wh-" + "t0k3n" * 5,
+            "admin_token": "adm-" + "s3cr3t" * 4,
+        },
+        # The wrong secret: the token call is refused with a message naming the key id.
+        "lacework": {**fake_lacework.config, "secret": "wrong-secret-" + "9" * 20},
+        "remediation": {"enrich_max_attempts": 1},
+        "notify": {"slack": {"webhook_url": "https://127.0.0.1:9/services/T0/B0/sl4ck"}},
+    }
+    with log_path.open("w") as stream:
+        configure_logging(level="debug", json=True, stream=stream)
+        daemon = await start_daemon(**overrides)
+        secrets = secrets_of(daemon.config)
+        assert all(secrets.values())
+        versioning_alert(fake_lacework, "900004", "harden-a")
+        status, _ = await daemon.post(classic("900004"))
+        assert status == 202
+        # A failing request logs its path: the token in it must not reach the log.
+        await daemon.post(None, data=b"{", headers={"X-Api-Key": "nope"})
+        await daemon.post(classic("900005"), url=f"{daemon.url}/webhooks/lacework/wrong")
+        await daemon.settle()
+        (dead,) = await daemon.engine.store.list_inbox(state="dead")
+        assert "Lacework rejected the API key" in (dead.last_error or "")
+        assert "***" in (dead.last_error or "")
+        structlog.reset_defaults()  # the file closes here; the daemon stops later
+    log_text = log_path.read_bytes()
+    assert b'"alert_dead"' in log_text
+    assert_no_secret("the log", log_text, secrets)
+    store_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("lw.sqlite3*") if p.is_file())
+    assert b"Lacework rejected the API key" in store_bytes
+    assert_no_secret("the store", store_bytes, secrets)
+
+    config_path = tmp_path / "cli.toml"
+    data = daemon_config(moto_server.endpoint_url, fake_lacework, tmp_path, **overrides)
+    config_path.write_text(to_toml(data))
+    code, out, err = await run_cli("inbox", "list", "--config", str(config_path))
+    assert code == 0, err
+    assert "900004" in out
+    assert_no_secret("inbox list", (out + err).encode(), secrets)

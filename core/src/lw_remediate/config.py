@@ -20,6 +20,7 @@ import pydantic
 
 from .errors import ConfigError
 from .model import Mode, Status
+from .redact import register as register_secrets
 
 ENV_CONFIG = "LW_REMEDIATE_CONFIG"
 ENV_PREFIX = "LW_REMEDIATE_"
@@ -299,6 +300,26 @@ class Config(_Section):
     rules: dict[str, str] = pydantic.Field(default_factory=dict)
     source: str | None = None
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret that can be read: webhook and admin tokens, the
+        Lacework key id and secret, the Slack webhook URL (for redaction by value)."""
+        getters = (
+            self.server.resolved_webhook_token,
+            self.server.resolved_admin_token,
+            self.lacework.resolved_secret,
+            lambda: self.lacework.key_id,
+            self.notify.slack.resolved_url,
+        )
+        values: list[str] = []
+        for get in getters:
+            try:
+                value = get()
+            except ConfigError:  # an unreadable secret file is reported where it is used
+                continue
+            if value:
+                values.append(value)
+        return values
+
     def mode_for(self, remediation_id: str) -> Mode:
         raw = self.remediations.get(remediation_id, {}).get("mode")
         return Mode(raw) if raw else self.remediation.default_mode
@@ -435,4 +456,5 @@ def load_config(
     except pydantic.ValidationError as exc:
         raise ConfigError(_first_error(exc)) from None
     config.source = str(path) if path else None
+    register_secrets(config.secret_values())
     return config

@@ -1,4 +1,10 @@
-"""structlog configuration: one JSON object per line, or a readable console on a terminal."""
+"""structlog configuration: one JSON object per line, or a readable console on a terminal.
+
+Secrets are masked twice: fields named like secrets (:data:`SECRET_KEYS`) whatever
+their value, and every registered secret value (:mod:`lw_remediate.redact`) wherever it
+appears: in any field, an exception text, the rendered line, and the lines of stdlib
+loggers (aiohttp, asyncio) on the same stream.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+
+from .redact import redact, redact_value
 
 #: Keys whose values are never logged, wherever they appear in an event.
 SECRET_KEYS = frozenset(
@@ -34,6 +42,24 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+def _redact_values(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        event[key] = redact_value(value)
+    return event
+
+
+def _redact_line(_: Any, __: str, line: Any) -> Any:
+    """After rendering: whatever a renderer escaped or joined is masked as well."""
+    return redact(line) if isinstance(line, str) else line
+
+
+class RedactingFormatter(logging.Formatter):
+    """stdlib logging lines (tracebacks included) with registered secrets masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure_logging(
     *, level: str = "info", json: bool | None = None, stream: TextIO | None = None
 ) -> None:
@@ -53,7 +79,9 @@ def configure_logging(
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.format_exc_info,
+            _redact_values,
             renderer,
+            _redact_line,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             numeric if isinstance(numeric, int) else logging.INFO
@@ -61,4 +89,12 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=logging.WARNING, stream=stream)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter(logging.BASIC_FORMAT))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_lw_remediate", False)]:
+        root.removeHandler(old)
+    handler._lw_remediate = True  # type: ignore[attr-defined]
+    if not root.handlers:  # like logging.basicConfig: leave a host's own handlers alone
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)

@@ -27,6 +27,7 @@ from .model import Mode
 from .notify import Notifiers
 from .pipeline.engine import Engine
 from .plugins import MapRegistry, load_maps, load_notifiers
+from .redact import register as register_secrets
 from .store import SqliteStore, Store
 
 
@@ -84,6 +85,7 @@ class Runtime:
         trust_payload_resources: bool | None = None,
     ) -> None:
         self.config = config
+        register_secrets(config.secret_values())
         self.registry = registry if registry is not None else load_registry(config)
         self.store: Store = SqliteStore(
             store_path or config.store.path, synchronous=config.store.synchronous.upper()

@@ -21,6 +21,7 @@ from ..logs import configure_logging
 from ..model import Mode, Status
 from ..plugins import MapRegistry, load_maps
 from ..policy import IamPolicy
+from ..redact import RedactingStream
 from ..rules import alias_of
 from ..runtime import Runtime, load_registry, require_webhook_token
 from .control import control_commands
@@ -44,6 +45,12 @@ def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
 @click.version_option(package_name="lw-remediate", prog_name="lw-remediate")
 def cli(log_level: str) -> None:
     """Fix the AWS misconfigurations behind Lacework compliance alerts."""
+    # Everything the CLI prints goes through redaction by value: the secrets of the
+    # configuration a command loads are masked in its output, whatever prints them.
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
     configure_logging(level=log_level)
 
 

@@ -10,11 +10,13 @@ the action.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable
 
 import structlog
 
 from ..notification import Notification, NotificationKind, Notifier
+from ..redact import redact, redact_value
 
 log = structlog.get_logger("lw_remediate.notify")
 
@@ -31,6 +33,12 @@ class Notifiers:
     async def send(self, notification: Notification) -> None:
         if not self.notifiers:
             return
+        notification = dataclasses.replace(
+            notification,
+            text=redact(notification.text),
+            detail=redact(notification.detail),
+            data=redact_value(dict(notification.data)),
+        )
         await asyncio.gather(*(self._one(n, notification) for n in self.notifiers))
 
     async def _one(self, notifier: Notifier, notification: Notification) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
+from ..redact import redact, redact_value
 from .base import ActionRow, AuditEvent, StoreJournal
 from .sqlite_inbox import INBOX_MIGRATION, SqliteInboxTables
 from .sqlite_safety import SAFETY_SCHEMA, SqliteSafetyTables
@@ -259,13 +260,13 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
                     str(record.mode),
                     record.state,
                     str(record.status) if record.status else None,
-                    record.detail,
+                    redact(record.detail),
                     _dumps(record.plan.to_dict() if record.plan else None),
                     _dumps(record.before_image),
                     _dumps(record.after_image),
                     str(record.verification) if record.verification else None,
-                    json.dumps([c.to_dict() for c in record.calls]),
-                    record.error,
+                    json.dumps(redact_value([c.to_dict() for c in record.calls])),
+                    redact(record.error) if record.error else None,
                     time.time(),
                     record.id,
                 ),
@@ -378,7 +379,14 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
         await self._run(
             lambda c: c.execute(
                 "INSERT INTO audit (at, action_id, actor, kind, detail, data) VALUES (?,?,?,?,?,?)",
-                (time.time(), action_id, actor, kind, detail, json.dumps(data or {}, default=str)),
+                (
+                    time.time(),
+                    action_id,
+                    actor,
+                    kind,
+                    redact(detail),
+                    redact(json.dumps(data or {}, default=str)),
+                ),
             )
         )
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..redact import redact
 from .base import InboxRow
 
 T = TypeVar("T")
@@ -182,7 +183,7 @@ class SqliteInboxTables:
         def _retry(conn: sqlite3.Connection) -> int:
             conn.execute(
                 "UPDATE inbox SET state = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
-                (next_attempt_at, error, time.time(), inbox_id),
+                (next_attempt_at, redact(error), time.time(), inbox_id),
             )
             row = conn.execute("SELECT attempts FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
             return int(row["attempts"])
@@ -193,7 +194,7 @@ class SqliteInboxTables:
         await self._run(
             lambda c: c.execute(
                 "UPDATE inbox SET state = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?",
-                (state, error, time.time(), inbox_id),
+                (state, redact(error) if error else None, time.time(), inbox_id),
             )
         )
 

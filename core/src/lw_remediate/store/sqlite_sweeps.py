@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..model import Mode, Status
+from ..redact import redact
 from .base import INTERRUPTED, RUNNING, ActionRow, SweepClaim, SweepPriorRow
 
 T = TypeVar("T")
@@ -201,7 +202,7 @@ class SqliteSweepTables:
                 (
                     state,
                     json.dumps(progress, default=str),
-                    error,
+                    redact(error) if error else None,
                     now,
                     now if finished else None,
                     sweep_id,
