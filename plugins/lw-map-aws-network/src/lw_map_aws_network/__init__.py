@@ -9,9 +9,12 @@ from lw_remediate import Remediation, hookimpl
 from .remediations import (
     cloudfront,
     default_group,
+    default_vpc,
     flow_logs,
     lb_access_logs,
+    manual,
     nacl,
+    tls_policy,
     unrestricted_ingress,
     unused_group,
     vpc_endpoint,
@@ -30,5 +33,8 @@ def lw_remediate_remediations() -> Iterable[Remediation]:
         unused_group.REMEDIATION,
         vpc_endpoint.REMEDIATION,
         lb_access_logs.REMEDIATION,
+        tls_policy.REMEDIATION,
         *cloudfront.REMEDIATIONS,
+        default_vpc.REMEDIATION,
+        *manual.REMEDIATIONS,
     ]
