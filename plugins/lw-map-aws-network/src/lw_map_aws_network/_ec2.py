@@ -9,7 +9,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lw_remediate import IamPolicy, RemediationError, Violation
+from lw_remediate import (
+    CheckResult,
+    IamPolicy,
+    RemediationContext,
+    RemediationError,
+    VerifyResult,
+    Violation,
+)
 
 #: Resource patterns of the EC2 resources these remediations write (IAM Service
 #: Authorization Reference). ``{region}`` and ``{account}`` are filled in when the policy is
@@ -95,12 +102,25 @@ def validate_ids(values: Iterable[str], prefix: str) -> tuple[str, ...]:
     return values
 
 
-Paginated = Callable[..., Any]
-
-
 async def paginate(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
     """Every item of a paginated EC2/ELB ``Describe*`` answer."""
     items: list[Any] = []
     async for page in client.get_paginator(operation).paginate(**params):
         items += page.get(key, [])
     return items
+
+
+CheckFn = Callable[[RemediationContext[Any], Violation], Awaitable[CheckResult]]
+VerifyFn = Callable[[RemediationContext[Any], Violation], Awaitable[VerifyResult]]
+
+
+def verify_by(check: CheckFn) -> VerifyFn:
+    """A ``verify`` that re-runs ``check``: still violating -> failed, else verified."""
+
+    async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
+        result = await check(ctx, violation)
+        if result.present:
+            return VerifyResult.failed(result.detail)
+        return VerifyResult.verified(result.detail)
+
+    return verify

@@ -34,11 +34,10 @@ from lw_remediate import (
     RemediationError,
     RemediationOptions,
     ResourceChanged,
-    VerifyResult,
     Violation,
 )
 
-from .._ec2 import error_code
+from .._ec2 import error_code, verify_by
 
 DISTRIBUTION = "arn:{partition}:cloudfront::{account}:distribution/*"
 WEAK_PROTOCOLS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
@@ -143,6 +142,7 @@ class Lifecycle:
     def __init__(self, fixer: Fixer, about: str) -> None:
         self.fixer = fixer
         self.about = about
+        self.verify = verify_by(self.check)
 
     async def check(self, ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
         dist = _distribution_id(violation)
@@ -186,12 +186,6 @@ class Lifecycle:
             await cloudfront.update_distribution(Id=dist, IfMatch=etag, DistributionConfig=updated)
         after = await read_config(ctx, dist)
         return {"Id": dist, "DistributionConfig": _json(after[0] if after else updated)}
-
-    async def verify(self, ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-        result = await self.check(ctx, violation)
-        if result.present:
-            return VerifyResult.failed(result.detail)
-        return VerifyResult.verified(result.detail)
 
     async def revert(self, ctx: RemediationContext[Any], record: ActionRecord) -> str:
         before = record.before_image or {}

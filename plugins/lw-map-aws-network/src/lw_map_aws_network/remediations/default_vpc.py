@@ -27,11 +27,10 @@ from lw_remediate import (
     RemediationContext,
     RemediationOptions,
     RemediationRefused,
-    VerifyResult,
     Violation,
 )
 
-from .._ec2 import describe_policy, error_code, paginate, resource_id
+from .._ec2 import describe_policy, error_code, paginate, resource_id, verify_by
 
 
 class Options(RemediationOptions):
@@ -167,11 +166,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     return {"VpcId": vpc_id, "Deleted": True}
 
 
-async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-    result = await check(ctx, violation)
-    if result.present:
-        return VerifyResult.failed(result.detail)
-    return VerifyResult.verified(result.detail)
+verify = verify_by(check)
 
 
 RUNBOOK = """\

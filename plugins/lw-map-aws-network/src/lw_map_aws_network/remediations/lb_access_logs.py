@@ -27,11 +27,10 @@ from lw_remediate import (
     RemediationOptions,
     RemediationRefused,
     ResourceChanged,
-    VerifyResult,
     Violation,
 )
 
-from .._ec2 import error_code
+from .._ec2 import error_code, verify_by
 from .._elb import LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 DELIVERY_SERVICES = frozenset(
@@ -215,11 +214,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     return wanted
 
 
-async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-    result = await check(ctx, violation)
-    if result.present:
-        return VerifyResult.failed(result.detail)
-    return VerifyResult.verified(result.detail)
+verify = verify_by(check)
 
 
 async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:

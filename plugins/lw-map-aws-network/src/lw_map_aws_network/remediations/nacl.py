@@ -30,11 +30,10 @@ from lw_remediate import (
     RemediationOptions,
     RemediationRefused,
     ResourceChanged,
-    VerifyResult,
     Violation,
 )
 
-from .._ec2 import NETWORK_ACL, WORLD_CIDRS, describe_policy, error_code, resource_id
+from .._ec2 import NETWORK_ACL, WORLD_CIDRS, describe_policy, error_code, resource_id, verify_by
 
 #: Rule -> egress (False: inbound entries, True: outbound entries).
 RULES: Mapping[str, bool] = {"LW_AWS_NETWORKING_2": False, "LW_AWS_NETWORKING_3": True}
@@ -285,11 +284,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     }
 
 
-async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-    result = await check(ctx, violation)
-    if result.present:
-        return VerifyResult.failed(result.detail)
-    return VerifyResult.verified(result.detail)
+verify = verify_by(check)
 
 
 async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:

@@ -31,11 +31,10 @@ from lw_remediate import (
     RemediationContext,
     RemediationOptions,
     ResourceChanged,
-    VerifyResult,
     Violation,
 )
 
-from .._ec2 import error_code
+from .._ec2 import error_code, verify_by
 from .._elb import LISTENER, LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 SECURE_POLICY = re.compile(r"ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)")
@@ -208,11 +207,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     return {"Listeners": await v2_listeners(ctx, lb) or []}
 
 
-async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-    result = await check(ctx, violation)
-    if result.present:
-        return VerifyResult.failed(result.detail)
-    return VerifyResult.verified(result.detail)
+verify = verify_by(check)
 
 
 async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:

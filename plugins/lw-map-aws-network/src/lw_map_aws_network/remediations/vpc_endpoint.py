@@ -29,11 +29,10 @@ from lw_remediate import (
     RemediationContext,
     RemediationOptions,
     ResourceChanged,
-    VerifyResult,
     Violation,
 )
 
-from .._ec2 import VPC_ENDPOINT, describe_policy, error_code, resource_id
+from .._ec2 import VPC_ENDPOINT, describe_policy, error_code, resource_id, verify_by
 
 #: Condition keys that already narrow who may use the endpoint.
 NARROWING_KEYS = frozenset(
@@ -202,11 +201,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     return {"VpcEndpointId": endpoint, "PolicyDocument": new_text}
 
 
-async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-    result = await check(ctx, violation)
-    if result.present:
-        return VerifyResult.failed(result.detail)
-    return VerifyResult.verified(result.detail)
+verify = verify_by(check)
 
 
 async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
