@@ -162,7 +162,9 @@ class IngressLifecycle:
         async with ctx.aws.client("ec2") as ec2:
             rules = await read_rules(ec2, group)
         if not rules:
-            return CheckResult.compliant(f"security group {group} no longer exists")
+            return CheckResult.compliant(
+                f"security group {group} has no rule (or no longer exists)"
+            )
         matching = [r for r in rules if target.matches(r)]
         if not matching:
             return CheckResult.compliant(
