@@ -9,6 +9,8 @@ from typing import Any
 
 from ._markers import hookimpl
 from .aws.session import AwsSession, Credentials
+from .aws_errors import aws_error_code, is_gone, is_throttling
+from .calls import AwsCall
 from .errors import (
     ConfigError,
     LwRemediateError,
@@ -40,6 +42,7 @@ from .rules import canonical_rule_id
 __all__ = [
     "ActionRecord",
     "Arn",
+    "AwsCall",
     "AwsClientFactory",
     "AwsSession",
     "Change",
@@ -68,8 +71,11 @@ __all__ = [
     "Verification",
     "VerifyResult",
     "Violation",
+    "aws_error_code",
     "canonical_rule_id",
     "hookimpl",
+    "is_gone",
+    "is_throttling",
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import pydantic
 import structlog
 
+from .calls import AwsCall
 from .errors import RemediationDeclarationError
 from .model import ActionRecord, CheckResult, Plan, VerifyResult, Violation
 from .policy import IamPolicy
@@ -111,6 +112,8 @@ class Remediation:
         ``{options.<name>}`` are filled in.
     :param privilege_sensitive: the remediation can grant privileges (run it under a
         separate role).
+    :param aws_calls: :class:`~lw_remediate.AwsCall` declarations: the IAM action or
+        resource of calls the core's call table gets wrong or cannot know.
     """
 
     id: str
@@ -132,6 +135,7 @@ class Remediation:
     runbook: str = ""
     description: str = ""
     privilege_sensitive: bool = False
+    aws_calls: tuple[AwsCall, ...] = ()
 
     def __post_init__(self) -> None:
         if not _ID_RE.match(self.id):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,8 +22,9 @@ from aiobotocore.session import AioSession
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
 
+from ..calls import AwsCall
 from ..model import RecordedCall
-from .iam_actions import call_resource, iam_action
+from .iam_actions import resolve
 
 CallSink = Callable[[RecordedCall], None]
 
@@ -104,6 +105,7 @@ class AwsSession:
         self.endpoint_url = endpoint_url
         self._credentials = credentials
         self._sink = sink
+        self._declared: Sequence[AwsCall] = ()
         self._stack: AsyncExitStack | None = None
         self._clients: dict[str, Any] = {}
         core = AioSession()
@@ -123,12 +125,20 @@ class AwsSession:
             http_session_cls=_SharedTlsHttpSession,
         )
 
-    def with_sink(self, sink: CallSink | None, *, reuse_clients: bool = False) -> AwsSession:
+    def with_sink(
+        self,
+        sink: CallSink | None,
+        *,
+        reuse_clients: bool = False,
+        declared: Sequence[AwsCall] = (),
+    ) -> AwsSession:
         """The same account, region and credentials, recording calls into ``sink``.
 
         With ``reuse_clients`` the new session keeps one client per service until
         :meth:`close` (creating a client costs tens of milliseconds: it loads the CA
-        bundle); the runner uses this for the span of one action.
+        bundle); the runner uses this for the span of one action. ``declared`` are the
+        remediation's :class:`~lw_remediate.AwsCall` declarations, consulted before the
+        core's call table.
         """
         session = AwsSession(
             account_id=self.account_id,
@@ -140,6 +150,7 @@ class AwsSession:
         )
         # Same credentials: share the botocore session (creating one costs tens of ms).
         session._session = self._session
+        session._declared = tuple(declared)
         if reuse_clients:
             session._stack = AsyncExitStack()
         return session
@@ -174,30 +185,32 @@ class AwsSession:
 
     def _attach_recorder(self, client: Any, service: str, sink: CallSink) -> None:
         account, partition, region = self.account_id, self.partition, self.region
+        declared = self._declared
 
         def before(
             params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any
         ) -> None:
-            context["lw_remediate_call"] = (
+            action, resource = resolve(
+                service,
                 model.name,
-                call_resource(
-                    service,
-                    params,
-                    account=account,
-                    partition=partition,
-                    region=region,
-                    operation=model.name,
-                ),
+                params,
+                account=account,
+                partition=partition,
+                region=region,
+                declared=declared,
             )
+            context["lw_remediate_call"] = (model.name, action, resource)
 
         def after(parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
-            operation, resource = context.get("lw_remediate_call", ("?", "*"))
+            operation, action, resource = context.get(
+                "lw_remediate_call", ("?", f"{service}:?", "*")
+            )
             error = parsed.get("Error", {}).get("Code") if isinstance(parsed, Mapping) else None
             sink(
                 RecordedCall(
                     service=service,
                     operation=operation,
-                    action=iam_action(service, operation),
+                    action=action,
                     resource=resource,
                     error=error,
                 )

@@ -94,7 +94,9 @@ class Runner:
         return RemediationContext(
             violation=record.violation,
             options=options,
-            aws=aws.with_sink(record.calls.append, reuse_clients=True),
+            aws=aws.with_sink(
+                record.calls.append, reuse_clients=True, declared=remediation.aws_calls
+            ),
             log=self.log.bind(
                 remediation_id=remediation.id,
                 rule_id=record.violation.rule_id,

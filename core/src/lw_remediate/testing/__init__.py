@@ -9,13 +9,19 @@ the ``testing`` extra gives every test suite the fixtures ``moto_server``,
 from __future__ import annotations
 
 from .fake_lacework import FakeLacework
-from .least_privilege import LeastPrivilege, LeastPrivilegeReport, validate_actions
+from .least_privilege import (
+    LeastPrivilege,
+    LeastPrivilegeError,
+    LeastPrivilegeReport,
+    validate_actions,
+)
 from .moto import MotoServer, moto_view
 from .violations import make_violation
 
 __all__ = [
     "FakeLacework",
     "LeastPrivilege",
+    "LeastPrivilegeError",
     "LeastPrivilegeReport",
     "MotoServer",
     "make_violation",
