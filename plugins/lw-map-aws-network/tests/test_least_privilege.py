@@ -1,0 +1,195 @@
+"""Least-privilege proofs (resource-scoped policies) for the network remediations.
+
+Each runs the happy path and undo as a role holding only the declared policy (moto's IAM
+enforcement on), then checks every recorded call's action and resource against the
+declared, resource-scoped policy and that every declared action was used.
+"""
+
+from __future__ import annotations
+
+import json
+
+from lw_map_aws_network.remediations import (
+    default_group,
+    flow_logs,
+    lb_access_logs,
+    nacl,
+    unrestricted_ingress,
+    unused_group,
+    vpc_endpoint,
+    world_ingress,
+)
+from lw_remediate import IamPolicy, PolicyStatement, Status
+
+WORLD = "0.0.0.0/0"
+
+#: Checked by AWS inside another call, never a call of their own: not recorded.
+DEPENDENT = frozenset(
+    {"iam:PassRole", "ec2:CreateTags", "logs:CreateLogDelivery", "logs:DeleteLogDelivery"}
+)
+
+
+def without_dependent(policy: IamPolicy) -> IamPolicy:
+    statements = []
+    for st in policy.statements:
+        actions = tuple(a for a in st.actions if a not in DEPENDENT)
+        if actions:
+            statements.append(PolicyStatement(actions, st.resources, st.conditions))
+    return IamPolicy(tuple(statements))
+
+
+async def prove(
+    least_privilege, remediation, violation, options=None, *, revert=True, expect=Status.REMEDIATED
+):
+    opts = remediation.parse_options(options or {})
+    declared = remediation.policy_for(opts, revert=revert)
+    return await least_privilege.run(
+        remediation,
+        violation,
+        options=opts,
+        revert=revert,
+        policy=without_dependent(declared),
+        expect=expect,
+    )
+
+
+async def test_world_ingress_default(groups, perm, sg_violation, least_privilege):
+    group = groups.create("g", perm.tcp(22, WORLD))
+    await prove(least_privilege, world_ingress.REMEDIATION, sg_violation("AWS_CIS_4_1", group))
+
+
+async def test_world_ingress_trusted_and_split(groups, perm, sg_violation, least_privilege):
+    group = groups.create("g", perm.tcp(20, WORLD, to=30))
+    await prove(
+        least_privilege,
+        world_ingress.REMEDIATION,
+        sg_violation("AWS_CIS_4_1", group),
+        {"trusted_cidrs": ["10.0.0.0/8"], "split_wide_ranges": True},
+    )
+
+
+async def test_unrestricted_ingress_enforced(groups, perm, sg_violation, least_privilege):
+    group = groups.create("g", perm.tcp(8080, WORLD))
+    await prove(
+        least_privilege,
+        unrestricted_ingress.REMEDIATION,
+        sg_violation("LW_AWS_NETWORKING_5", group),
+        {"enforce": True},
+    )
+
+
+async def test_default_group(ec2, vpc_id, sg_violation, least_privilege):
+    [group] = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"],
+        IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group["GroupId"]}]}],
+    )
+    await prove(
+        least_privilege, default_group.REMEDIATION, sg_violation("AWS_CIS_4_4", group["GroupId"])
+    )
+
+
+async def test_flow_logs(vpc_id, admin_client, make_violation, least_privilege):
+    admin_client("logs").create_log_group(logGroupName="flow")
+    await prove(
+        least_privilege,
+        flow_logs.REMEDIATION,
+        make_violation("AWS_CIS_2_9", f"arn:aws:ec2:us-east-1:123456789012:vpc/{vpc_id}"),
+        {"log_group_name": "flow", "delivery_role_arn": "arn:aws:iam::123456789012:role/flow"},
+    )
+
+
+async def test_nacl(ec2, vpc_id, make_violation, least_privilege):
+    acl = ec2.create_network_acl(VpcId=vpc_id)["NetworkAcl"]["NetworkAclId"]
+    for number, cidr in ((100, {"CidrBlock": WORLD}), (101, {"Ipv6CidrBlock": "::/0"})):
+        ec2.create_network_acl_entry(
+            NetworkAclId=acl,
+            RuleNumber=number,
+            Protocol="-1",
+            RuleAction="allow",
+            Egress=False,
+            **cidr,
+        )
+    options = {
+        "enforce": True,
+        "inbound_entries": [
+            {
+                "rule_number": 100,
+                "cidr": "10.0.0.0/8",
+                "protocol": "tcp",
+                "from_port": 22,
+                "to_port": 22,
+            },
+            {
+                "rule_number": 110,
+                "cidr": WORLD,
+                "protocol": "tcp",
+                "from_port": 443,
+                "to_port": 443,
+            },
+        ],
+    }
+    await prove(
+        least_privilege,
+        nacl.REMEDIATION,
+        make_violation(
+            "LW_AWS_NETWORKING_2", f"arn:aws:ec2:us-east-1:123456789012:network-acl/{acl}"
+        ),
+        options,
+    )
+
+
+async def test_unused_group(groups, perm, sg_violation, least_privilege):
+    group = groups.create("old", perm.tcp(22, "10.0.0.0/8"))
+    await prove(
+        least_privilege,
+        unused_group.REMEDIATION,
+        sg_violation("LW_AWS_NETWORKING_1", group),
+        {"enforce": True},
+    )
+
+
+async def test_vpc_endpoint(ec2, vpc_id, make_violation, least_privilege):
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc_id, ServiceName="com.amazonaws.us-east-1.s3", VpcEndpointType="Gateway"
+    )["VpcEndpoint"]["VpcEndpointId"]
+    await prove(
+        least_privilege,
+        vpc_endpoint.REMEDIATION,
+        make_violation(
+            "LW_AWS_NETWORKING_4", f"arn:aws:ec2:us-east-1:123456789012:vpc-endpoint/{endpoint}"
+        ),
+        {"enforce": True},
+    )
+
+
+async def test_lb_access_logs(alb, admin_client, lb_violation, least_privilege):
+    s3 = admin_client("s3")
+    s3.create_bucket(Bucket="elb-logs")
+    s3.put_bucket_policy(
+        Bucket="elb-logs",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::elb-logs/*",
+                    }
+                ],
+            }
+        ),
+    )
+    await prove(
+        least_privilege,
+        lb_access_logs.REMEDIATION,
+        lb_violation("LW_AWS_NETWORKING_49", alb),
+        {"bucket": "elb-logs"},
+    )
