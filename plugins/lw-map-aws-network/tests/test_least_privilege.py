@@ -146,6 +146,9 @@ async def test_nacl(ec2, vpc_id, make_violation, least_privilege):
 
 async def test_unused_group(groups, perm, sg_violation, least_privilege):
     group = groups.create("old", perm.tcp(22, "10.0.0.0/8"))
+    # no egress rule: undo must revoke the all-traffic egress a new group gets
+    [sg] = groups.ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    groups.ec2.revoke_security_group_egress(GroupId=group, IpPermissions=sg["IpPermissionsEgress"])
     await prove(
         least_privilege,
         unused_group.REMEDIATION,
