@@ -11,9 +11,12 @@ import json
 
 from lw_map_aws_network.remediations import (
     default_group,
+    default_vpc,
     flow_logs,
     lb_access_logs,
+    manual,
     nacl,
+    tls_policy,
     unrestricted_ingress,
     unused_group,
     vpc_endpoint,
@@ -146,9 +149,13 @@ async def test_nacl(ec2, vpc_id, make_violation, least_privilege):
 
 async def test_unused_group(groups, perm, sg_violation, least_privilege):
     group = groups.create("old", perm.tcp(22, "10.0.0.0/8"))
-    # no egress rule: undo must revoke the all-traffic egress a new group gets
+    # egress other than the all-traffic rule a new group gets: undo revokes that one and
+    # authorizes the recorded rule
     [sg] = groups.ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
     groups.ec2.revoke_security_group_egress(GroupId=group, IpPermissions=sg["IpPermissionsEgress"])
+    groups.ec2.authorize_security_group_egress(
+        GroupId=group, IpPermissions=[perm.tcp(443, "10.0.0.0/8")]
+    )
     await prove(
         least_privilege,
         unused_group.REMEDIATION,
@@ -195,4 +202,134 @@ async def test_lb_access_logs(alb, admin_client, lb_violation, least_privilege):
         lb_access_logs.REMEDIATION,
         lb_violation("LW_AWS_NETWORKING_49", alb),
         {"bucket": "elb-logs"},
+    )
+
+
+async def test_flow_logs_to_s3(vpc_id, admin_client, make_violation, least_privilege):
+    admin_client("s3").create_bucket(Bucket="flow-logs")
+    await prove(
+        least_privilege,
+        flow_logs.REMEDIATION,
+        make_violation("AWS_CIS_4_3", f"arn:aws:ec2:us-east-1:123456789012:vpc/{vpc_id}"),
+        {"s3_bucket_arn": "arn:aws:s3:::flow-logs"},
+    )
+
+
+async def test_default_vpc_deletion(ec2, make_violation, least_privilege):
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc["VpcId"])
+    await prove(
+        least_privilege,
+        default_vpc.REMEDIATION,
+        make_violation(
+            "LW_AWS_NETWORKING_46", f"arn:aws:ec2:us-east-1:123456789012:vpc/{vpc['VpcId']}"
+        ),
+        {"delete_when_empty": True},
+        revert=False,
+    )
+
+
+def _only(policy: IamPolicy, *actions: str) -> IamPolicy:
+    """The declared statements narrowed to the actions one kind of load balancer uses."""
+    statements = []
+    for st in policy.statements:
+        kept = tuple(a for a in st.actions if a in actions)
+        if kept:
+            statements.append(PolicyStatement(kept, st.resources, st.conditions))
+    return IamPolicy(tuple(statements))
+
+
+ALB_ACTIONS = ("elasticloadbalancing:DescribeListeners", "elasticloadbalancing:ModifyListener")
+CLASSIC_ACTIONS = (
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeLoadBalancerPolicies",
+    "elasticloadbalancing:CreateLoadBalancerPolicy",
+    "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
+    "elasticloadbalancing:DeleteLoadBalancerPolicy",
+)
+
+
+def test_tls_policy_declares_exactly_both_kinds():
+    rem = tls_policy.REMEDIATION
+    declared = rem.policy_for(rem.parse_options({"enforce": True}), revert=True)
+    assert declared.actions == frozenset(ALB_ACTIONS + CLASSIC_ACTIONS)
+
+
+async def test_tls_policy_alb(alb, admin_client, lb_violation, least_privilege):
+    """One run uses one kind's calls: each kind is proven with its part of the declared
+    policy (same statements and resources), and the two parts make up the declaration."""
+    cert = admin_client("acm").request_certificate(DomainName="example.com")["CertificateArn"]
+    admin_client("elbv2").create_listener(
+        LoadBalancerArn=alb,
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy="ELBSecurityPolicy-2016-08",
+        Certificates=[{"CertificateArn": cert}],
+        DefaultActions=[
+            {
+                "Type": "fixed-response",
+                "FixedResponseConfig": {"StatusCode": "200", "ContentType": "text/plain"},
+            }
+        ],
+    )
+    rem = tls_policy.REMEDIATION
+    opts = rem.parse_options({"enforce": True})
+    await least_privilege.run(
+        rem,
+        lb_violation("LW_AWS_NETWORKING_39", alb),
+        options=opts,
+        revert=True,
+        policy=_only(rem.policy_for(opts, revert=True), *ALB_ACTIONS),
+    )
+
+
+async def test_tls_policy_classic(admin_client, lb_violation, least_privilege):
+    elb = admin_client("elb")
+    elb.create_load_balancer(
+        LoadBalancerName="legacy",
+        Listeners=[
+            {
+                "Protocol": "HTTPS",
+                "LoadBalancerPort": 443,
+                "InstancePort": 80,
+                "InstanceProtocol": "HTTP",
+                "SSLCertificateId": "arn:aws:iam::123456789012:server-certificate/legacy",
+            }
+        ],
+        AvailabilityZones=["us-east-1a"],
+    )
+    rem = tls_policy.REMEDIATION
+    opts = rem.parse_options({"enforce": True})
+    await least_privilege.run(
+        rem,
+        lb_violation(
+            "LW_AWS_NETWORKING_39",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/legacy",
+        ),
+        options=opts,
+        revert=True,
+        policy=_only(rem.policy_for(opts, revert=True), *CLASSIC_ACTIONS),
+    )
+
+
+async def test_manual_checks_are_read_only(ec2, vpc_id, make_violation, least_privilege):
+    peer = ec2.create_vpc(CidrBlock="172.16.0.0/16")["Vpc"]["VpcId"]
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpc_id, PeerVpcId=peer)["VpcPeeringConnection"][
+        "VpcPeeringConnectionId"
+    ]
+    table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.create_route(
+        RouteTableId=table, DestinationCidrBlock="172.0.0.0/8", VpcPeeringConnectionId=pcx
+    )
+    await least_privilege.run(
+        manual.PEERING_ROUTES,
+        make_violation("AWS_CIS_4_5", f"arn:aws:ec2:us-east-1:123456789012:route-table/{table}"),
+        expect=Status.MANUAL,
+    )
+
+
+async def test_manual_elb_check(alb, lb_violation, least_privilege):
+    await least_privilege.run(
+        manual.ELB_GROUP, lb_violation("LW_AWS_NETWORKING_51", alb), expect=Status.MANUAL
     )
