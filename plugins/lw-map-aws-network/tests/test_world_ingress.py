@@ -226,3 +226,26 @@ async def test_networking_43_all_icmp(groups, perm, ec2, sg_violation, run_remed
         ("icmp", 8, -1, WORLD, None),  # echo only: not "all ICMP"
         ("tcp", 443, 443, WORLD, None),
     }
+
+
+async def test_shared_new_id_covers_both_legacy_ports(groups, perm, run_remediation):
+    """lacework-global-68 stands for CIS 4.1 (22) and 4.2 (3389): whichever legacy id the
+    core maps it to, the violation is about both ports."""
+    from lw_remediate import Violation
+
+    group = groups.create("g", perm.tcp(22, WORLD), perm.tcp(3389, WORLD), perm.tcp(443, WORLD))
+    arn = f"arn:aws:ec2:us-east-1:123456789012:security-group/{group}"
+    violation = Violation(
+        "AWS_CIS_4_1", arn, "123456789012", region="us-east-1", source_rule_id="lacework-global-68"
+    )
+    record = await run_remediation(REMEDIATION, violation)
+    assert record.status is Status.REMEDIATED, record.detail
+    assert groups.ingress(group) == {("tcp", 443, 443, WORLD, None)}
+    assert "tcp port 22 or 3389" in record.detail
+
+
+async def test_mongodb_shared_id(groups, perm, sg_violation, run_remediation):
+    group = groups.create("g", perm.tcp(27017, WORLD), perm.tcp(27018, WORLD))
+    record = await run_remediation(REMEDIATION, sg_violation("lacework-global-197", group))
+    assert record.status is Status.REMEDIATED, record.detail
+    assert groups.ingress(group) == set()

@@ -147,8 +147,15 @@ class IngressLifecycle:
     """``check``/``plan``/``apply``/``verify``/``revert`` for one rule -> target table."""
 
     targets: Mapping[str, Target]
+    #: New ids (``lacework-global-N``) that stand for several legacy rules of this table,
+    #: e.g. -68 for CIS 4.1 (22) and 4.2 (3389): a violation Lacework sent under one of
+    #: them is about the union of their ports, whatever legacy id it was mapped to.
+    shared: Mapping[str, Target] = field(default_factory=dict)
 
     def target(self, violation: Violation) -> Target:
+        for rule in (violation.source_rule_id, violation.rule_id):
+            if rule and rule.lower() in self.shared:
+                return self.shared[rule.lower()]
         try:
             return self.targets[violation.rule_id]
         except KeyError:

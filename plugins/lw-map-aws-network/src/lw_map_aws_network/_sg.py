@@ -260,8 +260,10 @@ class Target:
         return subtract(rule.segments(), self.space)
 
 
-def port(protocol: str, number: int) -> Target:
-    return Target(f"{protocol} port {number}", ((protocol, number, number),))
+def port(protocol: str, *numbers: int) -> Target:
+    """The target of one port (or of several, e.g. 22 and 3389 for lacework-global-68)."""
+    label = f"{protocol} port " + " or ".join(str(n) for n in numbers)
+    return Target(label, tuple((protocol, n, n) for n in numbers))
 
 
 ALL_PORTS = Target("all ports", (("tcp", 0, 65535), ("udp", 0, 65535)), whole=True)

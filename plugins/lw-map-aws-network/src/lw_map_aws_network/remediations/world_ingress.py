@@ -56,7 +56,16 @@ TARGETS: Mapping[str, Target] = {
     "LW_AWS_NETWORKING_43": ALL_ICMP,
 }
 
-LIFECYCLE = IngressLifecycle(TARGETS)
+#: New ids that each stand for two legacy rules of this table (the go-sdk's equivalence
+#: map): the violation is about both ports.
+SHARED: Mapping[str, Target] = {
+    "lacework-global-68": port("tcp", 22, 3389),  # AWS_CIS_4_1, AWS_CIS_4_2
+    "lacework-global-196": port("tcp", 27017, 27018),  # LW_AWS_MONGODB_1, 2 (EC2)
+    "lacework-global-197": port("tcp", 27017, 27018),  # LW_AWS_MONGODB_3, 4 (ELB)
+    "lacework-global-198": port("tcp", 27017, 27018),  # LW_AWS_MONGODB_5, 6 (ALB)
+}
+
+LIFECYCLE = IngressLifecycle(TARGETS, SHARED)
 
 REMEDIATION = Remediation(
     id="network.revoke_world_ingress",
