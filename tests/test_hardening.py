@@ -171,3 +171,27 @@ async def test_case4_no_secret_in_logs_store_or_cli_output(
     assert code == 0, err
     assert "900004" in out
     assert_no_secret("inbox list", (out + err).encode(), secrets)
+
+
+# -- case 5 -----------------------------------------------------------------------------
+
+
+async def test_case5_retry_after_is_kept_by_the_inbox_retry(start_daemon, fake_lacework, s3):
+    """A 429 with Retry-After: 120 was asked again after 0.5 s."""
+    import asyncio
+    import time
+
+    daemon = await start_daemon()
+    versioning_alert(fake_lacework, "900006", "harden-a")
+    fake_lacework.fail_next(429, count=1, path_prefix="/api/v2/Alerts", retry_after=120)
+    before = time.time()
+    status, _ = await daemon.post(classic("900006"))
+    assert status == 202
+    for _ in range(1000):  # until the worker has put the alert back in the queue
+        (row,) = await daemon.engine.store.list_inbox()
+        if row.state == "queued" and row.last_error:
+            break
+        await asyncio.sleep(0.01)
+    assert row.state == "queued" and "retry after 120s" in (row.last_error or "")
+    assert row.next_attempt_at >= before + 120
+    assert fake_lacework.count("/api/v2/Alerts/900006") == 1

@@ -276,6 +276,42 @@ async def test_persistent_500_gives_up_after_max_attempts(fake_lacework):
     assert events[-1] == "lacework_request_failed"
 
 
+@pytest.mark.parametrize("status", [500, 503])
+async def test_token_call_errors_are_reported_as_the_token_calls(fake_lacework, status):
+    """Issue 15 case 7: they were reported as errors of GET /api/v2/Alerts/<id>."""
+    add_s3_alert(fake_lacework)
+    fake_lacework.fail_next(status, count=100, path_prefix=TOKENS)
+    async with make_client(fake_lacework, max_attempts=2) as lw:
+        with structlog.testing.capture_logs() as logs, pytest.raises(LaceworkUnavailable) as info:
+            await lw.alert_details("70001")
+    message = str(info.value)
+    assert message.startswith(f"Lacework POST {TOKENS}: HTTP {status}"), message
+    assert "Alerts" not in message
+    failed = next(e for e in logs if e["event"] == "lacework_request_failed")
+    assert failed["path"] == TOKENS
+    assert fake_lacework.count(ALERTS) == 0
+
+
+async def test_token_call_timeouts_are_reported_as_the_token_calls(fake_lacework):
+    add_s3_alert(fake_lacework)
+    fake_lacework.fail_next(200, count=100, path_prefix=TOKENS, delay=1.0)
+    async with make_client(fake_lacework, max_attempts=2, timeout=0.1) as lw:
+        with pytest.raises(LaceworkUnavailable) as info:
+            await lw.alert_details("70001")
+    assert str(info.value).startswith(f"Lacework POST {TOKENS}: timed out"), str(info.value)
+
+
+async def test_the_last_retry_after_reaches_the_caller(fake_lacework):
+    """Issue 15 case 5: a Retry-After within backoff_max is waited for in the client; when
+    the attempts run out the caller still learns how long Lacework asked to wait."""
+    add_s3_alert(fake_lacework)
+    fake_lacework.fail_next(429, count=100, path_prefix=ALERTS, retry_after=0.01)
+    async with make_client(fake_lacework, max_attempts=2) as lw:
+        with pytest.raises(LaceworkUnavailable) as info:
+            await lw.alert_details("70001")
+    assert info.value.retry_after == 0.01
+
+
 async def test_token_endpoint_errors_are_retried_too(fake_lacework):
     add_s3_alert(fake_lacework)
     fake_lacework.fail_next(503, count=2, path_prefix=TOKENS)

@@ -86,15 +86,22 @@ class LaceworkUnavailable(LaceworkError):
 
 
 class _Transient(Exception):
-    """Internal: one attempt failed in a way worth retrying."""
+    """Internal: one attempt failed in a way worth retrying. ``what`` names the request
+    that failed (``POST /api/v2/access/tokens`` when it was the token call)."""
 
     def __init__(
-        self, detail: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        what: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status = status
         self.retry_after = retry_after
+        self.what = what
 
 
 @dataclass(frozen=True)
@@ -267,7 +274,13 @@ class LaceworkClient:
                 await self._back_off(what, path, attempt, exc)
 
     async def _back_off(self, what: str, path: str, attempt: int, exc: _Transient) -> None:
-        """Sleep before the next attempt, or raise :class:`LaceworkUnavailable`."""
+        """Sleep before the next attempt, or raise :class:`LaceworkUnavailable`.
+
+        An error of the token call is reported as the token call's, not as the data
+        call's that needed the token.
+        """
+        if exc.what is not None:
+            what, path = exc.what, exc.what.split(" ", 1)[-1]
         if attempt >= self.max_attempts:
             log.warning(
                 "lacework_request_failed",
@@ -279,6 +292,7 @@ class LaceworkClient:
             raise LaceworkUnavailable(
                 f"Lacework {what}: {exc.detail} (gave up after {attempt} attempts)",
                 status=exc.status,
+                retry_after=exc.retry_after,
             ) from None
         if exc.retry_after is not None and exc.retry_after > self.backoff_max:
             log.warning(
@@ -320,7 +334,7 @@ class LaceworkClient:
         described = self.describe_error(status, body)
         if status == 429 or 500 <= status < 600:
             retry_after = _retry_after(headers) if status in (429, 503) else None
-            raise _Transient(described, status=status, retry_after=retry_after)
+            raise _Transient(described, status=status, retry_after=retry_after, what=what)
         if status == 404:
             raise LaceworkNotFound(f"Lacework {what}: {described}", status=status)
         raise LaceworkError(f"Lacework {what}: {described}", status=status)
@@ -415,12 +429,16 @@ class LaceworkClient:
 
     async def _fetch_token(self, reason: str) -> _Token:
         what = f"POST {TOKEN_PATH}"
-        status, headers, body = await self._send(
-            "POST",
-            TOKEN_PATH,
-            headers={"X-LW-UAKS": self._secret, "Accept": "application/json"},
-            json_body={"keyId": self.key_id, "expiryTime": TOKEN_EXPIRY_SECONDS},
-        )
+        try:
+            status, headers, body = await self._send(
+                "POST",
+                TOKEN_PATH,
+                headers={"X-LW-UAKS": self._secret, "Accept": "application/json"},
+                json_body={"keyId": self.key_id, "expiryTime": TOKEN_EXPIRY_SECONDS},
+            )
+        except _Transient as exc:
+            exc.what = what
+            raise
         if status in (400, 401, 403):
             raise LaceworkAuthError(
                 f"Lacework rejected the API key {self.key_id!r}: {self.describe_error(status, body)} "

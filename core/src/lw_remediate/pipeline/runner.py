@@ -141,7 +141,9 @@ class Runner:
             try:
                 async with asyncio.timeout(self.timeout):
                     return await self._run(remediation, record, ctx, mode)
-            except TimeoutError:
+            except TimeoutError as exc:
+                if record.state == "applied":  # the change was made; verify ran out of time
+                    return await self._unverified_after_apply(record, exc)
                 return await self._fail(
                     record, f"timed out after {self.timeout:g}s", "TimeoutError"
                 )
@@ -212,7 +214,10 @@ class Runner:
         record.after_image = dict(after)
         record.state = "applied"
         await self.journal.save(record)
-        result = await remediation.verify(ctx, record.violation)
+        try:
+            result = await remediation.verify(ctx, record.violation)
+        except Exception as exc:  # noqa: BLE001 - the change was made; only its check failed
+            return await self._unverified_after_apply(record, exc)
         record.verification = result.status
         if result.status is Verification.VERIFIED:
             return await self._finish(
@@ -222,6 +227,21 @@ class Runner:
             return await self._finish(record, Status.UNVERIFIED, result.detail)
         return await self._fail(
             record, result.detail or "verify found the violation still there", "VerifyFailed"
+        )
+
+    async def _unverified_after_apply(
+        self, record: ActionRecord, exc: BaseException
+    ) -> ActionRecord:
+        """``apply`` succeeded but the verify read failed: the outcome is unknown, not a
+        failure (``unverified``, with the reason; ``undo`` still has the before-image)."""
+        record.verification = Verification.UNVERIFIED
+        what = "timed out" if isinstance(exc, TimeoutError) else describe_error(exc)
+        self.log.warning("verify_failed_after_apply", action_id=record.id, error=what)
+        return await self._finish(
+            record,
+            Status.UNVERIFIED,
+            f"applied, but the verify read failed ({what}); check the resource",
+            error=type(exc).__name__,
         )
 
     async def resume(
