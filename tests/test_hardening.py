@@ -195,3 +195,171 @@ async def test_case5_retry_after_is_kept_by_the_inbox_retry(start_daemon, fake_l
     assert row.state == "queued" and "retry after 120s" in (row.last_error or "")
     assert row.next_attempt_at >= before + 120
     assert fake_lacework.count("/api/v2/Alerts/900006") == 1
+
+
+# -- case 8: approvals bind to the plan ---------------------------------------------------
+
+
+def public_statement(sid: str, bucket: str) -> dict:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+
+
+def put_policy(s3, bucket: str, *sids: str) -> None:
+    statements = [public_statement(sid, bucket) for sid in sids]
+    s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements})
+    )
+
+
+def policy_sids(s3, bucket: str) -> list[str]:
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except s3.exceptions.from_code("NoSuchBucketPolicy"):
+        return []
+    return [s.get("Sid") for s in policy["Statement"]]
+
+
+def sids_removed(plan: dict) -> list[str]:
+    return [
+        c["before"]["Sid"] for c in plan["changes"] if c["operation"] == "remove_policy_statement"
+    ]
+
+
+async def test_case8_an_approval_applies_only_the_approved_plan(start_daemon, fake_lacework, s3):
+    from .test_safety_e2e import admin, audit_kinds, start
+
+    bucket = "harden-a"
+    put_policy(s3, bucket, "Open")
+    daemon, alerts, _ = await start(
+        start_daemon, fake_lacework, remediation={"default_mode": "approve"}
+    )
+    await alerts.post("LW_S3_11", bucket)
+    (row,) = await daemon.engine.store.list_actions()
+    action = row.record
+    assert action.status is not None and str(action.status) == "awaiting_approval"
+    assert sids_removed(action.plan.to_dict()) == ["Open"]
+
+    put_policy(s3, bucket, "Open", "AlsoOpen")  # a second public statement meanwhile
+    status, body = await admin(daemon, "POST", f"/admin/actions/{action.id}/approve", {"by": "ann"})
+    assert status == 200, body
+    assert body["status"] == "awaiting_approval", body
+    assert body["detail"].startswith("the plan changed since it was approved")
+    assert policy_sids(s3, bucket) == ["Open", "AlsoOpen"]  # nothing applied
+
+    events = await daemon.engine.store.audit_events(action_id=action.id, limit=100)
+    superseded = next(e for e in events if e.kind == "approval_superseded")
+    old, new = superseded.data["approved_plan"], superseded.data["new_plan"]
+    assert sids_removed(old) == ["Open"]
+    assert sids_removed(new) == ["Open", "AlsoOpen"]
+    kinds = [k for k, _ in await audit_kinds(daemon, action.id)]
+    assert kinds == [
+        "approval_requested",
+        "approved",
+        "approval_superseded",
+        "approval_requested",
+    ]
+    requested = [e for e in events if e.kind == "approval_requested"]
+    assert {len(e.data["plan"]["changes"]) for e in requested} == {
+        len(old["changes"]),
+        len(new["changes"]),
+    }
+    stored = (await daemon.engine.store.get_action(action.id)).record
+    assert stored.plan.to_dict() == new
+    assert (await daemon.engine.store.get_action(action.id)).approver is None
+
+    # Approving the new plan applies exactly it.
+    status, body = await admin(daemon, "POST", f"/admin/actions/{action.id}/approve", {"by": "bo"})
+    assert status == 200, body
+    assert body["status"] == "remediated", body
+    assert policy_sids(s3, bucket) == []
+
+
+# -- cases 9 and 10: exemptions and the one action schema ---------------------------------
+
+
+async def test_case9_an_expiry_is_audited_once(start_daemon, fake_lacework, s3):
+    from lw_remediate.operate.control import Control
+    from lw_remediate.web.admin import housekeeping_round
+
+    from .test_safety_e2e import start
+
+    daemon, alerts, _ = await start(
+        start_daemon,
+        fake_lacework,
+        exemptions=[
+            {
+                "id": "gone",
+                "arn": "arn:aws:s3:::harden-*",
+                "owner": "a",
+                "reason": "r",
+                "expires": "2020-01-01T00:00:00Z",
+            }
+        ],
+    )
+    await alerts.post("LW_S3_16", "harden-a", "harden-b")  # two actions meet the expiry
+    await alerts.post("LW_S3_16", "harden-a")  # and a later alert
+    assert versioned(s3, "harden-a") and versioned(s3, "harden-b")
+    await housekeeping_round(Control(daemon.engine))  # and the daemon's housekeeping
+    events = await daemon.engine.store.audit_events(limit=1000)
+    assert [e.kind for e in events].count("exemption_expired") == 1
+
+
+async def test_case10_exemptions_that_could_never_match_are_refused(start_daemon, fake_lacework):
+    from .test_safety_e2e import admin, start
+
+    daemon, _, _ = await start(start_daemon, fake_lacework)
+    base = {"owner": "ops", "reason": "why", "by": "ann"}
+    status, body = await admin(daemon, "POST", "/admin/exemptions", {**base, "rule": "LW_S3_999"})
+    assert status == 400 and "no installed remediation handles 'LW_S3_999'" in body["error"]
+    status, body = await admin(
+        daemon,
+        "POST",
+        "/admin/exemptions",
+        {**base, "rule": "LW_S3_16", "remediation": "s3.remove_public_policy_statements"},
+    )
+    assert status == 400 and "does not handle 'LW_S3_16'" in body["error"], body
+    status, body = await admin(daemon, "POST", "/admin/exemptions", {**base, "rule": "LW_S3_16"})
+    assert status == 201 and body["warnings"] == [
+        "no expiry: this exemption holds until it is removed (give expires, e.g. 90d, to review it)"
+    ]
+    status, body = await admin(
+        daemon, "POST", "/admin/exemptions", {**base, "rule": "LW_S3_16", "expires": "2999-01-01"}
+    )
+    assert status == 201 and "warnings" not in body
+    listed = (await admin(daemon, "GET", "/admin/exemptions"))[1]
+    assert len(listed) == 2
+
+
+async def test_case10_one_action_schema_for_the_admin_api_and_history(
+    start_daemon, fake_lacework, s3, tmp_path, moto_server
+):
+    from .test_safety_e2e import ADMIN, admin, start
+
+    daemon, alerts, _ = await start(start_daemon, fake_lacework)
+    await alerts.post("LW_S3_16", "harden-a")
+    status, listed = await admin(daemon, "GET", "/admin/actions")
+    assert status == 200
+    (from_api,) = listed
+    status, shown = await admin(daemon, "GET", f"/admin/actions/{from_api['action_id']}")
+    assert {k: v for k, v in shown.items() if k not in ("approval", "audit")} == from_api
+
+    data = daemon_config(
+        moto_server.endpoint_url,
+        fake_lacework,
+        tmp_path,
+        server={"admin_token": ADMIN},
+    )
+    config_path = tmp_path / "cli.toml"
+    config_path.write_text(to_toml(data))
+    code, out, err = await run_cli("history", "--json", "--config", str(config_path))
+    assert code == 0, err
+    (from_cli,) = json.loads(out)
+    assert from_cli == from_api
+    assert from_api["action_id"] and from_api["status"] == "remediated"
+    assert from_api["violation"]["resource_arn"] == from_api["resource_arn"]

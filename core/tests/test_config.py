@@ -130,3 +130,36 @@ def test_per_remediation_role_name(tmp_path):
     )
     with pytest.raises(ConfigError, match="role_name"):
         bad.validate_remediations(registry.remediations)
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        (
+            'rule = "LW_S3_999"',
+            r"exemptions\[0\]\.rule: no installed remediation handles 'LW_S3_999'",
+        ),
+        (
+            'rule = "LW_S3_16"\nremediation = "s3.remove_public_policy_statements"',
+            r"exemptions\[0\]\.rule: s3.remove_public_policy_statements does not handle 'LW_S3_16'",
+        ),
+        ('remediation = "s3.nope_nope"', r"exemptions\[0\]\.remediation: no installed remediation"),
+    ],
+)
+def test_exemptions_that_could_never_match_are_config_errors(tmp_path, table, needle):
+    """Issue 15 case 10: ``--rule LW_S3_999`` could never match and was accepted."""
+    registry = load_maps()
+    config = load_config(
+        write(tmp_path, f'[[exemptions]]\nowner = "o"\nreason = "r"\n{table}\n'), environ={}
+    )
+    with pytest.raises(ConfigError, match=needle):
+        config.validate_remediations(registry.remediations)
+
+
+def test_an_exemption_by_the_rules_other_name_is_accepted(tmp_path):
+    registry = load_maps()
+    config = load_config(
+        write(tmp_path, '[[exemptions]]\nowner = "o"\nreason = "r"\nrule = "lacework-global-97"\n'),
+        environ={},
+    )
+    config.validate_remediations(registry.remediations)

@@ -21,6 +21,7 @@ import pydantic
 from .errors import ConfigError
 from .model import Mode, Status
 from .redact import register as register_secrets
+from .rules import canonical_rule_id
 
 ENV_CONFIG = "LW_REMEDIATE_CONFIG"
 ENV_PREFIX = "LW_REMEDIATE_"
@@ -252,6 +253,30 @@ class ExemptionConfig(_Section):
         return self
 
 
+def exemption_problem(ex: ExemptionConfig, known: Mapping[str, Any]) -> str | None:
+    """Why an exemption could never match with the installed remediations (``known``:
+    id -> remediation), as ``<key>: <reason>``; None when it can."""
+    rem = known.get(ex.remediation) if ex.remediation else None
+    if ex.remediation and rem is None:
+        return f"remediation: no installed remediation {ex.remediation!r}"
+    if not ex.rule:
+        return None
+    rule = canonical_rule_id(ex.rule)
+    handled = {canonical_rule_id(r) for r in getattr(rem, "rules", ())}
+    if rem is not None and rule not in handled:
+        return (
+            f"rule: {ex.remediation} does not handle {ex.rule!r}; the exemption could never match"
+        )
+    if rem is None and not any(
+        rule in {canonical_rule_id(r) for r in getattr(other, "rules", ())}
+        for other in known.values()
+    ):
+        return (
+            f"rule: no installed remediation handles {ex.rule!r}; the exemption could never match"
+        )
+    return None
+
+
 class SweepConfig(_Section):
     """``[sweep]``: remediating what the latest compliance reports list (``lw-remediate sweep``)."""
 
@@ -359,10 +384,9 @@ class Config(_Section):
             if rid not in known:
                 raise ConfigError(f"rules.{rule}: no installed remediation {rid!r}")
         for i, ex in enumerate(self.exemptions):
-            if ex.remediation and ex.remediation not in known:
-                raise ConfigError(
-                    f"exemptions[{i}].remediation: no installed remediation {ex.remediation!r}"
-                )
+            problem = exemption_problem(ex, known)
+            if problem:
+                raise ConfigError(f"exemptions[{i}].{problem}")
         for rid in self.safety.tag_exempted_resources:
             if rid != "*" and rid not in known:
                 raise ConfigError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -201,6 +202,18 @@ class Plan:
             "irreversible": self.irreversible,
             "notes": list(self.notes),
         }
+
+    def binding(self) -> dict[str, Any]:
+        """What an approval of this plan approves: the changes, what ``apply`` is given
+        (``data``) and reversibility, as plain JSON (the wording may differ)."""
+        bound = {"changes": self.to_dict()["changes"], "data": dict(self.data)}
+        bound["irreversible"] = self.irreversible
+        normalised: dict[str, Any] = json.loads(json.dumps(bound, sort_keys=True, default=str))
+        return normalised
+
+    def same_change(self, other: Plan) -> bool:
+        """True when ``other`` makes exactly the same change (see :meth:`binding`)."""
+        return self.binding() == other.binding()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:

@@ -278,6 +278,8 @@ def exemptions_add(
         echo_json(added)
     else:
         click.echo(f"added exemption {added['id']}")
+    for warning in added.get("warnings", ()):
+        click.echo(f"lw-remediate: note: {warning}", err=True)
 
 
 @exemptions_group.command("remove")

@@ -7,7 +7,6 @@ line on stderr and exit with status 2; no traceback reaches the operator.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import sys
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from ..config import Config, load_config
 from ..errors import ConfigError, LwRemediateError
 from ..logs import configure_logging
 from ..model import Mode, Status
+from ..operate.control import action_dict
 from ..plugins import MapRegistry, load_maps
 from ..policy import IamPolicy
 from ..redact import RedactingStream
@@ -345,17 +345,8 @@ def history_command(as_json: bool, limit: int, status: str | None, config_path: 
     async def go() -> list[dict[str, Any]]:
         async with runtime as rt:
             rows = await rt.store.list_actions(limit=limit, status=status)
-        out = []
-        for row in rows:
-            data = row.record.summary()
-            data["updated_at"] = _iso(row.updated_at)
-            if as_json:
-                data["plan"] = row.record.plan.to_dict() if row.record.plan else None
-                data["before_image"] = row.record.before_image
-                data["calls"] = [c.to_dict() for c in row.record.calls]
-                data["approver"] = row.approver
-            out.append(data)
-        return out
+        # The admin API's shape (GET /admin/actions): one schema for one thing.
+        return [action_dict(row) for row in rows]
 
     rows = asyncio.run(go())
     if as_json:
@@ -364,10 +355,6 @@ def history_command(as_json: bool, limit: int, status: str | None, config_path: 
         _table(
             rows, ["updated_at", "action_id", "status", "remediation_id", "resource_arn", "detail"]
         )
-
-
-def _iso(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @cli.group("config")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pydantic
 
-from ..config import ExemptionConfig
+from ..config import ExemptionConfig, exemption_problem
 from ..errors import LwRemediateError, RemediationRefused
 from ..model import ActionRecord, Mode, Status
 from ..notify import Notification, NotificationKind
@@ -64,6 +64,11 @@ class Actor:
 
 INBOX_STATES = ("queued", "processing", "done", "dead")
 
+#: Said when an exemption is added without ``expires``.
+NO_EXPIRY_WARNING = (
+    "no expiry: this exemption holds until it is removed (give expires, e.g. 90d, to review it)"
+)
+
 
 def inbox_dict(row: InboxRow) -> dict[str, Any]:
     return {
@@ -78,8 +83,23 @@ def inbox_dict(row: InboxRow) -> dict[str, Any]:
 
 
 def action_dict(row: ActionRow) -> dict[str, Any]:
-    data = row.record.to_dict()
+    """The one JSON shape of a stored action, for the admin API and ``history --json``:
+    the flat fields of :meth:`ActionRecord.summary` (as in replay and sweep output:
+    ``action_id``, ``rule_id``, ``resource_arn``, ..., ``status``, ``detail``), then
+    ``state``, the whole ``violation``, ``plan``, the images, ``verification``, ``calls``,
+    ``error``, ``approver`` and the ``created_at``/``updated_at`` times."""
+    record = row.record
+    full = record.to_dict()
+    data = record.summary()
     data.update(
+        state=record.state,
+        violation=full["violation"],
+        plan=full["plan"],
+        before_image=full["before_image"],
+        after_image=full["after_image"],
+        verification=full["verification"],
+        calls=full["calls"],
+        error=full["error"],
         approver=row.approver,
         created_at=iso_time(row.created_at),
         updated_at=iso_time(row.updated_at),
@@ -160,6 +180,10 @@ class Control:
         if not 1 <= limit <= 10000:
             raise BadRequest("limit must be between 1 and 10000")
         return [action_dict(r) for r in await self.store.list_actions(limit=limit, status=status)]
+
+    async def action(self, action_id: str) -> dict[str, Any]:
+        """One action in the shape of :func:`action_dict`."""
+        return action_dict(await self._row(action_id))
 
     async def show_action(self, action_id: str) -> dict[str, Any]:
         row = await self._row(action_id)
@@ -354,8 +378,9 @@ class Control:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "exemption"
             raise BadRequest(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
-        if parsed.remediation and self.engine.registry.get(parsed.remediation) is None:
-            raise BadRequest(f"remediation: no installed remediation {parsed.remediation!r}")
+        problem = exemption_problem(parsed, self.engine.registry.remediations)
+        if problem:
+            raise BadRequest(problem)
         if parsed.rule:
             parsed = parsed.model_copy(update={"rule": canonical_rule_id(parsed.rule)})
         if parsed.expires and parsed.expires.timestamp() <= self._now():
@@ -370,7 +395,10 @@ class Control:
         await self._audit(
             "exemption_added", f"added by {actor}: {added.describe()}", actor, exemption=body
         )
-        return added.to_dict(self._now())
+        result = added.to_dict(self._now())
+        if parsed.expires is None:
+            result["warnings"] = [NO_EXPIRY_WARNING]
+        return result
 
     async def remove_exemption(self, exemption_id: str, actor: Actor) -> None:
         for ex in await self.safety.exemptions():

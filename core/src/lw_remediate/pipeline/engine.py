@@ -484,9 +484,24 @@ class Engine:
         """Run an approved action now: ``check`` again, then apply (kill switch and budgets
         still apply), under the resource lock; recorded and notified like any action."""
         options = rem.parse_options(self.config.options_for(rem.id))
+        approved = record.plan
 
         async def run(session: Any) -> ActionRecord:
-            return await self.runner.approve(rem, record, aws=session, options=options)
+            done = await self.runner.approve(rem, record, aws=session, options=options)
+            if (
+                done.status is Status.AWAITING_APPROVAL
+                and approved is not None
+                and done.plan is not None
+                and not done.plan.same_change(approved)
+            ):
+                await self.safety.audit(
+                    "approval_superseded",
+                    f"the approved plan ({approved.summary}) is no longer the change to make "
+                    f"(now: {done.plan.summary}); the approval ended unused, approval asked again",
+                    action_id=done.id,
+                    data={"approved_plan": approved.to_dict(), "new_plan": done.plan.to_dict()},
+                )
+            return done
 
         return await self._dispatch(rem, record, run)
 

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..aws.session import AwsSession
 from ..errors import ApplyPaused, RemediationError, RemediationRefused, RevertNotSupported
-from ..model import ActionRecord, Mode, Status, Verification, Violation
+from ..model import ActionRecord, Mode, Plan, Status, Verification, Violation
 from ..remediation import Remediation, RemediationContext, RemediationOptions
 
 
@@ -127,8 +127,13 @@ class Runner:
         mode: Mode = Mode.DRY_RUN,
         options: RemediationOptions | None = None,
         record: ActionRecord | None = None,
+        approved_plan: Plan | None = None,
     ) -> ActionRecord:
-        """Run the lifecycle up to what ``mode`` allows and return the finished record."""
+        """Run the lifecycle up to what ``mode`` allows and return the finished record.
+
+        With ``approved_plan``, only that exact change may be applied: when the fresh
+        plan differs, the action goes back to awaiting approval with the new plan.
+        """
         options = options if options is not None else remediation.default_options()
         record = record or ActionRecord(remediation.id, violation, mode)
         record.mode = mode
@@ -140,7 +145,7 @@ class Runner:
         try:
             try:
                 async with asyncio.timeout(self.timeout):
-                    return await self._run(remediation, record, ctx, mode)
+                    return await self._run(remediation, record, ctx, mode, approved_plan)
             except TimeoutError as exc:
                 if record.state == "applied":  # the change was made; verify ran out of time
                     return await self._unverified_after_apply(record, exc)
@@ -175,6 +180,7 @@ class Runner:
         record: ActionRecord,
         ctx: RemediationContext[Any],
         mode: Mode,
+        approved_plan: Plan | None = None,
     ) -> ActionRecord:
         violation = record.violation
         record.state = "checking"
@@ -191,6 +197,12 @@ class Runner:
             return await self._finish(record, Status.RESOLVED, plan.summary or "nothing to change")
         record.state = "planned"
         await self.journal.save(record)
+        if approved_plan is not None and not plan.same_change(approved_plan):
+            record.status = Status.AWAITING_APPROVAL
+            record.detail = f"the plan changed since it was approved; approve again: {plan.summary}"
+            record.state = "awaiting_approval"
+            await self.journal.save(record)
+            return record
         if mode is Mode.DRY_RUN:
             return await self._finish(record, Status.PLANNED, plan.summary)
         if mode is Mode.APPROVE:
@@ -295,12 +307,21 @@ class Runner:
     ) -> ActionRecord:
         """Run an approved action: ``check`` and ``plan`` again (the world may have changed).
 
+        The approval binds to the plan it was given for: a fresh plan that changes
+        something else is not applied; the action awaits approval again with it.
+
         The finished record keeps its mode (``approve``, or ``auto`` for an action the
         kill switch parked); the approver is stored by whoever approved it.
         """
         mode = record.mode
         record = await self.run(
-            remediation, record.violation, aws=aws, mode=Mode.AUTO, options=options, record=record
+            remediation,
+            record.violation,
+            aws=aws,
+            mode=Mode.AUTO,
+            options=options,
+            record=record,
+            approved_plan=record.plan,
         )
         if record.state == "done" and record.mode is not mode:
             record.mode = mode

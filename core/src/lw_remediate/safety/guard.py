@@ -185,22 +185,17 @@ class Safety:
     async def _report_expired(
         self, ex: Exemption, *, action_id: str | None = None, violation: Violation | None = None
     ) -> None:
+        """Report an expiry once (log, audit event, notification), however many actions
+        (or housekeeping rounds) meet it; the audit event names the first action."""
         detail = f"{ex.describe()} expired on {iso_time(ex.expires_at)} and no longer applies"
-        if action_id is not None:
+        if await self.store.notice_once(f"exemption-expired:{ex.id}:{ex.expires_at}", self.clock()):
+            log.warning("exemption_expired", exemption_id=ex.id, expires_at=iso_time(ex.expires_at))
             await self.audit(
                 "exemption_expired",
                 detail,
                 action_id=action_id,
                 data={"exemption_id": ex.id, "expires_at": ex.expires_at},
             )
-        if await self.store.notice_once(f"exemption-expired:{ex.id}:{ex.expires_at}", self.clock()):
-            log.warning("exemption_expired", exemption_id=ex.id, expires_at=iso_time(ex.expires_at))
-            if action_id is None:
-                await self.audit(
-                    "exemption_expired",
-                    detail,
-                    data={"exemption_id": ex.id, "expires_at": ex.expires_at},
-                )
             await self.notify(
                 NotificationKind.EXEMPTION_EXPIRED,
                 f"exemption {ex.id} expired; matching violations are remediated again",
@@ -457,7 +452,10 @@ class Safety:
                 "approval_requested",
                 f"awaiting approval until {iso_time(expires)}: {record.detail}",
                 action_id=record.id,
-                data={"expires_at": expires},
+                data={
+                    "expires_at": expires,
+                    "plan": record.plan.to_dict() if record.plan else None,
+                },
             )
             return
         await self.audit(

@@ -236,15 +236,18 @@ class SqliteSafetyTables:
     async def request_approval(
         self, action_id: str, *, requested_at: float, expires_at: float
     ) -> None:
-        await self._run(
-            lambda c: c.execute(
+        def _request(conn: sqlite3.Connection) -> None:
+            # A new request (e.g. the plan changed after an approval) is undecided again.
+            conn.execute(
                 "INSERT INTO approvals (action_id, requested_at, expires_at) VALUES (?,?,?)"
                 " ON CONFLICT (action_id) DO UPDATE SET requested_at = excluded.requested_at,"
                 " expires_at = excluded.expires_at, decided_at = NULL, decided_by = NULL,"
                 " decision = NULL",
                 (action_id, requested_at, expires_at),
             )
-        )
+            conn.execute("UPDATE actions SET approver = NULL WHERE id = ?", (action_id,))
+
+        await self._run(_request)
 
     async def get_approval(self, action_id: str) -> ApprovalRow | None:
         def _get(conn: sqlite3.Connection) -> ApprovalRow | None:
