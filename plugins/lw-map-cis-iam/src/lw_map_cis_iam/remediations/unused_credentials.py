@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
 from lw_remediate import (
-    ActionRecord,
     Change,
     CheckResult,
     IamPolicy,
@@ -25,34 +23,22 @@ from lw_remediate import (
     RemediationContext,
     RemediationOptions,
     RemediationRefused,
-    RevertNotSupported,
     VerifyResult,
     Violation,
 )
 
-from .._iam import (
-    KEY_LAST_USED_ARNS,
-    USER_ARNS,
-    as_utc,
-    day,
-    iso,
-    login_profile,
-    rule_threshold,
-    unless_missing,
-    user_arn,
-    utcnow,
+from .._credentials import (
+    UserCredentials,
+    delete_profile_change,
+    disable_credentials,
+    irreversible_note,
+    read_credentials,
+    revert_disable,
+    stale_keys,
+    unused_password,
 )
-from .._keys import (
-    ACCESS_KEY,
-    AccessKey,
-    deactivate_keys,
-    deactivation_changes,
-    reactivate_keys,
-    read_access_keys,
-    restored,
-    still_active,
-    still_planned,
-)
+from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, rule_threshold, utcnow
+from .._keys import deactivation_changes, still_active, still_planned
 
 #: Days without use after which a credential counts as unused, per rule. Lacework's new
 #: policy lacework-global-41 (the alias of AWS_CIS_1_3) follows CIS 1.4 at 45 days.
@@ -76,61 +62,17 @@ class Options(RemediationOptions):
     delete_login_profile: bool = False
 
 
-@dataclass(frozen=True)
-class UserCredentials:
-    """What IAM says about one user's credentials."""
-
-    user: str
-    keys: list[AccessKey]
-    login_profile: dict[str, Any] | None
-    password_last_used: dt.datetime | None
-
-
-async def read_credentials(ctx: RemediationContext[Any], user: str) -> UserCredentials | None:
-    """The user's password and key state; None when the user no longer exists."""
-    async with ctx.aws.client("iam") as iam:
-        response = await unless_missing(iam.get_user(UserName=user))
-        if response is None:
-            return None
-        password_last_used = as_utc(response["User"].get("PasswordLastUsed"))
-        profile = await login_profile(iam, user)
-    keys = await read_access_keys(ctx, user)
-    if keys is None:
-        return None
-    password: dict[str, Any] | None = None
-    if profile is not None:
-        password = {
-            "CreateDate": iso(as_utc(profile.get("CreateDate"))),
-            "PasswordResetRequired": bool(profile.get("PasswordResetRequired", False)),
-        }
-    return UserCredentials(user, keys, password, password_last_used)
-
-
 def _threshold(ctx: RemediationContext[Any], violation: Violation) -> int:
     return rule_threshold(violation, THRESHOLDS, ctx.options.max_unused_days, fallback=90)
-
-
-def stale_keys(keys: list[AccessKey], now: dt.datetime, days: int) -> list[AccessKey]:
-    """Active keys last used (or, never used, created) more than ``days`` ago."""
-    cutoff = now - dt.timedelta(days=days)
-    return [k for k in keys if k.active and (k.last_used or k.created) < cutoff]
 
 
 def stale_password(
     creds: UserCredentials, violation: Violation, now: dt.datetime, days: int
 ) -> str | None:
-    """Why the console password counts as unused, or None (no password, or in use)."""
-    if violation.rule_id not in PASSWORD_RULES or creds.login_profile is None:
+    """Why the console password counts as unused, or None (not a password rule, none, in use)."""
+    if violation.rule_id not in PASSWORD_RULES:
         return None
-    cutoff = now - dt.timedelta(days=days)
-    if creds.password_last_used is not None:
-        if creds.password_last_used < cutoff:
-            return f"console password last used {day(creds.password_last_used)}"
-        return None
-    created = as_utc(creds.login_profile.get("CreateDate"))
-    if created is not None and created < cutoff:
-        return f"console password never used (login profile created {day(created)})"
-    return None
+    return unused_password(creds, now, days)
 
 
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
@@ -141,12 +83,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     days, now = _threshold(ctx, violation), utcnow()
     keys = stale_keys(creds.keys, now, days)
     password = stale_password(creds, violation, now, days)
-    observed = {
-        "threshold_days": days,
-        "keys": [k.to_dict() for k in creds.keys],
-        "login_profile": creds.login_profile,
-        "password_last_used": iso(creds.password_last_used),
-    }
+    observed = {"threshold_days": days, **creds.observed()}
     if not keys and not password:
         return CheckResult.compliant(f"{user} has no credential unused for {days} days", **observed)
     found = [f"access key {k.describe()}" for k in keys] + ([password] if password else [])
@@ -170,19 +107,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         )
     delete_profile = bool(password) and ctx.options.delete_login_profile
     if password and delete_profile:
-        changes.append(
-            Change(
-                "delete_login_profile",
-                user_arn(violation, user),
-                {**(creds.login_profile or {}), "PasswordLastUsed": iso(creds.password_last_used)},
-                None,
-            )
-        )
-        notes.append(
-            f"IRREVERSIBLE: deleting the login profile of {user} removes the console password "
-            "for good; undo cannot restore it (an administrator can create a new one with "
-            f"`aws iam create-login-profile --user-name {user} --password-reset-required`)"
-        )
+        changes.append(delete_profile_change(violation, creds))
+        notes.append(irreversible_note(user))
     elif password:
         notes.append(
             f"{password}: reported, not changed (the option delete_login_profile removes it, "
@@ -225,20 +151,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     )
     if not keys and not delete_profile:
         return {"user": user, "keys": {}}
-    after = await deactivate_keys(
-        ctx,
-        user,
-        keys,
-        extra_before={
-            "login_profile": creds.login_profile if delete_profile else None,
-            "password_last_used": iso(creds.password_last_used),
-        },
-    )
-    if delete_profile:
-        async with ctx.aws.client("iam") as iam:
-            await iam.delete_login_profile(UserName=user)
-        ctx.log.info("login_profile_deleted", user=user)
-    return {**after, "login_profile_deleted": delete_profile}
+    return await disable_credentials(ctx, creds, keys, delete_profile=delete_profile)
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
@@ -257,24 +170,6 @@ async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyRe
     if password:
         detail += f"; {password} (reported, not changed)"
     return VerifyResult.verified(detail)
-
-
-async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
-    before = record.before_image or {}
-    user = before.get("user", record.violation.resource_name)
-    deleted = bool((record.after_image or {}).get("login_profile_deleted")) or bool(
-        before.get("login_profile")
-    )
-    lost = (
-        f"the deleted login profile of {user} cannot be restored (a password cannot be "
-        f"recovered); create a new one with `aws iam create-login-profile --user-name {user} "
-        "--password-reset-required` if the user needs the console"
-    )
-    key_ids = await reactivate_keys(ctx, record)
-    if not key_ids and deleted:
-        raise RevertNotSupported(lost)
-    detail = restored(ACCESS_KEY, user, key_ids)
-    return f"{detail}; {lost}" if deleted else detail
 
 
 def _option_policy(options: Options) -> IamPolicy:
@@ -303,6 +198,6 @@ REMEDIATION = Remediation(
     plan=plan,
     apply=apply,
     verify=verify,
-    revert=revert,
+    revert=revert_disable,
     options=Options,
 )
