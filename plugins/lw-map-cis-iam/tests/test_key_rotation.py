@@ -1,4 +1,4 @@
-"""AWS_CIS_1_4, LW_AWS_IAM_1/2: cis_iam.retire_old_access_keys against moto."""
+"""AWS_CIS_1_4, LW_AWS_IAM_1/2/12/13: cis_iam.retire_old_access_keys against moto."""
 
 from __future__ import annotations
 
@@ -108,6 +108,13 @@ async def test_compliant_user_is_resolved_without_a_write(
         ("LW_AWS_IAM_2", 31, Status.RESOLVED),
         ("LW_AWS_IAM_2", 46, Status.REMEDIATED),
         ("AWS_CIS_1_4", 46, Status.RESOLVED),
+        ("LW_AWS_IAM_13", 170, Status.RESOLVED),
+        ("LW_AWS_IAM_13", 181, Status.REMEDIATED),
+        ("lacework-global-141", 181, Status.REMEDIATED),
+        ("LW_AWS_IAM_12", 181, Status.RESOLVED),
+        ("LW_AWS_IAM_12", 340, Status.RESOLVED),
+        ("LW_AWS_IAM_12", 351, Status.REMEDIATED),
+        ("lacework-global-142", 351, Status.REMEDIATED),
     ],
 )
 async def test_rule_thresholds(seed, make_violation, run_remediation, rule, age, expected):
@@ -161,5 +168,64 @@ async def test_least_privilege_deactivate_if_rotated(seed, make_violation, least
     seed.key("zed", age_days=5, used_days_ago=1)
     report = await least_privilege.run(
         REMEDIATION, make_violation("AWS_CIS_1_4", "zed"), options=ROTATE, revert=True
+    )
+    assert "iam:UpdateAccessKey" in report.used
+
+
+@pytest.mark.parametrize(("rule", "age"), [("LW_AWS_IAM_12", 400), ("LW_AWS_IAM_13", 200)])
+async def test_iam_12_13_never_cut_the_only_working_key(
+    seed, make_violation, run_remediation, write_calls, rule, age
+):
+    """A user whose only active key is past 350 / 180 days keeps it; the action is refused
+    and the runbook-style reason says how to rotate."""
+    seed.user("solo")
+    only = seed.key("solo", age_days=age, used_days_ago=0)
+    seed.key("solo", age_days=age + 10, used_days_ago=300, active=False)  # not a successor
+    record = await run_remediation(REMEDIATION, make_violation(rule, "solo"), options=ROTATE)
+    assert record.status is Status.REFUSED, record.detail
+    assert "only working key" in record.detail and only in record.detail
+    assert write_calls(record) == []
+    assert seed.key_status("solo", only) == "Active"
+
+
+@pytest.mark.parametrize(("rule", "age"), [("LW_AWS_IAM_12", 400), ("LW_AWS_IAM_13", 200)])
+async def test_iam_12_13_default_is_manual_naming_the_rule(
+    seed, make_violation, run_remediation, write_calls, rule, age
+):
+    seed.user("old")
+    key = seed.key("old", age_days=age, used_days_ago=1)
+    seed.key("old", age_days=3, used_days_ago=1)
+    record = await run_remediation(REMEDIATION, make_violation(rule, "old"))
+    assert record.status is Status.MANUAL
+    assert rule in record.detail and "create-access-key --user-name old" in record.detail
+    assert write_calls(record) == []
+    assert seed.key_status("old", key) == "Active"
+
+
+async def test_iam_12_rotated_key_is_deactivated_and_undone(
+    seed, make_violation, run_remediation, revert_action
+):
+    seed.user("rot")
+    old = seed.key("rot", age_days=360, used_days_ago=20)
+    new = seed.key("rot", age_days=10, used_days_ago=1)
+    record = await run_remediation(
+        REMEDIATION, make_violation("LW_AWS_IAM_12", "rot"), options=ROTATE
+    )
+    assert record.status is Status.REMEDIATED, record.detail
+    assert record.plan.data["max_key_age_days"] == 350
+    assert record.before_image["keys"] == {old: "Active"}
+    assert seed.key_status("rot", old) == "Inactive"
+    assert seed.key_status("rot", new) == "Active"
+    detail = await revert_action(REMEDIATION, record, options=ROTATE)
+    assert old in detail
+    assert seed.key_status("rot", old) == "Active"
+
+
+async def test_least_privilege_iam_13(seed, make_violation, least_privilege):
+    seed.user("zed")
+    seed.key("zed", age_days=200, used_days_ago=10)
+    seed.key("zed", age_days=5, used_days_ago=1)
+    report = await least_privilege.run(
+        REMEDIATION, make_violation("LW_AWS_IAM_13", "zed"), options=ROTATE, revert=True
     )
     assert "iam:UpdateAccessKey" in report.used

@@ -1,4 +1,4 @@
-"""Manual-only rules (AWS_CIS_1_1, 1_12, 1_13, 1_14, 1_15, 1_17, 1_19) against moto.
+"""Manual-only rules (AWS_CIS_1_1, 1_12 … 1_15, 1_17, 1_19, LW_AWS_IAM_8 … 11) against moto.
 
 moto hard-codes ``AccountMFAEnabled`` and ``AccountAccessKeysPresent`` to 0 and cannot
 assign a virtual MFA device to root (remediation-catalog.md gap 11); the tests set
@@ -16,6 +16,27 @@ from lw_map_cis_iam.remediations.manual_only import REMEDIATIONS
 from lw_remediate import Status
 
 BY_RULE = {r.rules[0]: r for r in REMEDIATIONS}
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/app/deployer"
+
+
+def violation_for(rule, make_violation, admin_client, trust_policy):
+    """The violation as Lacework reports it; the role or user of LW_AWS_IAM_9 / 10 exists."""
+    import json
+
+    if rule == "LW_AWS_IAM_9":
+        admin_client("iam").create_role(
+            Path="/app/",
+            RoleName="deployer",
+            AssumeRolePolicyDocument=json.dumps(
+                trust_policy({"Service": "codebuild.amazonaws.com"})
+            ),
+        )
+        return make_violation(rule, ROLE_ARN)
+    if rule == "LW_AWS_IAM_10":
+        admin_client("iam").create_user(UserName="bob")
+        return make_violation(rule, "bob")
+    return make_violation(rule, "root")
 
 
 def summary(moto_server):
@@ -45,13 +66,15 @@ def all_reads(record):
 
 @pytest.mark.parametrize("rule", sorted(BY_RULE))
 async def test_violation_ends_manual_with_its_runbook_and_no_write(
-    rule, moto_server, make_violation, run_remediation
+    rule, moto_server, make_violation, run_remediation, admin_client, trust_policy
 ):
     if rule == "AWS_CIS_1_12":
         summary(moto_server)._account_access_keys_present = 1
-    # AWS_CIS_1_13 / 1_14: moto reports no root MFA at all
+    # AWS_CIS_1_13 / 1_14: moto reports no root MFA at all; LW_AWS_IAM_11: no IAM user
     rem = BY_RULE[rule]
-    record = await run_remediation(rem, make_violation(rule, "root"))
+    record = await run_remediation(
+        rem, violation_for(rule, make_violation, admin_client, trust_policy)
+    )
     assert record.status is Status.MANUAL, record.detail
     assert record.detail == rem.render_runbook(record.violation)
     assert "123456789012" in record.detail and rule in record.detail
@@ -117,7 +140,9 @@ async def test_least_privilege_hardware_mfa(
     )
 
 
-@pytest.mark.parametrize("rule", ["AWS_CIS_1_1", "AWS_CIS_1_15", "AWS_CIS_1_17", "AWS_CIS_1_19"])
+@pytest.mark.parametrize(
+    "rule", ["AWS_CIS_1_1", "AWS_CIS_1_15", "AWS_CIS_1_17", "AWS_CIS_1_19", "LW_AWS_IAM_8"]
+)
 async def test_rules_without_readable_state_need_no_permission(
     rule, moto_server, admin_client, make_violation, trust_policy
 ):
@@ -149,3 +174,54 @@ async def test_rules_without_readable_state_need_no_permission(
         )
     assert record.status is Status.MANUAL
     assert record.calls == []
+
+
+async def test_non_root_user_exists_is_resolved(admin_client, make_violation, run_remediation):
+    rem = BY_RULE["LW_AWS_IAM_11"]
+    violation = make_violation("lacework-global-181", "root")
+    record = await run_remediation(rem, violation)
+    assert record.status is Status.MANUAL
+    assert "IAM Identity Center" in record.detail
+    admin_client("iam").create_user(UserName="admin")
+    record = await run_remediation(rem, violation)
+    assert record.status is Status.RESOLVED
+    assert [c.operation for c in record.calls] == ["ListUsers"]
+
+
+async def test_non_root_user_runbook_follows_the_partition(make_violation):
+    gov = make_violation("LW_AWS_IAM_11", "arn:aws-us-gov:iam::123456789012:root")
+    runbook = BY_RULE["LW_AWS_IAM_11"].render_runbook(gov)
+    assert "arn:aws-us-gov:iam::aws:policy/AdministratorAccess" in runbook
+    assert "arn:aws:" not in runbook
+
+
+@pytest.mark.parametrize(
+    ("rule", "resource"), [("LW_AWS_IAM_9", ROLE_ARN), ("LW_AWS_IAM_10", "bob")]
+)
+async def test_network_rules_resolve_when_the_entity_is_gone(
+    rule, resource, make_violation, run_remediation
+):
+    record = await run_remediation(BY_RULE[rule], make_violation(rule, resource))
+    assert record.status is Status.RESOLVED
+    assert "no longer exists" in record.detail
+    assert all_reads(record)
+
+
+def test_network_runbooks_name_the_entity_and_a_valid_condition(make_violation):
+    role = BY_RULE["LW_AWS_IAM_9"].render_runbook(make_violation("LW_AWS_IAM_9", ROLE_ARN))
+    assert "--role-name deployer" in role and ROLE_ARN in role
+    user = BY_RULE["LW_AWS_IAM_10"].render_runbook(make_violation("LW_AWS_IAM_10", "bob"))
+    assert "--user-name bob" in user
+    for text in (role, user):
+        assert '{"NotIpAddress": {"aws:SourceIp": ["<your CIDRs>"]}' in text
+
+
+@pytest.mark.parametrize("rule", ["LW_AWS_IAM_9", "LW_AWS_IAM_10", "LW_AWS_IAM_11"])
+async def test_least_privilege_iam_manual_rules(
+    rule, make_violation, admin_client, trust_policy, least_privilege
+):
+    await least_privilege.run(
+        BY_RULE[rule],
+        violation_for(rule, make_violation, admin_client, trust_policy),
+        expect=Status.MANUAL,
+    )

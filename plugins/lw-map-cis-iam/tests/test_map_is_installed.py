@@ -38,6 +38,14 @@ EXPECTED = {
     "LW_AWS_IAM_4": ("cis_iam.deactivate_old_ssh_keys", False, False, False),
     "LW_AWS_IAM_5": ("cis_iam.deactivate_old_ssh_keys", False, False, False),
     "LW_AWS_IAM_6": ("cis_iam.disable_unused_credentials", False, False, False),
+    "LW_AWS_IAM_7": ("cis_iam.disable_inactive_user", True, False, False),
+    "LW_AWS_IAM_8": ("cis_iam.review_identity_providers", True, True, False),
+    "LW_AWS_IAM_9": ("cis_iam.restrict_role_networks", True, True, False),
+    "LW_AWS_IAM_10": ("cis_iam.restrict_user_networks", True, True, False),
+    "LW_AWS_IAM_11": ("cis_iam.create_non_root_user", True, True, False),
+    "LW_AWS_IAM_12": ("cis_iam.retire_old_access_keys", True, False, False),
+    "LW_AWS_IAM_13": ("cis_iam.retire_old_access_keys", True, False, False),
+    "LW_AWS_IAM_14": ("cis_iam.delete_unused_console_password", True, False, False),
 }
 
 
@@ -87,6 +95,17 @@ def test_maps_cli_lists_every_rule_with_its_flags():
         "AWS_CIS_1_3": "lacework-global-41",
         "LW_AWS_IAM_6": "lacework-global-120",
     }
+    aliases = {rule["rule_id"]: rule["alias"] for r in ours["remediations"] for rule in r["rules"]}
+    assert {rule: aliases[rule] for rule in [f"LW_AWS_IAM_{n}" for n in range(7, 15)]} == {
+        "LW_AWS_IAM_7": "lacework-global-121",
+        "LW_AWS_IAM_8": None,
+        "LW_AWS_IAM_9": None,
+        "LW_AWS_IAM_10": None,
+        "LW_AWS_IAM_11": "lacework-global-181",
+        "LW_AWS_IAM_12": "lacework-global-142",
+        "LW_AWS_IAM_13": "lacework-global-141",
+        "LW_AWS_IAM_14": "lacework-global-105",
+    }
 
 
 #: Non-default options, so the README check sees every option's actions too.
@@ -101,6 +120,8 @@ OPTIONS = {
         "role_arn": "arn:aws:iam::123456789012:role/baseline",
     },
     "cis_iam.detach_admin_policy": {"action": "detach"},
+    "cis_iam.disable_inactive_user": {"deactivate_keys": True, "delete_login_profile": True},
+    "cis_iam.delete_unused_console_password": {"delete_login_profile": True},
 }
 
 

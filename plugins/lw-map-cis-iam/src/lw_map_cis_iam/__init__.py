@@ -9,6 +9,8 @@ from lw_remediate import Remediation, hookimpl
 from .remediations import (
     admin_policies,
     console_mfa,
+    console_password,
+    inactive_user,
     instance_profile,
     key_rotation,
     manual_only,
@@ -33,6 +35,8 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     instance_profile.REMEDIATION,
     support_role.REMEDIATION,
     admin_policies.REMEDIATION,
+    inactive_user.REMEDIATION,
+    console_password.REMEDIATION,
     *manual_only.REMEDIATIONS,
 )
 

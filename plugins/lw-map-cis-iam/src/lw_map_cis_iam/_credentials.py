@@ -105,7 +105,9 @@ def unused_password(creds: UserCredentials, now: dt.datetime, days: int) -> str 
 
 
 def password_in_use(creds: UserCredentials) -> str:
-    """The console password's last use, for a refusal (``never`` when never used)."""
+    """The console password's last use, in words."""
+    if creds.password_last_used is None:
+        return "console password never used"
     return f"console password last used {day(creds.password_last_used)}"
 
 

@@ -1,4 +1,4 @@
-"""AWS_CIS_1_4, LW_AWS_IAM_1, LW_AWS_IAM_2: access keys rotated within 90 / 30 / 45 days.
+"""AWS_CIS_1_4, LW_AWS_IAM_1, 2, 12, 13: access keys rotated within 90 / 30 / 45 / 350 / 180 days.
 
 The daemon cannot rotate a key: it can neither issue nor deliver a new secret to the
 key's consumer. So the default is to notify (``manual``). The opt-in
@@ -42,14 +42,20 @@ from .._keys import (
 )
 
 #: Maximum key age in days, per rule.
-THRESHOLDS: Mapping[str, int] = {"AWS_CIS_1_4": 90, "LW_AWS_IAM_1": 30, "LW_AWS_IAM_2": 45}
+THRESHOLDS: Mapping[str, int] = {
+    "AWS_CIS_1_4": 90,
+    "LW_AWS_IAM_1": 30,
+    "LW_AWS_IAM_2": 45,
+    "LW_AWS_IAM_12": 350,
+    "LW_AWS_IAM_13": 180,
+}
 
 
 class Options(RemediationOptions):
     """Notify by default; deactivation only once a newer key is in use."""
 
     action: Literal["notify", "deactivate_if_rotated"] = "notify"
-    #: Maximum key age; default: the rule's own value (90 / 30 / 45 days).
+    #: Maximum key age; default: the rule's own value (90 / 30 / 45 / 350 / 180 days).
     max_key_age_days: int | None = pydantic.Field(None, ge=1, le=3650)
 
 
@@ -201,12 +207,14 @@ lw-remediate do step 5 (reversibly) for you."""
 
 REMEDIATION = Remediation(
     id="cis_iam.retire_old_access_keys",
-    rules=("AWS_CIS_1_4", "LW_AWS_IAM_1", "LW_AWS_IAM_2"),
-    title="Retire access keys older than 90 / 30 / 45 days once a newer key is in use",
+    rules=("AWS_CIS_1_4", "LW_AWS_IAM_1", "LW_AWS_IAM_2", "LW_AWS_IAM_12", "LW_AWS_IAM_13"),
+    title="Retire access keys older than the rule allows once a newer key is in use",
     description=(
         "Notifies by default (a key cannot be rotated for its consumer). The opt-in "
         "deactivate_if_rotated deactivates an old key only when the user has a newer "
-        "active key used since its creation; a user's only working key is never touched."
+        "active key used since its creation; a user's only working key is never touched. "
+        "Maximum age per rule: AWS_CIS_1_4 90 days, LW_AWS_IAM_1 30, LW_AWS_IAM_2 45, "
+        "LW_AWS_IAM_12 350, LW_AWS_IAM_13 180."
     ),
     resource_type="iam:user",
     policy=IamPolicy.allow(["iam:ListAccessKeys"], USER_ARNS)

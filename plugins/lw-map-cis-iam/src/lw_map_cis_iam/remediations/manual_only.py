@@ -1,10 +1,14 @@
-"""Manual-only rules: they need the root user, the console or the payer account.
+"""Manual-only rules: they need the root user, the console, the payer account or a design.
 
 AWS_CIS_1_1 (root use), 1_12 (root access key), 1_13 (root MFA), 1_14 (root hardware
-MFA), 1_15 (security questions), 1_17 (detailed billing) and 1_19 (contact details).
-An in-account principal cannot fix any of them, so each ends ``manual`` with a runbook
-that says exactly what to do. Where IAM exposes the state (1_12, 1_13, 1_14), ``check``
-re-reads it first and resolves a violation that is already gone; it never writes.
+MFA), 1_15 (security questions), 1_17 (detailed billing) and 1_19 (contact details):
+an in-account principal cannot fix any of them. LW_AWS_IAM_8 (identity providers),
+9 and 10 (role / user restricted to allowed networks) and 11 (a non-root user exists)
+need decisions only the account's owners can make: which provider is valid, which
+networks, whose identity. Each ends ``manual`` with a runbook that says exactly what to
+do. Where IAM exposes the state (1_12, 1_13, 1_14, IAM_11; the user or role of IAM_9/10
+still existing), ``check`` re-reads it first and resolves a violation that is already
+gone; it never writes.
 
 This module exposes several remediations (``REMEDIATIONS``), one per rule, because each
 has its own runbook.
@@ -15,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from lw_remediate import CheckResult, IamPolicy, Plan, Remediation, RemediationContext, Violation
+
+from .._iam import USER_ARNS, unless_missing
 
 
 async def _no_plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
@@ -74,6 +80,36 @@ async def check_root_hardware_mfa(
             f"the root user's MFA is a virtual device ({', '.join(virtual)})", devices=virtual
         )
     return CheckResult.compliant("the root user's MFA is not a virtual device")
+
+
+async def check_non_root_user(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
+    async with ctx.aws.client("iam") as iam:
+        response = await iam.list_users(MaxItems=1)
+    users = [u["UserName"] for u in response.get("Users", [])]
+    if users:
+        return CheckResult.compliant(f"account {violation.account_id} has IAM users", example=users)
+    return CheckResult.violating(f"account {violation.account_id} has no IAM user")
+
+
+def _still_exists(kind: str) -> Any:
+    """A ``check`` for a user or role rule whose condition only people can judge: resolved
+    when the entity is gone, otherwise Lacework's finding stands."""
+
+    async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
+        name = violation.resource_name
+        async with ctx.aws.client("iam") as iam:
+            if kind == "role":
+                found = await unless_missing(iam.get_role(RoleName=name))
+            else:
+                found = await unless_missing(iam.get_user(UserName=name))
+        if found is None:
+            return CheckResult.compliant(f"{kind} {name} no longer exists")
+        return CheckResult.violating(
+            f"{kind} {name} exists; whether its access is limited to allowed networks is "
+            "Lacework's evaluation (an in-account read cannot decide it)"
+        )
+
+    return check
 
 
 RUNBOOKS: dict[str, str] = {
@@ -140,6 +176,60 @@ correct is a human judgement.
    and that the root e-mail address is a monitored distribution list.
 3. Fix them: aws account put-contact-information --contact-information FullName=...,AddressLine1=...,City=...,CountryCode=...,PostalCode=...,PhoneNumber=...
 4. Also check the alternate contacts (billing, operations, security: see AWS_CIS_1_20).""",
+    "LW_AWS_IAM_8": """\
+Account {account}: the IAM identity provider configuration is not valid ({rule_id}). Which
+provider is right is your decision; the daemon does not change trust.
+1. List the providers: aws iam list-saml-providers; aws iam list-open-id-connect-providers
+2. SAML: aws iam get-saml-provider --saml-provider-arn <arn> -- check ValidUntil (metadata
+   expiry) and the signing certificate; refresh the metadata from your IdP:
+   aws iam update-saml-provider --saml-provider-arn <arn> --saml-metadata-document file://metadata.xml
+3. OIDC: aws iam get-open-id-connect-provider --open-id-connect-provider-arn <arn> -- check the
+   URL, the client ids (audiences) and the thumbprints against the issuer.
+4. Delete providers nobody uses (first check that no role trusts them:
+   aws iam list-roles and their AssumeRolePolicyDocument), e.g.
+   aws iam delete-saml-provider --saml-provider-arn <arn>   (roles trusting it stop working).""",
+    "LW_AWS_IAM_9": """\
+IAM role {resource_name} in account {account} can be used from any network ({rule_id}).
+Restricting it by source IP breaks every caller outside the allowed networks (AWS services
+acting for you included), so only you can decide the networks and exemptions.
+1. See who assumes it: CloudTrail AssumeRole events with
+   requestParameters.roleArn = {resource}, and their sourceIPAddress.
+2. Add a deny for other networks to the role (an inline policy), exempting AWS services:
+   aws iam put-role-policy --role-name {resource_name} --policy-name lw-allowed-networks \
+       --policy-document file://deny-outside-networks.json
+   with one statement: "Effect": "Deny", "Action": "*", "Resource": "*", "Condition":
+   {{"NotIpAddress": {{"aws:SourceIp": ["<your CIDRs>"]}}, "Bool": {{"aws:ViaAWSService": "false"}}}}
+   (calls through VPC endpoints carry no public source IP: add aws:SourceVpce or
+   aws:SourceVpc exemptions where needed).
+3. Or restrict who can assume it: add the same aws:SourceIp condition to the Allow statement
+   of its trust policy (aws iam update-assume-role-policy --role-name {resource_name} ...).
+4. Watch CloudTrail for AccessDenied from legitimate callers and widen the list if needed.""",
+    "LW_AWS_IAM_10": """\
+IAM user {resource_name} in account {account} can be used from any network ({rule_id}).
+Restricting it by source IP breaks every use outside the allowed networks, so only you can
+decide the networks.
+1. See where it is used from: CloudTrail events with userIdentity.userName = {resource_name},
+   and their sourceIPAddress.
+2. Add a deny for other networks (an inline policy, or a group the user is in):
+   aws iam put-user-policy --user-name {resource_name} --policy-name lw-allowed-networks \
+       --policy-document file://deny-outside-networks.json
+   with one statement: "Effect": "Deny", "Action": "*", "Resource": "*", "Condition":
+   {{"NotIpAddress": {{"aws:SourceIp": ["<your CIDRs>"]}}, "Bool": {{"aws:ViaAWSService": "false"}}}}
+3. Better: replace the user with a role assumed from the allowed networks (or federation),
+   and delete the user's access keys.
+4. Watch CloudTrail for AccessDenied from legitimate use and widen the list if needed.""",
+    "LW_AWS_IAM_11": """\
+Account {account} has no IAM user, so administration is done as root ({rule_id}).
+1. Prefer federation: enable IAM Identity Center (in the organization's management account)
+   and assign an administrator permission set for account {account} to named people.
+2. Without Identity Center, create a named administrator (with MFA) instead of using root:
+   aws iam create-user --user-name <name>
+   aws iam attach-user-policy --user-name <name> --policy-arn arn:{partition}:iam::aws:policy/AdministratorAccess
+   aws iam create-login-profile --user-name <name> --password-reset-required --password <temporary>
+   then have the person enrol MFA (see AWS_CIS_1_2).
+3. Stop using root for daily work (see AWS_CIS_1_1); keep its credentials in a vault.
+4. If everyone reaches the account through federation by design, record that and suppress
+   {rule_id} for this account in Lacework with that reason.""",
 }
 
 
@@ -150,13 +240,15 @@ def _manual(
     check: Any,
     policy: IamPolicy,
     description: str,
+    *,
+    resource_type: str = "iam:account",
 ) -> Remediation:
     return Remediation(
         id=f"cis_iam.{verb_object}",
         rules=(rule,),
         title=title,
         description=description,
-        resource_type="iam:account",
+        resource_type=resource_type,
         policy=policy,
         check=check,
         plan=_no_plan,
@@ -225,6 +317,45 @@ CONTACT_DETAILS = _manual(
     "Manual-only: an API cannot tell whether contact details are correct.",
 )
 
+IDENTITY_PROVIDERS = _manual(
+    "LW_AWS_IAM_8",
+    "review_identity_providers",
+    "Keep the IAM identity providers valid (manual: trust decisions)",
+    _unreadable("whether the identity provider configuration is valid"),
+    IamPolicy(),
+    "Manual-only: which SAML/OIDC provider is valid, and whether to replace or delete one, "
+    "is a trust decision.",
+)
+ROLE_NETWORKS = _manual(
+    "LW_AWS_IAM_9",
+    "restrict_role_networks",
+    "Restrict an IAM role to allowed networks (manual: the networks are yours to decide)",
+    _still_exists("role"),
+    IamPolicy.allow(["iam:GetRole"], ("arn:{partition}:iam::{account}:role/*",)),
+    "Manual-only: a source-IP condition breaks callers outside the networks, AWS services "
+    "included. check resolves a role that no longer exists.",
+    resource_type="iam:role",
+)
+USER_NETWORKS = _manual(
+    "LW_AWS_IAM_10",
+    "restrict_user_networks",
+    "Restrict an IAM user to allowed networks (manual: the networks are yours to decide)",
+    _still_exists("user"),
+    IamPolicy.allow(["iam:GetUser"], USER_ARNS),
+    "Manual-only: a source-IP condition breaks every use outside the networks. check "
+    "resolves a user that no longer exists.",
+    resource_type="iam:user",
+)
+NON_ROOT_USER = _manual(
+    "LW_AWS_IAM_11",
+    "create_non_root_user",
+    "Have a non-root identity for administration (manual: whose identity is yours to decide)",
+    check_non_root_user,
+    IamPolicy.allow(["iam:ListUsers"]),
+    "Manual-only: creating an administrator is an identity decision (prefer IAM Identity "
+    "Center). check re-reads whether the account has any IAM user.",
+)
+
 REMEDIATIONS: tuple[Remediation, ...] = (
     ROOT_USAGE,
     ROOT_ACCESS_KEY,
@@ -233,4 +364,8 @@ REMEDIATIONS: tuple[Remediation, ...] = (
     SECURITY_QUESTIONS,
     DETAILED_BILLING,
     CONTACT_DETAILS,
+    IDENTITY_PROVIDERS,
+    ROLE_NETWORKS,
+    USER_NETWORKS,
+    NON_ROOT_USER,
 )

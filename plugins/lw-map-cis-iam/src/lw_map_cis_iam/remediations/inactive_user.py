@@ -1,0 +1,253 @@
+"""LW_AWS_IAM_7: IAM user inactive for 30 days or more.
+
+A user is inactive when it still holds a working credential (a console password or an
+``Active`` access key) but none of its credentials has been used within the threshold,
+and neither the user nor any working credential is younger than it (a user or key made
+last week is being set up, not abandoned).
+
+Manual by default: an abandoned user may still be somebody's break-glass account. The
+options disable it with the same steps as ``cis_iam.disable_unused_credentials``:
+``deactivate_keys`` (reversible, undo reactivates them) and ``delete_login_profile``
+(removes console access, **irreversible**: the password cannot be restored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from lw_remediate import (
+    Change,
+    CheckResult,
+    IamPolicy,
+    Plan,
+    Remediation,
+    RemediationContext,
+    RemediationOptions,
+    RemediationRefused,
+    VerifyResult,
+    Violation,
+)
+
+from .._credentials import (
+    UserCredentials,
+    delete_profile_change,
+    disable_credentials,
+    irreversible_note,
+    read_credentials,
+    revert_disable,
+    stale_keys,
+    unused_password,
+)
+from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, as_utc, day, rule_threshold, utcnow
+from .._keys import deactivation_changes, still_active, still_planned
+
+#: Days without any use after which a user counts as inactive, per rule.
+THRESHOLDS: Mapping[str, int] = {"LW_AWS_IAM_7": 30}
+
+
+class Options(RemediationOptions):
+    """Manual unless one of the two steps is enabled."""
+
+    #: Days without any credential use; default: the rule's value (30).
+    max_inactive_days: int | None = pydantic.Field(None, ge=1, le=3650)
+    #: Deactivate the inactive user's Active access keys (reversible).
+    deactivate_keys: bool = False
+    #: Delete the inactive user's login profile (console access).
+    #: IRREVERSIBLE: the password cannot be restored, only replaced by a new one.
+    delete_login_profile: bool = False
+
+
+def _threshold(ctx: RemediationContext[Any], violation: Violation) -> int:
+    return rule_threshold(violation, THRESHOLDS, ctx.options.max_inactive_days, fallback=30)
+
+
+def last_activity(creds: UserCredentials) -> dt.datetime | None:
+    """The latest use of any of the user's credentials (inactive keys included)."""
+    uses = [k.last_used for k in creds.keys if k.last_used is not None]
+    if creds.password_last_used is not None:
+        uses.append(creds.password_last_used)
+    return max(uses, default=None)
+
+
+def inactivity(creds: UserCredentials, now: dt.datetime, days: int) -> str | None:
+    """Why the user counts as inactive for ``days``, or None (active, new, or locked out)."""
+    cutoff = now - dt.timedelta(days=days)
+    active_keys = [k for k in creds.keys if k.active]
+    if creds.login_profile is None and not active_keys:
+        return None  # nothing left to sign in or call AWS with
+    last = last_activity(creds)
+    if last is not None and last >= cutoff:
+        return None
+    if creds.created is not None and creds.created >= cutoff:
+        return None
+    if any(k.created >= cutoff for k in active_keys):
+        return None
+    if creds.login_profile is not None and unused_password(creds, now, days) is None:
+        return None  # a login profile created within the threshold
+    if last is None:
+        return f"no credential used since the user was created ({day(creds.created)})"
+    return f"no credential used since {day(last)}"
+
+
+def working_credentials(creds: UserCredentials) -> str:
+    parts = [f"access key {k.describe()}" for k in creds.keys if k.active]
+    if creds.login_profile is not None:
+        created = day(as_utc(creds.login_profile.get("CreateDate")))
+        parts.append(f"console password (login profile created {created})")
+    return "; ".join(parts)
+
+
+async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
+    user = violation.resource_name
+    creds = await read_credentials(ctx, user)
+    if creds is None:
+        return CheckResult.compliant(f"user {user} no longer exists")
+    days = _threshold(ctx, violation)
+    why = inactivity(creds, utcnow(), days)
+    observed = {"threshold_days": days, **creds.observed()}
+    if why is None:
+        return CheckResult.compliant(
+            f"{user} is not inactive for {days}+ days (recent use, new, or no working credential)",
+            **observed,
+        )
+    return CheckResult.violating(
+        f"{user} inactive for {days}+ days ({why}); working credentials: "
+        + working_credentials(creds),
+        **observed,
+    )
+
+
+async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
+    user = violation.resource_name
+    creds = await read_credentials(ctx, user)
+    if creds is None:
+        return Plan(f"user {user} no longer exists")
+    days, now = _threshold(ctx, violation), utcnow()
+    why = inactivity(creds, now, days)
+    if why is None:
+        return Plan(f"{user} is not inactive for {days}+ days")
+    options: Options = ctx.options
+    keys = stale_keys(creds.keys, now, days) if options.deactivate_keys else []
+    delete_profile = options.delete_login_profile and creds.login_profile is not None
+    changes: list[Change] = deactivation_changes(violation, user, keys)
+    notes: list[str] = []
+    if keys:
+        notes.append(
+            "deactivation is reversible (undo reactivates the keys); a consumer still "
+            "holding a key gets InvalidClientTokenId until then"
+        )
+    elif any(k.active for k in creds.keys):
+        notes.append("active access keys: reported, not changed (option deactivate_keys)")
+    if delete_profile:
+        changes.append(delete_profile_change(violation, creds))
+        notes.append(irreversible_note(user))
+    elif creds.login_profile is not None:
+        notes.append(
+            "console password: reported, not changed (option delete_login_profile, irreversible)"
+        )
+    if not changes:
+        raise RemediationRefused(
+            f"{user} is inactive ({why}) but the enabled option does not cover its working "
+            f"credentials ({working_credentials(creds)}): enable deactivate_keys or "
+            "delete_login_profile (irreversible), or disable the user by hand"
+        )
+    what = [f"deactivate access key {k.describe()}" for k in keys]
+    if delete_profile:
+        what.append("delete the login profile (console access)")
+    return Plan(
+        summary=f"{user} (inactive for {days}+ days, {why}): " + "; ".join(what),
+        changes=changes,
+        data={
+            "user": user,
+            "keys": [k.key_id for k in keys],
+            "delete_login_profile": delete_profile,
+            "threshold_days": days,
+        },
+        irreversible=delete_profile,
+        notes=notes,
+    )
+
+
+async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
+    user = str(plan.data["user"])
+    creds = await read_credentials(ctx, user)  # re-read right before writing
+    if creds is None:
+        raise RemediationRefused(f"user {user} disappeared before the change")
+    days, now = int(plan.data["threshold_days"]), utcnow()
+    if inactivity(creds, now, days) is None:
+        return {"user": user, "keys": {}}  # used (or re-provisioned) since the plan
+    keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
+    delete_profile = bool(plan.data["delete_login_profile"]) and creds.login_profile is not None
+    if not keys and not delete_profile:
+        return {"user": user, "keys": {}}
+    return await disable_credentials(ctx, creds, keys, delete_profile=delete_profile)
+
+
+async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
+    user = violation.resource_name
+    creds = await read_credentials(ctx, user)
+    if creds is None:
+        return VerifyResult.verified(f"user {user} no longer exists")
+    days, now = _threshold(ctx, violation), utcnow()
+    why = inactivity(creds, now, days)
+    if why is None:
+        return VerifyResult.verified(f"{user} has no working credential unused for {days}+ days")
+    options: Options = ctx.options
+    if options.deactivate_keys and (keys := stale_keys(creds.keys, now, days)):
+        return still_active(keys)
+    if options.delete_login_profile and creds.login_profile is not None:
+        return VerifyResult.failed(f"{user}: the login profile is still there")
+    return VerifyResult.verified(
+        f"{user}: what the options cover is disabled; still working (reported, not changed): "
+        + working_credentials(creds)
+    )
+
+
+def _option_policy(options: Options) -> IamPolicy:
+    actions = ["iam:UpdateAccessKey"] if options.deactivate_keys else []
+    actions += ["iam:DeleteLoginProfile"] if options.delete_login_profile else []
+    return IamPolicy.allow(actions, USER_ARNS) if actions else IamPolicy()
+
+
+RUNBOOK = """\
+IAM user {resource_name} in account {account} has not used any of its credentials for 30 days
+or more ({rule_id}) but can still sign in or call AWS.
+1. Find the owner (tags, naming, CloudTrail: aws cloudtrail lookup-events --lookup-attributes
+   AttributeKey=Username,AttributeValue={resource_name}) and confirm nobody needs it.
+2. Deactivate its access keys (reversible):
+   aws iam list-access-keys --user-name {resource_name}
+   aws iam update-access-key --user-name {resource_name} --access-key-id <id> --status Inactive
+3. Remove console access (irreversible; the password cannot be restored):
+   aws iam delete-login-profile --user-name {resource_name}
+4. After a quiet period, delete the user (detach its policies, remove it from groups,
+   delete its keys, MFA devices and SSH keys first).
+lw-remediate does steps 2 and 3 with the options deactivate_keys = true and
+delete_login_profile = true."""
+
+
+REMEDIATION = Remediation(
+    id="cis_iam.disable_inactive_user",
+    rules=("LW_AWS_IAM_7",),
+    title="Disable IAM users inactive for 30 days (keys, console access)",
+    description=(
+        "Manual by default. deactivate_keys deactivates the inactive user's access keys "
+        "(undo reactivates them); delete_login_profile removes console access, "
+        "irreversibly. A user, key or password younger than the threshold is not inactive."
+    ),
+    resource_type="iam:user",
+    policy=IamPolicy.allow(["iam:GetUser", "iam:GetLoginProfile", "iam:ListAccessKeys"], USER_ARNS)
+    + IamPolicy.allow(["iam:GetAccessKeyLastUsed"], KEY_LAST_USED_ARNS),
+    option_policy=_option_policy,
+    check=check,
+    plan=plan,
+    apply=apply,
+    verify=verify,
+    revert=revert_disable,
+    options=Options,
+    manual_when=lambda options: not (options.deactivate_keys or options.delete_login_profile),
+    runbook=RUNBOOK,
+)
