@@ -17,6 +17,7 @@ from typing import Any
 from lw_remediate import (
     ActionRecord,
     Change,
+    Plan,
     RemediationContext,
     RevertNotSupported,
     Violation,
@@ -27,9 +28,17 @@ from ._keys import (
     ACCESS_KEY,
     AccessKey,
     deactivate_keys,
+    deactivation_changes,
     reactivate_keys,
     read_access_keys,
     restored,
+    still_planned,
+)
+
+#: The plan note when access keys are deactivated.
+KEYS_REVERSIBLE = (
+    "deactivation is reversible (undo reactivates the keys); a consumer still holding a key "
+    "gets InvalidClientTokenId until then"
 )
 
 
@@ -128,6 +137,56 @@ def irreversible_note(user: str) -> str:
         "for good; undo cannot restore it (an administrator can create a new one with "
         f"{recreate_command(user)})"
     )
+
+
+def disable_plan(
+    violation: Violation,
+    creds: UserCredentials,
+    keys: Sequence[AccessKey],
+    *,
+    password: str | None,
+    headline: str,
+    reported: Sequence[str] = (),
+    data: Mapping[str, Any] | None = None,
+) -> Plan:
+    """The plan to deactivate ``keys`` and, when ``password`` says why, delete the login
+    profile (irreversible). ``reported`` are notes on what stays. At least one change."""
+    changes = deactivation_changes(violation, creds.user, keys)
+    notes = [KEYS_REVERSIBLE] if keys else []
+    what = [f"deactivate access key {k.describe()}" for k in keys]
+    if password:
+        changes.append(delete_profile_change(violation, creds))
+        notes.append(irreversible_note(creds.user))
+        what.append(f"delete the login profile ({password})")
+    return Plan(
+        summary=f"{headline}: " + "; ".join(what),
+        changes=changes,
+        data={
+            "user": creds.user,
+            "keys": [k.key_id for k in keys],
+            "delete_login_profile": bool(password),
+            **(data or {}),
+        },
+        irreversible=bool(password),
+        notes=[*notes, *reported],
+    )
+
+
+async def apply_disable(
+    ctx: RemediationContext[Any],
+    plan: Plan,
+    creds: UserCredentials,
+    eligible: Sequence[AccessKey],
+    *,
+    password_due: bool,
+) -> dict[str, Any]:
+    """Apply a :func:`disable_plan` to the state re-read right before: only the planned keys
+    that are still ``eligible``, the login profile only if planned and still ``password_due``."""
+    keys = still_planned(plan.data["keys"], eligible)
+    delete_profile = bool(plan.data["delete_login_profile"]) and password_due
+    if not keys and not delete_profile:
+        return {"user": creds.user, "keys": {}}
+    return await disable_credentials(ctx, creds, keys, delete_profile=delete_profile)
 
 
 async def disable_credentials(

@@ -20,7 +20,6 @@ from typing import Any
 import pydantic
 
 from lw_remediate import (
-    Change,
     CheckResult,
     IamPolicy,
     Plan,
@@ -34,16 +33,15 @@ from lw_remediate import (
 
 from .._credentials import (
     UserCredentials,
-    delete_profile_change,
-    disable_credentials,
-    irreversible_note,
+    apply_disable,
+    disable_plan,
     read_credentials,
     revert_disable,
     stale_keys,
     unused_password,
 )
 from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, as_utc, day, rule_threshold, utcnow
-from .._keys import deactivation_changes, still_active, still_planned
+from .._keys import still_active
 
 #: Days without any use after which a user counts as inactive, per rule.
 THRESHOLDS: Mapping[str, int] = {"LW_AWS_IAM_7": 30}
@@ -133,42 +131,27 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     options: Options = ctx.options
     keys = stale_keys(creds.keys, now, days) if options.deactivate_keys else []
     delete_profile = options.delete_login_profile and creds.login_profile is not None
-    changes: list[Change] = deactivation_changes(violation, user, keys)
-    notes: list[str] = []
-    if keys:
-        notes.append(
-            "deactivation is reversible (undo reactivates the keys); a consumer still "
-            "holding a key gets InvalidClientTokenId until then"
-        )
-    elif any(k.active for k in creds.keys):
-        notes.append("active access keys: reported, not changed (option deactivate_keys)")
-    if delete_profile:
-        changes.append(delete_profile_change(violation, creds))
-        notes.append(irreversible_note(user))
-    elif creds.login_profile is not None:
-        notes.append(
+    reported = []
+    if not keys and any(k.active for k in creds.keys):
+        reported.append("active access keys: reported, not changed (option deactivate_keys)")
+    if not delete_profile and creds.login_profile is not None:
+        reported.append(
             "console password: reported, not changed (option delete_login_profile, irreversible)"
         )
-    if not changes:
+    if not keys and not delete_profile:
         raise RemediationRefused(
             f"{user} is inactive ({why}) but the enabled option does not cover its working "
             f"credentials ({working_credentials(creds)}): enable deactivate_keys or "
             "delete_login_profile (irreversible), or disable the user by hand"
         )
-    what = [f"deactivate access key {k.describe()}" for k in keys]
-    if delete_profile:
-        what.append("delete the login profile (console access)")
-    return Plan(
-        summary=f"{user} (inactive for {days}+ days, {why}): " + "; ".join(what),
-        changes=changes,
-        data={
-            "user": user,
-            "keys": [k.key_id for k in keys],
-            "delete_login_profile": delete_profile,
-            "threshold_days": days,
-        },
-        irreversible=delete_profile,
-        notes=notes,
+    return disable_plan(
+        violation,
+        creds,
+        keys,
+        password="console access" if delete_profile else None,
+        headline=f"{user} (inactive for {days}+ days, {why})",
+        reported=reported,
+        data={"threshold_days": days},
     )
 
 
@@ -180,11 +163,13 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     days, now = int(plan.data["threshold_days"]), utcnow()
     if inactivity(creds, now, days) is None:
         return {"user": user, "keys": {}}  # used (or re-provisioned) since the plan
-    keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
-    delete_profile = bool(plan.data["delete_login_profile"]) and creds.login_profile is not None
-    if not keys and not delete_profile:
-        return {"user": user, "keys": {}}
-    return await disable_credentials(ctx, creds, keys, delete_profile=delete_profile)
+    return await apply_disable(
+        ctx,
+        plan,
+        creds,
+        stale_keys(creds.keys, now, days),
+        password_due=creds.login_profile is not None,
+    )
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:

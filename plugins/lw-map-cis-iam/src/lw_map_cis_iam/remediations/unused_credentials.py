@@ -15,7 +15,6 @@ from typing import Any
 import pydantic
 
 from lw_remediate import (
-    Change,
     CheckResult,
     IamPolicy,
     Plan,
@@ -29,16 +28,15 @@ from lw_remediate import (
 
 from .._credentials import (
     UserCredentials,
-    delete_profile_change,
-    disable_credentials,
-    irreversible_note,
+    apply_disable,
+    disable_plan,
     read_credentials,
     revert_disable,
     stale_keys,
     unused_password,
 )
 from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, rule_threshold, utcnow
-from .._keys import deactivation_changes, still_active, still_planned
+from .._keys import still_active
 
 #: Days without use after which a credential counts as unused, per rule. Lacework's new
 #: policy lacework-global-41 (the alias of AWS_CIS_1_3) follows CIS 1.4 at 45 days.
@@ -98,43 +96,28 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     days, now = _threshold(ctx, violation), utcnow()
     keys = stale_keys(creds.keys, now, days)
     password = stale_password(creds, violation, now, days)
-    changes: list[Change] = deactivation_changes(violation, user, keys)
-    notes: list[str] = []
-    if keys:
-        notes.append(
-            "deactivation is reversible (undo reactivates the keys); a consumer still "
-            "holding a key gets InvalidClientTokenId until then"
-        )
     delete_profile = bool(password) and ctx.options.delete_login_profile
-    if password and delete_profile:
-        changes.append(delete_profile_change(violation, creds))
-        notes.append(irreversible_note(user))
-    elif password:
-        notes.append(
+    reported = []
+    if password and not delete_profile:
+        reported.append(
             f"{password}: reported, not changed (the option delete_login_profile removes it, "
             "irreversibly)"
         )
-    if not changes:
+    if not keys and not delete_profile:
         if password:
             raise RemediationRefused(
                 f"{user}: {password}; passwords are only reported by default -- delete the "
                 "login profile by hand or enable delete_login_profile (irreversible)"
             )
         return Plan(f"{user} has no credential unused for {days} days")
-    what = [f"deactivate access key {k.describe()}" for k in keys]
-    if delete_profile:
-        what.append(f"delete the login profile ({password})")
-    return Plan(
-        summary=f"{user} (unused for {days}+ days): " + "; ".join(what),
-        changes=changes,
-        data={
-            "user": user,
-            "keys": [k.key_id for k in keys],
-            "delete_login_profile": delete_profile,
-            "threshold_days": days,
-        },
-        irreversible=delete_profile,
-        notes=notes,
+    return disable_plan(
+        violation,
+        creds,
+        keys,
+        password=password if delete_profile else None,
+        headline=f"{user} (unused for {days}+ days)",
+        reported=reported,
+        data={"threshold_days": days},
     )
 
 
@@ -145,13 +128,13 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     if creds is None:
         raise RemediationRefused(f"user {user} disappeared before the change")
     days, now = int(plan.data["threshold_days"]), utcnow()
-    keys = still_planned(plan.data["keys"], stale_keys(creds.keys, now, days))
-    delete_profile = bool(plan.data.get("delete_login_profile")) and bool(
-        stale_password(creds, violation, now, days)
+    return await apply_disable(
+        ctx,
+        plan,
+        creds,
+        stale_keys(creds.keys, now, days),
+        password_due=bool(stale_password(creds, violation, now, days)),
     )
-    if not keys and not delete_profile:
-        return {"user": user, "keys": {}}
-    return await disable_credentials(ctx, creds, keys, delete_profile=delete_profile)
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
