@@ -131,6 +131,13 @@ class IamSeed:
         keys = self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
         return str(next(k["Status"] for k in keys if k["AccessKeyId"] == key_id))
 
+    def has_login_profile(self, user: str) -> bool:
+        try:
+            self.iam.get_login_profile(UserName=user)
+        except self.iam.exceptions.NoSuchEntityException:
+            return False
+        return True
+
     def ssh_key(self, user: str, *, age_days: float = 0, active: bool = True) -> str:
         body = f"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ{user}{age_days} {user}@example"
         key_id = str(

@@ -10,17 +10,8 @@ from lw_remediate import RevertNotSupported, Status
 DELETE = {"delete_login_profile": True}
 
 
-def has_login_profile(admin_client, user):
-    iam = admin_client("iam")
-    try:
-        iam.get_login_profile(UserName=user)
-    except iam.exceptions.NoSuchEntityException:
-        return False
-    return True
-
-
 async def test_default_is_manual_with_the_runbook_and_no_write(
-    seed, make_violation, run_remediation, write_calls, admin_client
+    seed, make_violation, run_remediation, write_calls
 ):
     seed.user("pat", console=True, age_days=400)
     seed.password_used("pat", 200)
@@ -30,11 +21,11 @@ async def test_default_is_manual_with_the_runbook_and_no_write(
     assert "IAM Identity Center" in record.detail
     assert "max_unused_days (90) days" in record.detail  # the option's value, filled in
     assert write_calls(record) == []
-    assert has_login_profile(admin_client, "pat")
+    assert seed.has_login_profile("pat")
 
 
 async def test_unused_password_is_deleted_irreversibly(
-    seed, make_violation, run_remediation, write_calls, admin_client, revert_action
+    seed, make_violation, run_remediation, write_calls, revert_action
 ):
     seed.user("pat", console=True, age_days=400)
     seed.password_used("pat", 120)
@@ -48,37 +39,33 @@ async def test_unused_password_is_deleted_irreversibly(
         ("delete_login_profile", "arn:aws:iam::123456789012:user/pat", None)
     ]
     assert planned.plan.changes[0].before["PasswordLastUsed"]
-    assert has_login_profile(admin_client, "pat")
+    assert seed.has_login_profile("pat")
 
     record = await run_remediation(REMEDIATION, violation, options=DELETE)
     assert record.status is Status.REMEDIATED, record.detail
     assert write_calls(record) == ["DeleteLoginProfile"]
-    assert not has_login_profile(admin_client, "pat")
+    assert not seed.has_login_profile("pat")
     assert seed.key_status("pat", key) == "Active"  # only the password is this rule's
     assert record.before_image["login_profile"]["CreateDate"]
     with pytest.raises(RevertNotSupported, match="cannot be restored"):
         await revert_action(REMEDIATION, record, options=DELETE)
 
 
-async def test_never_used_password_counts_from_the_profile(
-    seed, make_violation, run_remediation, admin_client
-):
+async def test_never_used_password_counts_from_the_profile(seed, make_violation, run_remediation):
     seed.user("new", console=True, age_days=30)  # never signed in, profile 30 days old
     violation = make_violation("LW_AWS_IAM_14", "new")
     record = await run_remediation(REMEDIATION, violation, options=DELETE)
     assert record.status is Status.REFUSED  # younger than 90 days
     assert "never used" in record.detail
-    assert has_login_profile(admin_client, "new")
+    assert seed.has_login_profile("new")
     record = await run_remediation(
         REMEDIATION, violation, options={**DELETE, "max_unused_days": 20}
     )
     assert record.status is Status.REMEDIATED
-    assert not has_login_profile(admin_client, "new")
+    assert not seed.has_login_profile("new")
 
 
-async def test_password_in_use_is_never_deleted(
-    seed, make_violation, run_remediation, write_calls, admin_client
-):
+async def test_password_in_use_is_never_deleted(seed, make_violation, run_remediation, write_calls):
     seed.user("busy", console=True, age_days=400)
     seed.password_used("busy", 10)
     record = await run_remediation(
@@ -87,7 +74,7 @@ async def test_password_in_use_is_never_deleted(
     assert record.status is Status.REFUSED
     assert "within 90 days" in record.detail and "federated" in record.detail
     assert write_calls(record) == []
-    assert has_login_profile(admin_client, "busy")
+    assert seed.has_login_profile("busy")
 
 
 @pytest.mark.parametrize("user", ["keys-only", "ghost"])

@@ -22,17 +22,8 @@ def inactive_user(seed, name="ina"):
     return key
 
 
-def has_login_profile(admin_client, user):
-    iam = admin_client("iam")
-    try:
-        iam.get_login_profile(UserName=user)
-    except iam.exceptions.NoSuchEntityException:
-        return False
-    return True
-
-
 async def test_default_is_manual_with_the_runbook_and_no_write(
-    seed, make_violation, run_remediation, write_calls, admin_client
+    seed, make_violation, run_remediation, write_calls
 ):
     key = inactive_user(seed)
     record = await run_remediation(REMEDIATION, make_violation("LW_AWS_IAM_7", "ina"))
@@ -41,18 +32,18 @@ async def test_default_is_manual_with_the_runbook_and_no_write(
     assert "LW_AWS_IAM_7" in record.detail and "123456789012" in record.detail
     assert write_calls(record) == []
     assert seed.key_status("ina", key) == "Active"
-    assert has_login_profile(admin_client, "ina")
+    assert seed.has_login_profile("ina")
 
 
 async def test_deactivate_keys_leaves_the_password_reported(
-    seed, make_violation, run_remediation, write_calls, admin_client, revert_action
+    seed, make_violation, run_remediation, write_calls, revert_action
 ):
     key = inactive_user(seed)
     record = await run_remediation(REMEDIATION, make_violation("LW_AWS_IAM_7", "ina"), options=KEYS)
     assert record.status is Status.REMEDIATED, record.detail
     assert write_calls(record) == ["UpdateAccessKey"]
     assert seed.key_status("ina", key) == "Inactive"
-    assert has_login_profile(admin_client, "ina")
+    assert seed.has_login_profile("ina")
     assert not record.plan.irreversible
     assert any("console password: reported, not changed" in n for n in record.plan.notes)
     assert "reported, not changed" in record.detail
@@ -67,7 +58,7 @@ async def test_deactivate_keys_leaves_the_password_reported(
 
 
 async def test_delete_login_profile_is_irreversible(
-    seed, make_violation, run_remediation, write_calls, admin_client, revert_action
+    seed, make_violation, run_remediation, write_calls, revert_action
 ):
     seed.user("pwd", console=True, age_days=100)  # never signed in, profile 100 days old
     violation = make_violation("LW_AWS_IAM_7", "pwd")
@@ -76,34 +67,34 @@ async def test_delete_login_profile_is_irreversible(
     assert planned.plan.irreversible
     assert any("IRREVERSIBLE" in n for n in planned.plan.notes)
     assert [c.operation for c in planned.plan.changes] == ["delete_login_profile"]
-    assert has_login_profile(admin_client, "pwd")
+    assert seed.has_login_profile("pwd")
 
     record = await run_remediation(REMEDIATION, violation, options=CONSOLE)
     assert record.status is Status.REMEDIATED, record.detail
     assert write_calls(record) == ["DeleteLoginProfile"]
-    assert not has_login_profile(admin_client, "pwd")
+    assert not seed.has_login_profile("pwd")
     assert record.before_image["login_profile"]["CreateDate"]
     with pytest.raises(RevertNotSupported, match="cannot be restored"):
         await revert_action(REMEDIATION, record, options=CONSOLE)
 
 
 async def test_both_options_disable_the_user_and_undo_restores_the_keys(
-    seed, make_violation, run_remediation, admin_client, revert_action
+    seed, make_violation, run_remediation, revert_action
 ):
     key = inactive_user(seed)
     record = await run_remediation(REMEDIATION, make_violation("LW_AWS_IAM_7", "ina"), options=BOTH)
     assert record.status is Status.REMEDIATED, record.detail
     assert seed.key_status("ina", key) == "Inactive"
-    assert not has_login_profile(admin_client, "ina")
+    assert not seed.has_login_profile("ina")
     assert record.plan.irreversible
     detail = await revert_action(REMEDIATION, record, options=BOTH)
     assert key in detail and "cannot be restored" in detail
     assert seed.key_status("ina", key) == "Active"
-    assert not has_login_profile(admin_client, "ina")
+    assert not seed.has_login_profile("ina")
 
 
 async def test_option_that_covers_nothing_is_refused(
-    seed, make_violation, run_remediation, write_calls, admin_client
+    seed, make_violation, run_remediation, write_calls
 ):
     seed.user("only-pwd", console=True, age_days=100)
     seed.password_used("only-pwd", 50)
@@ -113,7 +104,7 @@ async def test_option_that_covers_nothing_is_refused(
     assert record.status is Status.REFUSED
     assert "delete_login_profile" in record.detail and "console password" in record.detail
     assert write_calls(record) == []
-    assert has_login_profile(admin_client, "only-pwd")
+    assert seed.has_login_profile("only-pwd")
 
 
 @pytest.mark.parametrize(
