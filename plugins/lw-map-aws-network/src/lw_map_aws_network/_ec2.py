@@ -7,8 +7,6 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lw_remediate import (
     CheckResult,
     IamPolicy,
@@ -47,10 +45,6 @@ def describe_policy(*actions: str) -> IamPolicy:
     return IamPolicy.allow(actions, DESCRIBE)
 
 
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def resource_id(violation: Violation, prefix: str) -> str:
     """The EC2 id the violation names (``sg-…``, ``acl-…``, ``vpc-…``), validated."""
     name = violation.resource_name
@@ -63,24 +57,6 @@ def resource_id(violation: Violation, prefix: str) -> str:
 
 def is_id(value: str, prefix: str) -> bool:
     return bool(_IDS[prefix].match(value))
-
-
-def ec2_arn(violation: Violation, kind: str, ident: str) -> str:
-    """``arn:<partition>:ec2:<region>:<account>:<kind>/<id>`` in the violation's account."""
-    return (
-        f"arn:{violation.arn.partition}:ec2:{violation.region or violation.arn.region}:"
-        f"{violation.account_id}:{kind}/{ident}"
-    )
-
-
-async def unless_missing(call: Awaitable[Any], *codes: str) -> Any:
-    """The answer of ``call``, or None when AWS answers with one of the error ``codes``."""
-    try:
-        return await call
-    except ClientError as exc:
-        if error_code(exc) in codes:
-            return None
-        raise
 
 
 def validate_cidrs(values: Iterable[str], *, allow_world: bool = False) -> tuple[str, ...]:

@@ -7,7 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ._ec2 import error_code, paginate
+from lw_remediate import aws_error_code
+
+from ._ec2 import paginate
 from ._sg import normalise_protocol
 
 _SOURCES = ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")
@@ -19,7 +21,7 @@ async def read_group(ec2: Any, group_id: str) -> dict[str, Any] | None:
     try:
         response = await ec2.describe_security_groups(GroupIds=[group_id])
     except ClientError as exc:
-        if error_code(exc) in {"InvalidGroup.NotFound", "InvalidGroupId.NotFound"}:
+        if aws_error_code(exc) in {"InvalidGroup.NotFound", "InvalidGroupId.NotFound"}:
             return None
         raise
     groups = response.get("SecurityGroups", [])
@@ -100,7 +102,7 @@ async def authorize_all(
         try:
             await call(GroupId=group_id, IpPermissions=[dict(perm)])
         except ClientError as exc:
-            if error_code(exc) != "InvalidPermission.Duplicate":
+            if aws_error_code(exc) != "InvalidPermission.Duplicate":
                 raise
 
 

@@ -18,7 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ._ec2 import WORLD_CIDRS, error_code
+from lw_remediate import aws_error_code
+
+from ._ec2 import WORLD_CIDRS
 
 _PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _PORTED = ("tcp", "udp")
@@ -289,7 +291,7 @@ async def authorize(ec2: Any, group_id: str, perms: Sequence[Mapping[str, Any]])
         try:
             await ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[perm])
         except ClientError as exc:
-            if error_code(exc) != "InvalidPermission.Duplicate":
+            if aws_error_code(exc) != "InvalidPermission.Duplicate":
                 raise
             continue
         created.append(perm_key(perm))
@@ -305,7 +307,7 @@ async def revoke(ec2: Any, group_id: str, rules: Sequence[SgRule], *, egress: bo
     try:
         await call(GroupId=group_id, SecurityGroupRuleIds=ids)
     except ClientError as exc:
-        if error_code(exc) not in {
+        if aws_error_code(exc) not in {
             "InvalidPermission.NotFound",
             "InvalidSecurityGroupRuleId.NotFound",
         }:
@@ -314,7 +316,7 @@ async def revoke(ec2: Any, group_id: str, rules: Sequence[SgRule], *, egress: bo
             try:
                 await call(GroupId=group_id, SecurityGroupRuleIds=[rule_id])
             except ClientError as inner:
-                if error_code(inner) not in {
+                if aws_error_code(inner) not in {
                     "InvalidPermission.NotFound",
                     "InvalidSecurityGroupRuleId.NotFound",
                 }:

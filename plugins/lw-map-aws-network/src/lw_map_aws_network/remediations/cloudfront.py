@@ -35,9 +35,10 @@ from lw_remediate import (
     RemediationOptions,
     ResourceChanged,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import error_code, verify_by
+from .._ec2 import verify_by
 
 DISTRIBUTION = "arn:{partition}:cloudfront::{account}:distribution/*"
 WEAK_PROTOCOLS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
@@ -121,7 +122,7 @@ async def read_config(ctx: RemediationContext[Any], dist: str) -> tuple[dict[str
         try:
             response = await cloudfront.get_distribution_config(Id=dist)
         except ClientError as exc:
-            if error_code(exc) == "NoSuchDistribution":
+            if aws_error_code(exc) == "NoSuchDistribution":
                 return None
             raise
     return dict(response["DistributionConfig"]), str(response.get("ETag", ""))

@@ -28,9 +28,10 @@ from lw_remediate import (
     RemediationOptions,
     RemediationRefused,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import describe_policy, error_code, paginate, resource_id, verify_by
+from .._ec2 import describe_policy, paginate, resource_id, verify_by
 
 
 class Options(RemediationOptions):
@@ -45,7 +46,7 @@ async def read_vpc(ec2: Any, vpc_id: str) -> dict[str, Any] | None:
     try:
         response = await ec2.describe_vpcs(VpcIds=[vpc_id])
     except ClientError as exc:
-        if error_code(exc) == "InvalidVpcID.NotFound":
+        if aws_error_code(exc) == "InvalidVpcID.NotFound":
             return None
         raise
     vpcs = response.get("Vpcs", [])

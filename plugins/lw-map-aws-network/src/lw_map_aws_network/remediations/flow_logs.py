@@ -30,9 +30,10 @@ from lw_remediate import (
     ResourceChanged,
     VerifyResult,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import VPC, VPC_FLOW_LOG, describe_policy, error_code, resource_id
+from .._ec2 import VPC, VPC_FLOW_LOG, describe_policy, resource_id
 
 _ROLE_RE = re.compile(r"^arn:[a-z-]+:iam::(\d{12}|\{account\}):role/[\w+=,.@/-]+$")
 _BUCKET_RE = re.compile(r"^arn:[a-z-]+:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
@@ -107,7 +108,7 @@ async def vpc_exists(ec2: Any, vpc_id: str) -> bool:
     try:
         await ec2.describe_vpcs(VpcIds=[vpc_id])
     except ClientError as exc:
-        if error_code(exc) == "InvalidVpcID.NotFound":
+        if aws_error_code(exc) == "InvalidVpcID.NotFound":
             return False
         raise
     return True

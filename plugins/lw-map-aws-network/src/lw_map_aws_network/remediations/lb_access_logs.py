@@ -28,9 +28,10 @@ from lw_remediate import (
     RemediationRefused,
     ResourceChanged,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import error_code, verify_by
+from .._ec2 import verify_by
 from .._elb import LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 DELIVERY_SERVICES = frozenset(
@@ -75,7 +76,7 @@ async def read_logging(ctx: RemediationContext[Any], lb: LoadBalancer) -> dict[s
         try:
             response = await client.describe_load_balancer_attributes(**lb.args)
         except ClientError as exc:
-            if error_code(exc) in NOT_FOUND:
+            if aws_error_code(exc) in NOT_FOUND:
                 return None
             raise
     if lb.classic:
@@ -147,7 +148,7 @@ async def check_bucket(ctx: RemediationContext[Any], bucket: str) -> None:
         try:
             text = (await s3.get_bucket_policy(Bucket=bucket))["Policy"]
         except ClientError as exc:
-            code = error_code(exc)
+            code = aws_error_code(exc)
             if code in {"NoSuchBucketPolicy", "NoSuchBucket"}:
                 raise RemediationRefused(
                     f"bucket {bucket} {'does not exist' if code == 'NoSuchBucket' else 'has no policy'}: "

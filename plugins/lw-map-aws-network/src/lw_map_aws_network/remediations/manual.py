@@ -25,9 +25,10 @@ from lw_remediate import (
     Remediation,
     RemediationContext,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import describe_policy, error_code
+from .._ec2 import describe_policy
 from .._elb import NOT_FOUND, LoadBalancer
 
 CheckFn = Callable[[RemediationContext[Any], Violation], Awaitable[CheckResult]]
@@ -59,7 +60,7 @@ async def check_peering_routes(ctx: RemediationContext[Any], violation: Violatio
         try:
             response = await ec2.describe_route_tables(RouteTableIds=[table])
         except ClientError as exc:
-            if error_code(exc) == "InvalidRouteTableID.NotFound":
+            if aws_error_code(exc) == "InvalidRouteTableID.NotFound":
                 return CheckResult.compliant(f"route table {table} no longer exists")
             raise
     routes = [
@@ -81,7 +82,7 @@ async def _instance(ctx: RemediationContext[Any], violation: Violation) -> dict[
         try:
             response = await ec2.describe_instances(InstanceIds=[instance])
         except ClientError as exc:
-            if error_code(exc) in {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}:
+            if aws_error_code(exc) in {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}:
                 return None
             raise
     found = [i for r in response.get("Reservations", []) for i in r.get("Instances", [])]
@@ -134,7 +135,7 @@ def _lb_exists(what: str) -> CheckFn:
                 else:
                     await client.describe_load_balancers(LoadBalancerArns=[lb.arn])
             except ClientError as exc:
-                if error_code(exc) in NOT_FOUND:
+                if aws_error_code(exc) in NOT_FOUND:
                     return CheckResult.compliant(f"load balancer {lb.name} no longer exists")
                 raise
         return CheckResult.violating(f"{what} of {lb.name}: Lacework's finding stands")

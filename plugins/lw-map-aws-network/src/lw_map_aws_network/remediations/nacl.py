@@ -31,9 +31,10 @@ from lw_remediate import (
     RemediationRefused,
     ResourceChanged,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import NETWORK_ACL, WORLD_CIDRS, describe_policy, error_code, resource_id, verify_by
+from .._ec2 import NETWORK_ACL, WORLD_CIDRS, describe_policy, resource_id, verify_by
 
 #: Rule -> egress (False: inbound entries, True: outbound entries).
 RULES: Mapping[str, bool] = {"LW_AWS_NETWORKING_2": False, "LW_AWS_NETWORKING_3": True}
@@ -152,7 +153,7 @@ async def read_entries(ec2: Any, acl_id: str, egress: bool) -> list[dict[str, An
     try:
         response = await ec2.describe_network_acls(NetworkAclIds=[acl_id])
     except ClientError as exc:
-        if error_code(exc) == "InvalidNetworkAclID.NotFound":
+        if aws_error_code(exc) == "InvalidNetworkAclID.NotFound":
             return None
         raise
     acls = response.get("NetworkAcls", [])

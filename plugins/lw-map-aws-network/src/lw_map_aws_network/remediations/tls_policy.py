@@ -32,9 +32,10 @@ from lw_remediate import (
     RemediationOptions,
     ResourceChanged,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import error_code, verify_by
+from .._ec2 import verify_by
 from .._elb import LISTENER, LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 SECURE_POLICY = re.compile(r"ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)")
@@ -64,7 +65,7 @@ async def v2_listeners(
         try:
             response = await elbv2.describe_listeners(LoadBalancerArn=lb.arn)
         except ClientError as exc:
-            if error_code(exc) in NOT_FOUND:
+            if aws_error_code(exc) in NOT_FOUND:
                 return None
             raise
     return [
@@ -83,7 +84,7 @@ async def classic_listeners(
         try:
             response = await elb.describe_load_balancers(LoadBalancerNames=[lb.name])
         except ClientError as exc:
-            if error_code(exc) in NOT_FOUND:
+            if aws_error_code(exc) in NOT_FOUND:
                 return None
             raise
         [description] = response.get("LoadBalancerDescriptions", [])
@@ -193,7 +194,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
                     ],
                 )
             except ClientError as exc:
-                if error_code(exc) != "DuplicatePolicyName":
+                if aws_error_code(exc) != "DuplicatePolicyName":
                     raise
             for li in weak:
                 names = [n for n in li["names"] if n != li["ssl_name"]] + [name]

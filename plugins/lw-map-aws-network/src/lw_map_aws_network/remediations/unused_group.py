@@ -28,6 +28,7 @@ from lw_remediate import (
     ResourceChanged,
     VerifyResult,
     Violation,
+    aws_error_code,
 )
 
 from .._ec2 import (
@@ -35,7 +36,6 @@ from .._ec2 import (
     SECURITY_GROUP_RULE,
     VPC,
     describe_policy,
-    error_code,
     paginate,
     resource_id,
 )
@@ -203,7 +203,7 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
         try:
             new = str((await ec2.create_security_group(**request))["GroupId"])
         except ClientError as exc:
-            if error_code(exc) == "InvalidGroup.Duplicate":
+            if aws_error_code(exc) == "InvalidGroup.Duplicate":
                 raise ResourceChanged(
                     f"a group named {before['GroupName']!r} exists in {before['VpcId']} again; "
                     "not reverting"

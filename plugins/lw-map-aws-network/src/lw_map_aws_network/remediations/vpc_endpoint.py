@@ -30,9 +30,10 @@ from lw_remediate import (
     RemediationOptions,
     ResourceChanged,
     Violation,
+    aws_error_code,
 )
 
-from .._ec2 import VPC_ENDPOINT, describe_policy, error_code, resource_id, verify_by
+from .._ec2 import VPC_ENDPOINT, describe_policy, resource_id, verify_by
 
 #: Condition keys that already narrow who may use the endpoint.
 NARROWING_KEYS = frozenset(
@@ -128,7 +129,7 @@ async def read_policy(ec2: Any, endpoint_id: str) -> str | None:
     try:
         response = await ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])
     except ClientError as exc:
-        if error_code(exc) in {"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.NotFound"}:
+        if aws_error_code(exc) in {"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.NotFound"}:
             return None
         raise
     endpoints = response.get("VpcEndpoints", [])
