@@ -123,3 +123,11 @@ def test_declared_policy_scopes_passrole_to_the_delivery_role():
     assert passrole["Condition"] == {
         "StringEquals": {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"}
     }
+
+
+async def test_one_minute_aggregation(ec2, vpc_id, log_group, vpc_violation, run_remediation):
+    options = {**CWL, "max_aggregation_interval": 60, "traffic_type": "ACCEPT"}
+    record = await run_remediation(REMEDIATION, vpc_violation(), options=options)
+    assert record.status is Status.REMEDIATED, record.detail
+    [flow_log] = flow_logs_of(ec2, vpc_id)
+    assert (flow_log["MaxAggregationInterval"], flow_log["TrafficType"]) == (60, "ACCEPT")

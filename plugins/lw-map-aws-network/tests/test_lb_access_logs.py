@@ -123,3 +123,19 @@ async def test_undo_refuses_when_changed(
     )
     with pytest.raises(ResourceChanged):
         await revert_action(REMEDIATION, record, options=OPTIONS)
+
+
+async def test_bucket_check_can_be_skipped_and_classic_interval(
+    classic_lb, admin_client, lb_violation, run_remediation, writes
+):
+    admin_client("s3").create_bucket(Bucket=BUCKET)  # no policy: the check would refuse
+    options = {**OPTIONS, "check_bucket_policy": False, "emit_interval": 5}
+    record = await run_remediation(
+        REMEDIATION, lb_violation("LW_AWS_NETWORKING_49", classic_lb), options=options
+    )
+    assert record.status is Status.REMEDIATED, record.detail
+    assert not any(c.operation == "GetBucketPolicy" for c in record.calls)
+    log = admin_client("elb").describe_load_balancer_attributes(LoadBalancerName="legacy")[
+        "LoadBalancerAttributes"
+    ]["AccessLog"]
+    assert (log["EmitInterval"], log["S3BucketPrefix"]) == (5, "us-east-1")

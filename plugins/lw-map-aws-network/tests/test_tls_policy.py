@@ -137,3 +137,24 @@ async def test_undo_refuses_when_the_listener_changed(
     )
     with pytest.raises(ResourceChanged):
         await revert_action(REMEDIATION, record, options=ENFORCE)
+
+
+async def test_configured_policies(
+    https_alb, https_classic, admin_client, lb_violation, run_remediation
+):
+    alb, listener = https_alb
+    options = {
+        **ENFORCE,
+        "ssl_policy": "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "classic_reference_policy": "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+    }
+    record = await run_remediation(
+        REMEDIATION, lb_violation("LW_AWS_NETWORKING_39", alb), options=options
+    )
+    assert record.status is Status.REMEDIATED, record.detail
+    assert ssl_policy(admin_client, listener) == "ELBSecurityPolicy-TLS13-1-3-2021-06"
+    record = await run_remediation(
+        REMEDIATION, lb_violation("LW_AWS_NETWORKING_39", https_classic), options=options
+    )
+    assert record.status is Status.REMEDIATED, record.detail
+    assert classic_names(admin_client) == ["lw-remediate-ELBSecurityPolicy-TLS-1-2-Ext-2018-06"]
