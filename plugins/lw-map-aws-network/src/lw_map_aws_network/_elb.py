@@ -30,7 +30,7 @@ class LoadBalancer:
         path = arn.resource.split("/")[1:]
         if len(path) == 1:
             return cls(violation.resource_arn, path[0], classic=True)
-        return cls(violation.resource_arn, path[1] if len(path) > 1 else path[0], classic=False)
+        return cls(violation.resource_arn, path[1], classic=False)
 
     @property
     def service(self) -> str:

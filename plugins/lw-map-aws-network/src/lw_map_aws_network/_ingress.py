@@ -12,7 +12,7 @@ the rule's ports are cut out, instead of revoking it whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,7 +295,3 @@ AUTHORIZE = IamPolicy.allow(
 def revert_policy(options: IngressOptions) -> IamPolicy:
     """Undo authorizes the revoked rules again (already declared with the options that add)."""
     return IamPolicy() if option_policy(options) else AUTHORIZE
-
-
-TargetTable = Mapping[str, Target]
-OptionsFactory = Callable[[], IngressOptions]
