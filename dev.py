@@ -26,6 +26,7 @@ PACKAGES = [
     "plugins/lw-map-s3",
     "plugins/lw-map-cis-iam",
     "plugins/lw-map-aws-network",
+    "plugins/lw-map-aws-logging",
 ]
 INPUTS = [
     ROOT / "requirements-dev.txt",
@@ -33,6 +34,7 @@ INPUTS = [
     ROOT / "plugins/lw-map-s3/pyproject.toml",
     ROOT / "plugins/lw-map-cis-iam/pyproject.toml",
     ROOT / "plugins/lw-map-aws-network/pyproject.toml",
+    ROOT / "plugins/lw-map-aws-logging/pyproject.toml",
 ]
 
 

@@ -1,0 +1,27 @@
+"""lw-map-aws-logging: remediations for Lacework's AWS logging and monitoring rules
+(CloudTrail, AWS Config, KMS key rotation, CIS metric filters and alarms)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lw_remediate import Remediation, hookimpl
+
+from .remediations import (
+    cloudwatch_logs,
+    key_rotation,
+    log_file_validation,
+    trail_bucket,
+    trail_encryption,
+)
+
+
+@hookimpl
+def lw_remediate_remediations() -> Iterable[Remediation]:
+    return [
+        log_file_validation.REMEDIATION,
+        *trail_bucket.REMEDIATIONS,
+        cloudwatch_logs.REMEDIATION,
+        trail_encryption.REMEDIATION,
+        key_rotation.REMEDIATION,
+    ]

@@ -1,0 +1,1 @@
+"""The remediations of lw-map-aws-logging, one module per rule family."""

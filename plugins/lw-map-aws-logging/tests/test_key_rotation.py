@@ -1,0 +1,118 @@
+"""logging.enable_key_rotation (AWS_CIS_2_8)."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from lw_map_aws_logging.remediations.key_rotation import REMEDIATION
+from lw_remediate import ResourceChanged, Status
+
+
+@pytest.fixture
+def kms(admin_client):
+    return admin_client("kms")
+
+
+@pytest.fixture
+def key_violation(make_violation):
+    def _make(arn):
+        return make_violation("AWS_CIS_2_8", arn, region="us-east-1", reason="RotationNotEnabled")
+
+    return _make
+
+
+def rotation(kms, key):
+    return kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"]
+
+
+async def test_enables_rotation_and_undo_disables_it(
+    kms, key_violation, run_remediation, revert_action
+):
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    record = await run_remediation(REMEDIATION, key_violation(key))
+    assert record.status is Status.REMEDIATED, record.detail
+    assert rotation(kms, key) is True
+    assert record.before_image == {"KeyRotationEnabled": False}
+    assert "(every 365 days)" in record.plan.summary
+
+    detail = await revert_action(REMEDIATION, record)
+    assert "disabled automatic rotation" in detail
+    assert rotation(kms, key) is False
+
+
+async def test_rotation_period_option(kms, key_violation, run_remediation):
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    record = await run_remediation(
+        REMEDIATION, key_violation(key), options={"rotation_period_days": 180}
+    )
+    assert record.status is Status.REMEDIATED
+    # moto does not return the period from GetKeyRotationStatus: the plan states it.
+    [change] = record.plan.changes
+    assert change.after == {"KeyRotationEnabled": True, "RotationPeriodInDays": 180}
+    assert "every 180 days" in record.plan.summary
+
+
+async def test_already_rotating_is_resolved_without_a_write(
+    kms, key_violation, run_remediation, writes
+):
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.enable_key_rotation(KeyId=key)
+    record = await run_remediation(REMEDIATION, key_violation(key))
+    assert record.status is Status.RESOLVED
+    assert "has automatic rotation enabled" in record.detail
+    assert writes(record) == []
+
+
+async def test_an_asymmetric_key_is_refused_with_the_manual_procedure(
+    kms, key_violation, run_remediation, writes
+):
+    key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    record = await run_remediation(REMEDIATION, key_violation(key))
+    assert record.status is Status.REFUSED
+    assert "is a RSA_2048 key" in record.detail and "Rotate by hand" in record.detail
+    # moto would accept enable_key_rotation here (AWS: UnsupportedOperationException)
+    assert writes(record) == [] and rotation(kms, key) is False
+
+
+async def test_imported_key_material_is_refused(kms, key_violation, run_remediation, writes):
+    key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["Arn"]
+    record = await run_remediation(REMEDIATION, key_violation(key))
+    assert record.status is Status.REFUSED
+    assert "key material from EXTERNAL" in record.detail
+    assert writes(record) == []
+
+
+async def test_disabled_key_is_refused_and_deleted_key_resolved(
+    kms, key_violation, run_remediation, writes
+):
+    meta = kms.create_key()["KeyMetadata"]
+    key = meta["Arn"]
+    kms.disable_key(KeyId=meta["KeyId"])  # moto answers 500 to DisableKey by ARN
+    record = await run_remediation(REMEDIATION, key_violation(key))
+    assert record.status is Status.REFUSED
+    assert "is Disabled" in record.detail
+    kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)
+    record = await run_remediation(REMEDIATION, key_violation(key))
+    assert record.status is Status.RESOLVED
+    assert "pending deletion" in record.detail
+    missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    record = await run_remediation(REMEDIATION, key_violation(missing))
+    assert record.status is Status.RESOLVED
+    assert "no longer exists" in record.detail
+    assert writes(record) == []
+
+
+async def test_revert_refuses_when_rotation_was_turned_off_since(
+    kms, key_violation, run_remediation, revert_action
+):
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    record = await run_remediation(REMEDIATION, key_violation(key))
+    kms.disable_key_rotation(KeyId=key)
+    with pytest.raises(ResourceChanged):
+        await revert_action(REMEDIATION, record)
+
+
+def test_rotation_period_is_validated():
+    with pytest.raises(pydantic.ValidationError):
+        REMEDIATION.parse_options({"rotation_period_days": 30})
