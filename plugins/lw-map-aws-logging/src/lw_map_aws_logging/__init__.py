@@ -9,8 +9,12 @@ from lw_remediate import Remediation, hookimpl
 
 from .remediations import (
     cloudwatch_logs,
+    config_recorder,
     key_rotation,
     log_file_validation,
+    metric_alarms,
+    sns_subscribers,
+    trail_all_regions,
     trail_bucket,
     trail_encryption,
 )
@@ -19,9 +23,13 @@ from .remediations import (
 @hookimpl
 def lw_remediate_remediations() -> Iterable[Remediation]:
     return [
+        trail_all_regions.REMEDIATION,
         log_file_validation.REMEDIATION,
         *trail_bucket.REMEDIATIONS,
         cloudwatch_logs.REMEDIATION,
         trail_encryption.REMEDIATION,
+        config_recorder.REMEDIATION,
         key_rotation.REMEDIATION,
+        metric_alarms.REMEDIATION,
+        sns_subscribers.REMEDIATION,
     ]
