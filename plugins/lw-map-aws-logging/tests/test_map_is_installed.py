@@ -67,3 +67,36 @@ def test_lw_remediate_maps_lists_every_rule(tmp_path, monkeypatch):
     listed = json.dumps(json.loads(result.output))
     for rule in LOGGING_AND_MONITORING:
         assert f'"{rule}"' in listed, rule
+
+
+#: The widest options of each remediation (every option that adds actions or resources).
+WIDEST = {
+    "logging.enable_multi_region_trail": {"create_trail": True, "bucket_name": "ct-{account}"},
+    "logging.attach_trail_cloudwatch_logs": {
+        "log_group_name": "cloudtrail/{account}/{trail}",
+        "delivery_role_arn": "arn:aws:iam::{account}:role/" + "r" * 64,
+        "create_log_group": True,
+        "retention_days": 365,
+    },
+    "logging.restrict_trail_bucket": {"apply_public_access_block": True},
+    "logging.enable_config_recorder": {
+        "role_arn": "arn:aws:iam::{account}:role/aws-service-role/config.amazonaws.com/"
+        "AWSServiceRoleForConfig",
+        "bucket_name": "config-{account}",
+        "global_resources_region": "us-east-1",
+    },
+    "logging.encrypt_trail_with_cmk": {
+        "kms_key_arn": "arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    },
+    "logging.create_metric_filter_alarm": {
+        "sns_topic_arn": "arn:aws:sns:{region}:{account}:cis-alarms",
+        "create_topic": True,
+    },
+}
+
+
+def test_every_session_policy_fits_sts_limit_with_the_widest_options():
+    for rem in lw_map_aws_logging.lw_remediate_remediations():
+        options = rem.parse_options(WIDEST.get(rem.id, {}))
+        document = rem.session_policy(options, account="123456789012")
+        assert len(json.dumps(document, separators=(",", ":"))) < 2048, rem.id
