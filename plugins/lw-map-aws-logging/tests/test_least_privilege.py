@@ -118,10 +118,37 @@ async def test_key_rotation(admin_client, make_violation, least_privilege):
 
 
 async def test_multi_region_trail_on_an_existing_trail(trail, account_violation, least_privilege):
+    rem = trail_all_regions.REMEDIATION
     report = await least_privilege.run(
-        trail_all_regions.REMEDIATION, account_violation("AWS_CIS_2_1"), revert=True
+        rem,
+        account_violation("AWS_CIS_2_1"),
+        revert=True,
+        # PutEventSelectors is the selector path's (next test).
+        policy=without_unchecked(rem, {}, other_path={"cloudtrail:PutEventSelectors"}),
     )
     assert "cloudtrail:StopLogging" in report.used
+
+
+async def test_multi_region_trail_event_selectors(
+    cloudtrail, trail, account_violation, least_privilege
+):
+    cloudtrail.update_trail(Name="main", IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="main")
+    cloudtrail.put_event_selectors(
+        TrailName="main",
+        EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}],
+    )
+    rem = trail_all_regions.REMEDIATION
+    other = {"cloudtrail:UpdateTrail", "cloudtrail:StartLogging", "cloudtrail:StopLogging"}
+    report = await least_privilege.run(
+        rem,
+        account_violation("AWS_CIS_2_1"),
+        revert=True,
+        policy=without_unchecked(rem, {}, other_path=other),
+    )
+    assert {c.resource for c in report.calls if c.action == "cloudtrail:PutEventSelectors"} == {
+        trail
+    }
 
 
 async def test_multi_region_trail_created(s3, account_violation, least_privilege):
@@ -135,7 +162,13 @@ async def test_multi_region_trail_created(s3, account_violation, least_privilege
         revert=True,
         # UpdateTrail and StopLogging are the existing-trail path's (test above).
         policy=without_unchecked(
-            rem, options, other_path={"cloudtrail:UpdateTrail", "cloudtrail:StopLogging"}
+            rem,
+            options,
+            other_path={
+                "cloudtrail:UpdateTrail",
+                "cloudtrail:StopLogging",
+                "cloudtrail:PutEventSelectors",
+            },
         ),
     )
     assert {c.resource for c in report.calls if c.service == "s3"} == {

@@ -39,6 +39,7 @@ async def test_makes_the_trail_multi_region_and_logging_and_undo_restores_it(
         "IsMultiRegionTrail": False,
         "IncludeGlobalServiceEvents": True,
         "IsLogging": False,
+        "EventSelectors": [],
     }
     assert [c.operation for c in record.plan.changes] == ["update_trail", "start_logging"]
     assert "covers every region" in record.detail
@@ -201,3 +202,52 @@ def test_options_are_validated_and_scope_the_bucket():
     assert not any(
         a.startswith("s3:") for a in REMEDIATION.policy_for(revert=True).actions
     )  # no bucket access unless creating
+
+
+READ_ONLY_DATA = {
+    "ReadWriteType": "ReadOnly",
+    "IncludeManagementEvents": True,
+    "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::payroll/"]}],
+}
+
+
+async def test_management_events_left_out_get_a_selector_and_undo_removes_it(
+    cloudtrail, trail, account_violation, run_remediation, revert_action, writes
+):
+    cloudtrail.update_trail(Name="main", IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="main")
+    cloudtrail.put_event_selectors(TrailName="main", EventSelectors=[READ_ONLY_DATA])
+    record = await run_remediation(REMEDIATION, account_violation("AWS_CIS_2_1"))
+    assert record.status is Status.REMEDIATED, record.detail
+    assert writes(record) == ["PutEventSelectors"]
+    selectors = cloudtrail.get_event_selectors(TrailName="main")["EventSelectors"]
+    assert selectors[0] == READ_ONLY_DATA  # the operator's selector is kept as it was
+    assert selectors[1]["ReadWriteType"] == "All" and selectors[1]["IncludeManagementEvents"]
+    assert "log all management events" in record.plan.summary
+
+    await revert_action(REMEDIATION, record)
+    assert cloudtrail.get_event_selectors(TrailName="main")["EventSelectors"] == [READ_ONLY_DATA]
+    assert state(cloudtrail) == (True, True)
+
+
+async def test_advanced_selectors_without_management_events_are_refused(
+    cloudtrail, trail, account_violation, run_remediation, writes
+):
+    cloudtrail.update_trail(Name="main", IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="main")
+    cloudtrail.put_event_selectors(
+        TrailName="main",
+        AdvancedEventSelectors=[
+            {
+                "Name": "s3 data only",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+                ],
+            }
+        ],
+    )
+    record = await run_remediation(REMEDIATION, account_violation("AWS_CIS_2_1"))
+    assert record.status is Status.REFUSED, record.detail
+    assert "advanced event selectors" in record.detail
+    assert writes(record) == []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import string
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -64,4 +65,27 @@ def refuse_without(option: str, remediation_id: str, what: str) -> RemediationRe
     return RemediationRefused(
         f'{what}: set {option} under [remediation."{remediation_id}"]; '
         "lw-remediate never guesses a destination"
+    )
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy field that may be one value or a list, as a list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def allows_service(statement: Mapping[str, Any], service: str, action: str) -> bool:
+    """True when ``statement`` Allows the service principal ``service`` (e.g.
+    ``cloudtrail.amazonaws.com``) ``action``, wildcards in the statement's actions included.
+    Conditions are not evaluated."""
+    if statement.get("Effect") != "Allow":
+        return False
+    principal = statement.get("Principal")
+    services = as_list(principal.get("Service")) if isinstance(principal, dict) else []
+    if service not in services:
+        return False
+    return any(
+        re.fullmatch(re.escape(str(a)).replace(r"\*", ".*"), action, re.IGNORECASE)
+        for a in as_list(statement.get("Action"))
     )

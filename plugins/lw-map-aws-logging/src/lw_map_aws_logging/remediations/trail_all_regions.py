@@ -1,8 +1,11 @@
 """AWS_CIS_2_1: CloudTrail enabled in all regions (account-level; reason ``NoTrail``).
 
-The account is compliant when some multi-region trail is logging. Otherwise:
+The account is compliant when some multi-region trail is logging all management events
+(read and write; the CIS audit). Otherwise:
 
-- a multi-region trail exists but is not logging: start it;
+- a multi-region trail exists but is not logging: start it; when its basic event selectors
+  leave management events out, one selector for all management events is added (the
+  others stay; advanced selectors, or five selectors already, are refused: fix by hand);
 - a trail exists in the action's region: make it multi-region (with global service
   events, which AWS requires for that) and start it (``trail_name`` picks one when the
   region has several);
@@ -44,10 +47,10 @@ from lw_remediate import (
 )
 
 from .._aws import ANY, TRAIL, check_template, error_code, error_message, fill, refuse_without
+from .._cloudtrail_bucket import policy_with_cloudtrail, read_bucket_policy
 from .._trail import TRAIL_NOT_FOUND, home_region, is_logging, trail_name
 
 ID = "logging.enable_multi_region_trail"
-CLOUDTRAIL = "cloudtrail.amazonaws.com"
 TAG = {"Key": "managed-by", "Value": "lw-remediate"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$")
 
@@ -79,29 +82,92 @@ class Options(RemediationOptions):
 
 async def trails(ct: Any) -> list[dict[str, Any]]:
     """Every trail the region sees (its own and other regions' multi-region trails),
-    each with ``IsLogging``."""
+    each with ``IsLogging``, ``ManagementEvents`` (all management events are logged) and,
+    for custom selectors, its ``EventSelectors`` / ``AdvancedEventSelectors``."""
     response = await ct.describe_trails(includeShadowTrails=True)
     found = []
     for trail in response.get("trailList", []):
-        status = None
+        arn = trail["TrailARN"]
         try:
-            status = await is_logging(ct, trail["TrailARN"])
+            status = await is_logging(ct, arn)
         except ClientError as exc:
             if error_code(exc) != TRAIL_NOT_FOUND:
                 raise
-        if status is not None:
-            found.append({**trail, "IsLogging": status})
+            continue
+        try:
+            selectors = await ct.get_event_selectors(TrailName=arn)
+        except ClientError as exc:
+            # Unreadable from here: counted as not logging every management event.
+            if error_code(exc) != TRAIL_NOT_FOUND:
+                raise
+            selectors = {"AdvancedEventSelectors": [{"Name": "unreadable"}]}
+        basic = [clean_selector(s) for s in selectors.get("EventSelectors") or []]
+        advanced = list(selectors.get("AdvancedEventSelectors") or [])
+        found.append(
+            {
+                **trail,
+                "IsLogging": status,
+                "EventSelectors": basic,
+                "AdvancedEventSelectors": advanced,
+                "ManagementEvents": logs_management_events(trail, basic, advanced),
+            }
+        )
     return found
 
 
+def clean_selector(selector: Mapping[str, Any]) -> dict[str, Any]:
+    """An event selector as ``PutEventSelectors`` takes it."""
+    keys = ("ReadWriteType", "IncludeManagementEvents", "DataResources")
+    clean = {k: selector[k] for k in keys if k in selector}
+    if selector.get("ExcludeManagementEventSources"):
+        clean["ExcludeManagementEventSources"] = selector["ExcludeManagementEventSources"]
+    return clean
+
+
+def logs_management_events(
+    trail: Mapping[str, Any], basic: list[dict[str, Any]], advanced: list[dict[str, Any]]
+) -> bool:
+    """True when the trail logs every management event, read and write (the CIS audit).
+
+    A trail without custom selectors has CloudTrail's default one, which does (AWS
+    returns that default; an answer with no selector at all is read the same way)."""
+    if not basic and not advanced:
+        return not trail.get("HasCustomEventSelectors")
+    if any(
+        s.get("IncludeManagementEvents")
+        and s.get("ReadWriteType") == "All"
+        and not s.get("ExcludeManagementEventSources")
+        for s in basic
+    ):
+        return True
+    for selector in advanced:
+        fields = {f.get("Field"): f for f in selector.get("FieldSelectors", [])}
+        category = fields.get("eventCategory", {})
+        if category.get("Equals") == ["Management"] and set(fields) == {"eventCategory"}:
+            return True
+    return False
+
+
+#: What a selector appended for CIS 2.1 says: all management events, no data events.
+MANAGEMENT_SELECTOR = {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}
+
+
 def compliant(found: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return next((t for t in found if t.get("IsMultiRegionTrail") and t["IsLogging"]), None)
+    return next(
+        (
+            t
+            for t in found
+            if t.get("IsMultiRegionTrail") and t["IsLogging"] and t["ManagementEvents"]
+        ),
+        None,
+    )
 
 
 def label(trail: Mapping[str, Any]) -> str:
     kind = "multi-region" if trail.get("IsMultiRegionTrail") else "single-region"
     state = "logging" if trail.get("IsLogging") else "not logging"
-    return f"{trail.get('Name')} ({kind}, {state}, home {home_region(trail)})"
+    events = "" if trail.get("ManagementEvents", True) else ", not all management events"
+    return f"{trail.get('Name')} ({kind}, {state}{events}, home {home_region(trail)})"
 
 
 async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
@@ -113,7 +179,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     if not found:
         return CheckResult.violating(f"no CloudTrail trail is visible from {ctx.aws.region}")
     return CheckResult.violating(
-        "no multi-region trail is logging: " + ", ".join(label(t) for t in found)
+        "no multi-region trail logs all management events: " + ", ".join(label(t) for t in found)
     )
 
 
@@ -149,83 +215,6 @@ def choose(found: list[dict[str, Any]], options: Options, region: str) -> dict[s
     return chosen
 
 
-def bucket_statements(
-    partition: str, account: str, bucket: str, trail: str
-) -> list[dict[str, Any]]:
-    """The two statements CloudTrail needs on its bucket, limited to ``trail``."""
-    source = {"StringEquals": {"aws:SourceArn": trail}}
-    return [
-        {
-            "Sid": "LwRemediateCloudTrailAclCheck",
-            "Effect": "Allow",
-            "Principal": {"Service": CLOUDTRAIL},
-            "Action": "s3:GetBucketAcl",
-            "Resource": f"arn:{partition}:s3:::{bucket}",
-            "Condition": source,
-        },
-        {
-            "Sid": "LwRemediateCloudTrailWrite",
-            "Effect": "Allow",
-            "Principal": {"Service": CLOUDTRAIL},
-            "Action": "s3:PutObject",
-            "Resource": f"arn:{partition}:s3:::{bucket}/AWSLogs/{account}/*",
-            "Condition": {
-                "StringEquals": {
-                    "s3:x-amz-acl": "bucket-owner-full-control",
-                    **source["StringEquals"],
-                }
-            },
-        },
-    ]
-
-
-def _grants(statement: Mapping[str, Any], action: str) -> bool:
-    if statement.get("Effect") != "Allow":
-        return False
-    principal = statement.get("Principal")
-    services = principal.get("Service", []) if isinstance(principal, dict) else []
-    if CLOUDTRAIL not in ([services] if isinstance(services, str) else services):
-        return False
-    actions = statement.get("Action", [])
-    actions = [actions] if isinstance(actions, str) else actions
-    return any(
-        re.fullmatch(re.escape(a).replace(r"\*", ".*"), action, re.IGNORECASE) for a in actions
-    )
-
-
-async def read_bucket_policy(s3: Any, bucket: str, account: str) -> str | None:
-    """The bucket's policy text (None: no policy); refuse when the bucket does not exist."""
-    try:
-        response = await s3.get_bucket_policy(Bucket=bucket, ExpectedBucketOwner=account)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchBucketPolicy":
-            return None
-        if error_code(exc) == "NoSuchBucket":
-            raise RemediationRefused(
-                f"bucket {bucket} (bucket_name) does not exist in account {account}"
-            ) from exc
-        raise
-    return str(response["Policy"])
-
-
-def policy_with_cloudtrail(
-    text: str | None, violation: Violation, bucket: str, trail: str
-) -> str | None:
-    """The policy text with CloudTrail's statements added (None: nothing is missing)."""
-    document: dict[str, Any] = (
-        json.loads(text) if text else {"Version": "2012-10-17", "Statement": []}
-    )
-    raw = document.get("Statement", [])
-    statements: list[dict[str, Any]] = [raw] if isinstance(raw, dict) else list(raw)
-    needed = bucket_statements(violation.arn.partition, violation.account_id, bucket, trail)
-    missing = [
-        s for s in needed if not any(_grants(existing, str(s["Action"])) for existing in statements)
-    ]
-    if not missing:
-        return None
-    return json.dumps({**document, "Statement": statements + missing})
-
-
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     options: Options = ctx.options
     region = ctx.aws.region
@@ -257,6 +246,10 @@ def _plan_existing(trail: Mapping[str, Any]) -> Plan:
             )
         )
         steps.append("make it multi-region (with global service events)")
+    if not trail["ManagementEvents"]:
+        selectors = selectors_with_management(trail)
+        changes.append(Change("put_event_selectors", arn, trail["EventSelectors"], selectors))
+        steps.append("log all management events (one event selector added, the others kept)")
     if not trail.get("IsLogging"):
         changes.append(Change("start_logging", arn, {"IsLogging": False}, {"IsLogging": True}))
         steps.append("start logging")
@@ -264,8 +257,29 @@ def _plan_existing(trail: Mapping[str, Any]) -> Plan:
         summary=f"trail {trail['Name']}: " + " and ".join(steps),
         changes=changes,
         data={"TrailARN": arn},
-        notes=["undo restores the recorded multi-region, global-events and logging state"],
+        notes=[
+            "undo restores the recorded multi-region, global-events, event-selector and "
+            "logging state"
+        ],
     )
+
+
+def selectors_with_management(trail: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The trail's basic event selectors plus one for all management events; refuse
+    where that cannot be done without rewriting the operator's selectors."""
+    if trail["AdvancedEventSelectors"]:
+        raise RemediationRefused(
+            f"trail {trail['Name']} uses advanced event selectors that do not log every "
+            "management event: add an advanced selector with only eventCategory = "
+            "Management by hand"
+        )
+    selectors = list(trail["EventSelectors"])
+    if len(selectors) >= 5:
+        raise RemediationRefused(
+            f"trail {trail['Name']} has 5 event selectors (the maximum) and none logs all "
+            "management events: change one by hand"
+        )
+    return [*selectors, dict(MANAGEMENT_SELECTOR)]
 
 
 async def _plan_create(ctx: RemediationContext[Any], violation: Violation, region: str) -> Plan:
@@ -336,12 +350,20 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
             "IsMultiRegionTrail": bool(trail.get("IsMultiRegionTrail")),
             "IncludeGlobalServiceEvents": bool(trail.get("IncludeGlobalServiceEvents")),
             "IsLogging": bool(trail["IsLogging"]),
+            "EventSelectors": trail["EventSelectors"],
         }
+        selectors = (
+            trail["EventSelectors"]
+            if trail["ManagementEvents"]
+            else selectors_with_management(trail)
+        )
         await ctx.record_before(before)
         if not before["IsMultiRegionTrail"]:
             await ct.update_trail(
                 Name=arn, IsMultiRegionTrail=True, IncludeGlobalServiceEvents=True
             )
+        if not trail["ManagementEvents"]:
+            await ct.put_event_selectors(TrailName=arn, EventSelectors=selectors)
         if not before["IsLogging"]:
             await ct.start_logging(Name=arn)
     return {
@@ -349,6 +371,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
         "IsMultiRegionTrail": True,
         "IncludeGlobalServiceEvents": True,
         "IsLogging": True,
+        "EventSelectors": selectors,
     }
 
 
@@ -392,7 +415,7 @@ async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyRe
         found = await trails(ct)
     good = compliant(found)
     if good is None:
-        return VerifyResult.failed("still no multi-region trail is logging")
+        return VerifyResult.failed("still no multi-region trail logs all management events")
     return VerifyResult.verified(f"trail {label(good)} covers every region")
 
 
@@ -412,6 +435,7 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
             "IsMultiRegionTrail": bool(trail.get("IsMultiRegionTrail")),
             "IncludeGlobalServiceEvents": bool(trail.get("IncludeGlobalServiceEvents")),
             "IsLogging": bool(trail["IsLogging"]),
+            "EventSelectors": trail["EventSelectors"],
         }
         if any(live[k] != after[k] for k in live):
             raise ResourceChanged(
@@ -419,6 +443,8 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
             )
         if not before["IsLogging"]:
             await ct.stop_logging(Name=arn)
+        if before["EventSelectors"] != after["EventSelectors"]:
+            await ct.put_event_selectors(TrailName=arn, EventSelectors=before["EventSelectors"])
         if not before["IsMultiRegionTrail"]:
             await ct.update_trail(
                 Name=arn,
@@ -496,7 +522,14 @@ REMEDIATION = Remediation(
     resource_type="aws:account",
     policy=IamPolicy.allow(["cloudtrail:DescribeTrails"], ANY)
     + IamPolicy.allow(
-        ["cloudtrail:GetTrailStatus", "cloudtrail:UpdateTrail", "cloudtrail:StartLogging"], [TRAIL]
+        [
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:GetEventSelectors",
+            "cloudtrail:PutEventSelectors",
+            "cloudtrail:UpdateTrail",
+            "cloudtrail:StartLogging",
+        ],
+        [TRAIL],
     ),
     option_policy=option_policy,
     revert_policy=revert_policy,

@@ -12,7 +12,6 @@ setting (files already written stay encrypted with the key they were written wit
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +27,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import TRAIL, fill, refuse_without, unless
+from .._aws import TRAIL, allows_service, as_list, fill, refuse_without, unless
 from .._trail import TrailUpdate, Wanted
 
 ID = "logging.encrypt_trail_with_cmk"
@@ -72,29 +71,15 @@ def _compliant(trail: Mapping[str, Any], options: Any) -> str | None:
     return None
 
 
-def _allows(statement: Mapping[str, Any], principal: str, action: str) -> bool:
-    if statement.get("Effect") != "Allow":
-        return False
-    principals = statement.get("Principal", {})
-    services = principals.get("Service", []) if isinstance(principals, dict) else []
-    services = [services] if isinstance(services, str) else services
-    if principal not in services:
-        return False
-    actions = statement.get("Action", [])
-    actions = [actions] if isinstance(actions, str) else actions
-    return any(
-        re.fullmatch(re.escape(a).replace(r"\*", ".*"), action, re.IGNORECASE) for a in actions
-    )
-
-
 def lets_cloudtrail_encrypt(policy: Mapping[str, Any]) -> bool:
     """True when an Allow statement of the key policy lets CloudTrail generate data keys.
 
     Conditions are not evaluated: CloudTrail's documented condition
     (``kms:EncryptionContext:aws:cloudtrail:arn``) is satisfied by its own calls."""
-    statements = policy.get("Statement", [])
-    statements = [statements] if isinstance(statements, dict) else statements
-    return any(_allows(s, CLOUDTRAIL, "kms:GenerateDataKey") for s in statements)
+    return any(
+        allows_service(s, CLOUDTRAIL, "kms:GenerateDataKey")
+        for s in as_list(policy.get("Statement"))
+    )
 
 
 async def usable_key(
