@@ -44,7 +44,10 @@ def integrated(cloudtrail, logs, trail):
 
 @pytest.fixture
 def topic(sns):
-    return sns.create_topic(Name="cis-alarms")["TopicArn"]
+    """The alarm topic, with a subscriber (moto confirms an email subscription at once)."""
+    arn = sns.create_topic(Name="cis-alarms")["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="secops@example.com")
+    return arn
 
 
 def filters(logs):
@@ -155,7 +158,9 @@ async def test_create_topic_option(
 ):
     options = {**OPTIONS, "create_topic": True}
     record = await run_remediation(REMEDIATION, account_violation("AWS_CIS_3_1"), options=options)
-    assert record.status is Status.REMEDIATED, record.detail
+    # A new topic has no subscriber yet: the alarm is in place but notifies nobody.
+    assert record.status is Status.UNVERIFIED, record.detail
+    assert f"SNS topic {TOPIC} has no confirmed subscriber" in record.detail
     assert [t["TopicArn"] for t in sns.list_topics()["Topics"]] == [TOPIC]
     assert alarms(cloudwatch)[0]["AlarmActions"] == [TOPIC]
     detail = await revert_action(REMEDIATION, record, options=options)

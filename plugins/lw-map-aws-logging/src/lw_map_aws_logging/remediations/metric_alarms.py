@@ -9,7 +9,8 @@ remediation puts the filter (metric ``<namespace>/<name>``, value 1 per matching
 and an alarm (sum >= 1 over ``period`` seconds) notifying the configured SNS topic, which
 is created only when ``create_topic`` says so. A matching filter someone already has is
 reused (only the alarm is added); a filter or alarm of the same name with other content is
-never overwritten (refused). Undo deletes the filter and alarm it created; a topic it
+never overwritten (refused). ``verify`` ends ``unverified`` when the topic has no confirmed
+subscriber: the alarm then notifies nobody. Undo deletes the filter and alarm it created; a topic it
 created stays (subscriptions may have been added since).
 """
 
@@ -132,6 +133,7 @@ async def _state(ctx: RemediationContext[Any], rule: MetricRule) -> dict[str, An
                 for alarm in await alarms_for(cw, metric):
                     if alarm.get("AlarmActions"):
                         state["Satisfied"] = (f["filterName"], alarm["AlarmName"])
+                        state["Actions"] = list(alarm["AlarmActions"])
                         return state
     return state
 
@@ -281,10 +283,36 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
 
 
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
-    result = await check(ctx, violation)
-    if result.present:
-        return VerifyResult.failed(result.detail)
-    return VerifyResult.verified(result.detail)
+    rule = rule_of(violation)
+    state = await _state(ctx, rule)
+    if "Satisfied" not in state:
+        return VerifyResult.failed(f"still no metric filter and alarm for {rule.what}")
+    name, alarm = state["Satisfied"]
+    done = f"log group {state['Group']}: metric filter {name} and alarm {alarm}"
+    silent = await topics_without_subscribers(ctx, state["Actions"])
+    if silent:
+        return VerifyResult.unverified(
+            f"{done}, but SNS topic {', '.join(silent)} has no confirmed subscriber: nobody "
+            "is notified yet (subscribe the security team; see AWS_CIS_3_15)"
+        )
+    return VerifyResult.verified(done)
+
+
+async def topics_without_subscribers(ctx: RemediationContext[Any], actions: list[str]) -> list[str]:
+    """The SNS topics among an alarm's actions that have no confirmed subscription."""
+    silent = []
+    async with ctx.aws.client("sns") as sns:
+        for topic in (a for a in actions if a.startswith("arn:") and Arn.parse(a).service == "sns"):
+            confirmed = False
+            paginator = sns.get_paginator("list_subscriptions_by_topic")
+            async for page in paginator.paginate(TopicArn=topic):
+                confirmed = confirmed or any(
+                    s.get("SubscriptionArn", "").startswith("arn:")
+                    for s in page.get("Subscriptions", [])
+                )
+            if not confirmed:
+                silent.append(topic)
+    return silent
 
 
 async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
@@ -334,7 +362,7 @@ REMEDIATION = Remediation(
     policy=IamPolicy.allow(["cloudtrail:DescribeTrails", "cloudwatch:DescribeAlarmsForMetric"], ANY)
     + IamPolicy.allow(["logs:DescribeMetricFilters", "logs:PutMetricFilter"], [LOG_GROUP])
     + IamPolicy.allow(["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"], [ALARM])
-    + IamPolicy.allow(["sns:GetTopicAttributes"], [TOPIC]),
+    + IamPolicy.allow(["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"], [TOPIC]),
     option_policy=option_policy,
     revert_policy=IamPolicy.allow(["logs:DeleteMetricFilter"], [LOG_GROUP])
     + IamPolicy.allow(["cloudwatch:DeleteAlarms"], [ALARM]),
