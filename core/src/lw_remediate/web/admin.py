@@ -1,10 +1,13 @@
 """The admin API: what the CLI can do, on a running daemon, behind its own token.
 
-Every route is under ``/admin/`` and needs ``Authorization: Bearer <server.admin_token>``
-(or ``X-Api-Key``); the webhook token is never accepted. Without an admin token
-configured the routes answer 404. Handlers are thin: :class:`~lw_remediate.operate.control.Control`
-does the work, exactly as for the CLI. The actor recorded in the audit trail is the
-``by`` field of the JSON body (query parameter for DELETE), default ``admin-api``.
+A sub-application mounted at ``/admin`` with its own auth middleware
+(:func:`~lw_remediate.web.auth.admin_auth`): every route needs ``Authorization:
+Bearer <server.admin_token>`` (or ``X-Api-Key``); the webhook token is never
+accepted, and without an admin token configured every route answers 404. Handlers are
+thin: :class:`~lw_remediate.operate.control.Control` does the work, exactly as for the
+CLI, and the root app's error middleware turns its errors into 4xx answers. The actor
+recorded in the audit trail is the ``by`` field of the JSON body (query parameter for
+DELETE), default ``admin-api``.
 
 Also here: the daemon's safety housekeeping (expire approvals, report expired
 exemptions), started with the worker.
@@ -14,44 +17,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from ..errors import ConfigError
-from ..operate.control import Actor, BadRequest, Control, ControlError
-from .server import ADMIN_TOKEN, ENGINE, TOKEN, require_admin
+from ..operate.control import Actor, BadRequest, Control
+from .auth import admin_auth
+from .errors import Handler, json_response
+from .keys import CONTROL, HOUSEKEEPING
+from .sweeps import add_sweep_routes
 
-log = structlog.get_logger("lw_remediate.admin")
-
-CONTROL = web.AppKey("control", Control)
-HOUSEKEEPING = web.AppKey("safety_housekeeping", asyncio.Task[None])
+log = structlog.get_logger(__name__)
 
 #: Seconds between two housekeeping rounds (expired approvals and exemptions).
 HOUSEKEEPING_INTERVAL = 60.0
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
-
 
 def admin_route(fn: Callable[[web.Request, Control], Awaitable[Any]]) -> Handler:
-    """Authenticate, run ``fn`` and map :class:`ControlError` to its status."""
+    """Run ``fn`` with the app's :class:`Control`; answer its result as JSON."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        require_admin(request)
-        try:
-            result = await fn(request, request.app[CONTROL])
-        except ControlError as exc:
-            return _json({"error": str(exc)}, status=exc.status)
+        result = await fn(request, request.config_dict[CONTROL])
         if isinstance(result, web.StreamResponse):
             return result
-        return _json(result)
+        return json_response(result)
 
     return handler
 
@@ -146,7 +137,7 @@ async def list_exemptions(request: web.Request, control: Control) -> Any:
 async def add_exemption(request: web.Request, control: Control) -> Any:
     body = await _body(request)
     actor = _actor(request, body)
-    return _json(await control.add_exemption(body, actor), status=201)
+    return json_response(await control.add_exemption(body, actor), status=201)
 
 
 @admin_route
@@ -194,31 +185,28 @@ async def retry_inbox(request: web.Request, control: Control) -> Any:
     return await control.retry_inbox(inbox_id, _actor(request, body))
 
 
-def setup_admin(app: web.Application, *, housekeeping: bool = True) -> None:
-    """Register the admin routes (and, with the worker, the safety housekeeping)."""
-    admin_token = app[ADMIN_TOKEN]
-    if admin_token and admin_token == app[TOKEN]:
-        raise ConfigError("server.admin_token must differ from server.webhook_token")
-    app[CONTROL] = Control(app[ENGINE])
+def admin_app() -> web.Application:
+    """The ``/admin`` sub-application: its routes behind :func:`admin_auth`."""
+    app = web.Application(middlewares=[admin_auth])
     r = app.router
-    r.add_get("/admin/actions", list_actions)
-    r.add_get("/admin/actions/{id}", show_action)
-    r.add_post("/admin/actions/{id}/approve", approve)
-    r.add_post("/admin/actions/{id}/reject", reject)
-    r.add_post("/admin/actions/{id}/undo", undo)
-    r.add_get("/admin/kill-switch", kill_switch_status)
-    r.add_post("/admin/kill-switch/on", kill_switch_on)
-    r.add_post("/admin/kill-switch/off", kill_switch_off)
-    r.add_get("/admin/exemptions", list_exemptions)
-    r.add_post("/admin/exemptions", add_exemption)
-    r.add_delete("/admin/exemptions/{id}", remove_exemption)
-    r.add_get("/admin/flapping", list_flapping)
-    r.add_post("/admin/flapping/clear", clear_flapping)
-    r.add_get("/admin/audit", audit)
-    r.add_get("/admin/inbox", list_inbox)
-    r.add_post("/admin/inbox/{id}/retry", retry_inbox)
-    if housekeeping:
-        app.cleanup_ctx.append(_housekeeping_ctx)
+    r.add_get("/actions", list_actions)
+    r.add_get("/actions/{id}", show_action)
+    r.add_post("/actions/{id}/approve", approve)
+    r.add_post("/actions/{id}/reject", reject)
+    r.add_post("/actions/{id}/undo", undo)
+    r.add_get("/kill-switch", kill_switch_status)
+    r.add_post("/kill-switch/on", kill_switch_on)
+    r.add_post("/kill-switch/off", kill_switch_off)
+    r.add_get("/exemptions", list_exemptions)
+    r.add_post("/exemptions", add_exemption)
+    r.add_delete("/exemptions/{id}", remove_exemption)
+    r.add_get("/flapping", list_flapping)
+    r.add_post("/flapping/clear", clear_flapping)
+    r.add_get("/audit", audit)
+    r.add_get("/inbox", list_inbox)
+    r.add_post("/inbox/{id}/retry", retry_inbox)
+    add_sweep_routes(app)
+    return app
 
 
 async def housekeeping_round(control: Control) -> None:
@@ -238,7 +226,8 @@ async def _housekeeping(control: Control) -> None:
         await asyncio.sleep(HOUSEKEEPING_INTERVAL)
 
 
-async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
+async def housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the housekeeping rounds while the app runs (registered with the worker)."""
     app[HOUSEKEEPING] = asyncio.create_task(_housekeeping(app[CONTROL]))
     yield
     app[HOUSEKEEPING].cancel()

@@ -1,101 +1,53 @@
-"""The HTTP side of the daemon (aiohttp): webhooks, health, readiness, metrics.
+"""The HTTP side of the daemon (aiohttp): webhooks, health, readiness, metrics, and
+the ``/admin`` sub-application.
 
-One app factory, state in typed ``web.AppKey``s, every resource and background task
-created and torn down in cleanup contexts. The inbox commit happens before the 202.
+One app factory, state in typed ``web.AppKey``s (:mod:`.keys`), one error middleware
+(:mod:`.errors`), every resource and background task created and torn down in cleanup
+contexts. The inbox commit happens before the 202.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
 
-from ..config import Config
+from ..errors import ConfigError
 from ..ingest.alerts import PayloadError, Shape, parse_payload
-from ..pipeline.engine import Engine
+from ..operate.control import Control
 from ..pipeline.worker import Worker
 from ..runtime import Runtime
-from .sweeps import add_sweep_routes
+from .admin import admin_app, housekeeping_ctx
+from .auth import header_token, token_ok
+from .errors import error_middleware, error_response
+from .keys import (
+    ADMIN_TOKEN,
+    CONFIG,
+    CONTROL,
+    ENGINE,
+    READY,
+    RUNTIME,
+    WEBHOOK_TOKEN,
+    WORKER,
+)
+from .sweeps import sweeps_ctx
 
-log = structlog.get_logger("lw_remediate.server")
-
-RUNTIME = web.AppKey("runtime", Runtime)
-ENGINE = web.AppKey("engine", Engine)
-CONFIG = web.AppKey("config", Config)
-WORKER = web.AppKey("worker", Worker)
-READY = web.AppKey("ready", dict[str, bool])  # "maps": loaded as configured
-TOKEN = web.AppKey("webhook_token", str)  # resolved once: a token file is not re-read per request
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
-
-
-@web.middleware
-async def never_500(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map every unexpected failure to a 503 with a reason (the inbox was not written)."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.exception("request_failed", path=request.path, error=type(exc).__name__)
-        return _error(503, "temporarily unable to accept the request; retry later")
-
-
-ADMIN_TOKEN = web.AppKey("admin_token", str)
-
-
-def require_admin(request: web.Request) -> None:
-    """Guard for admin API handlers: the admin token (never the webhook token) as a Bearer.
-
-    Raises 404 when no admin token is configured (the admin API is off), 401 otherwise.
-    """
-    expected = request.app.get(ADMIN_TOKEN) or ""
-    if not expected:
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": "the admin API is off: set server.admin_token"}),
-            content_type="application/json",
-        )
-    if not _token_ok(expected, _header_token(request)):
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "missing or wrong admin token"}),
-            content_type="application/json",
-        )
-
-
-def _token_ok(expected: str | None, given: str | None) -> bool:
-    if not expected or given is None:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
-
-
-def _header_token(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.headers.get("X-Api-Key")
+log = structlog.get_logger(__name__)
 
 
 async def webhook(request: web.Request) -> web.Response:
     """``POST /webhooks/lacework/{token}`` or ``POST /webhooks/lacework`` with a header token."""
     started = time.perf_counter()
     engine = request.app[ENGINE]
-    expected = request.app[TOKEN]
-    given = request.match_info.get("token") or _header_token(request)
+    expected = request.app[WEBHOOK_TOKEN]
+    given = request.match_info.get("token") or header_token(request)
     metrics = engine.metrics
-    if not _token_ok(expected, given):
+    if not token_ok(expected, given):
         metrics.received("unknown", "unauthorized").inc()
-        return _error(401, "missing or wrong webhook token")
+        return error_response(401, "missing or wrong webhook token")
     cap = request.app[CONFIG].server.max_body_bytes
     raw = b""
     # A declared length over the cap is refused unread; a chunked body is cut off by
@@ -108,17 +60,17 @@ async def webhook(request: web.Request) -> web.Response:
             too_large = True
     if too_large:
         metrics.received("unknown", "too_large").inc()
-        return _error(413, f"body larger than {cap} bytes")
+        return error_response(413, f"body larger than {cap} bytes")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         metrics.received("unknown", "bad_json").inc()
-        return _error(400, "body is not JSON")
+        return error_response(400, "body is not JSON")
     try:
         alerts = parse_payload(body)
     except PayloadError as exc:
         metrics.received("unknown", "unknown_shape").inc()
-        return _error(
+        return error_response(
             422, str(exc).splitlines()[0] if str(exc) else "no known Lacework payload shape"
         )
     real = [a for a in alerts if a.shape is not Shape.TEST]
@@ -174,25 +126,33 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> web.Application:
     """The daemon's aiohttp application on ``runtime``, which it opens on start-up and
     closes on cleanup (store, Lacework client)."""
     config, engine = runtime.config, runtime.engine
-    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[never_500])
+    webhook_token = config.server.resolved_webhook_token() or ""
+    admin_token = config.server.resolved_admin_token() or ""
+    if admin_token and admin_token == webhook_token:
+        raise ConfigError("server.admin_token must differ from server.webhook_token")
+    app = web.Application(
+        client_max_size=config.server.max_body_bytes, middlewares=[error_middleware]
+    )
     app[RUNTIME] = runtime
     app[ENGINE] = engine
     app[CONFIG] = config
+    app[CONTROL] = Control(engine)
     app[READY] = {"maps": not engine.registry.failed or not config.strict_maps}
-    app[TOKEN] = config.server.resolved_webhook_token() or ""
-    app[ADMIN_TOKEN] = config.server.resolved_admin_token() or ""
+    app[WEBHOOK_TOKEN] = webhook_token
+    app[ADMIN_TOKEN] = admin_token
     app.router.add_post("/webhooks/lacework/{token}", webhook)
     app.router.add_post("/webhooks/lacework", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.add_subapp("/admin", admin_app())
+    # Cleanup contexts end in reverse order: sweeps and the worker stop before the
+    # runtime (store, Lacework client) closes.
     app.cleanup_ctx.append(_runtime_ctx)
     if run_worker:
         app.cleanup_ctx.append(_worker_ctx)
-    from .admin import setup_admin  # admin.py builds on this module
-
-    setup_admin(app, housekeeping=run_worker)
-    add_sweep_routes(app, engine, require_admin)
+        app.cleanup_ctx.append(housekeeping_ctx)
+    app.cleanup_ctx.append(sweeps_ctx)
     return app
 
 

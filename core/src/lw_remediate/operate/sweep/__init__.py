@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from ...store.base import COMPLETED, FAILED, INTERRUPTED, RUNNING
 from .bookkeeping import Prior, SweepStore, settled
+from .manager import SweepManager
 from .pacing import THROTTLE_CODES, Pacer, is_throttled
 from .progress import SUMMARY_STATUSES, SweepProgress
 from .request import KNOWN_REPORT_TYPES, SweepBusy, SweepError, SweepRequest, build_request
@@ -52,6 +53,7 @@ __all__ = [
     "Sweep",
     "SweepBusy",
     "SweepError",
+    "SweepManager",
     "SweepProgress",
     "SweepRequest",
     "SweepStore",
