@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from lw_remediate.model import Status
 from lw_remediate.operate.sweep import Sweep, SweepStore, build_request
-from lw_remediate.pipeline.engine import Decision
+from lw_remediate.safety import Decision
 from lw_remediate.testing.fake_lacework import load_fixture
 
 from .conftest import daemon_config, to_toml
@@ -302,15 +302,15 @@ async def test_exemptions_and_budgets_through_the_engine_gate(start_daemon, esta
     daemon = await start_daemon(sweep=FAST | {"concurrency_per_region": 1})
     passed: list[str] = []
 
-    def exempt_logs(violation, rem, mode):
-        if violation.resource_name == "example-public-logs":
+    def exempt_logs(candidate):
+        if candidate.violation.resource_name == "example-public-logs":
             return Decision(Status.EXEMPTED, "exemption logs-bucket (owner data-team)")
         return None
 
-    def budget_of_two(violation, rem, mode):
+    def budget_of_two(candidate):
         if len(passed) >= 2:
             return Decision(Status.REFUSED, "budget: 2 changes per hour overall")
-        passed.append(violation.resource_name)
+        passed.append(candidate.violation.resource_name)
         return None
 
     daemon.engine.gates[:0] = [exempt_logs, budget_of_two]

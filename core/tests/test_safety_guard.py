@@ -28,7 +28,14 @@ from lw_remediate.aws.session import AwsSession
 from lw_remediate.config import Config, ExemptionConfig
 from lw_remediate.notify import NotificationKind, Notifiers
 from lw_remediate.pipeline.runner import Runner
-from lw_remediate.safety import Safety
+from lw_remediate.safety import (
+    Candidate,
+    Decision,
+    Safety,
+    mode_on,
+    run_gates,
+    standard_gates,
+)
 from lw_remediate.safety.exemptions import Exemption, config_exemptions, tag_target
 from lw_remediate.store import SqliteStore
 
@@ -237,21 +244,21 @@ async def test_flap_guard_flags_and_clears(env):
     now = 1_000_000.0
     safety.clock = lambda: now
     for _ in range(2):
-        assert await safety.gate(v, rem, Mode.AUTO) is None
+        assert await safety.flap_gate(Candidate(v, rem, Mode.AUTO)) is None
         await safety.before_apply(await new_record(store, v))
-    verdict = await safety.gate(v, rem, Mode.AUTO)
+    verdict = await safety.flap_gate(Candidate(v, rem, Mode.AUTO))
     assert verdict is not None and verdict.status is Status.REFUSED
     assert verdict.detail.startswith("flapping:")
     # Still flagged after the window: only an operator clears it.
     now += 3600
-    assert (await safety.gate(v, rem, Mode.AUTO)).detail.startswith("flapping:")
+    assert (await safety.flap_gate(Candidate(v, rem, Mode.AUTO))).detail.startswith("flapping:")
     cleared = await store.clear_flapping(v.resource_arn, v.rule_id, by="ops", now=now)
     assert [c.cleared_by for c in cleared] == ["ops"]
-    assert await safety.gate(v, rem, Mode.AUTO) is None
+    assert await safety.flap_gate(Candidate(v, rem, Mode.AUTO)) is None
     # Counting restarts at the clear: changes before it do not count again.
     now += 1
     await safety.before_apply(await new_record(store, v))
-    assert await safety.gate(v, rem, Mode.AUTO) is None
+    assert await safety.flap_gate(Candidate(v, rem, Mode.AUTO)) is None
 
 
 async def test_approval_is_decided_once(env):
@@ -350,3 +357,23 @@ def test_config_exemption_ids():
 )
 def test_tag_targets(arn, kind, target):
     assert tag_target(Violation("R", arn, ACCOUNT, resource_type=kind)) == target
+
+
+async def test_the_gates_are_one_ordered_list_and_the_first_decision_wins(env):
+    _, make = env
+    safety = make(
+        aws={"accounts": [ACCOUNT]},
+        exemptions=[{"id": "all-flips", "arn": "arn:aws:s3:::*", "owner": "ops", "reason": "test"}],
+    )
+    gates = standard_gates(safety.config, safety)
+    assert gates[1:] == [mode_on, safety.exemption_gate, safety.flap_gate]
+    rem, _ = fake_remediation()
+    outside = Candidate(violation("b", account="999999999999"), rem, Mode.OFF)
+    # Outside the allow-list, off and exempted: the allow-list comes first.
+    decision = await run_gates(gates, outside)
+    assert decision == Decision(Status.REFUSED, "account 999999999999 is not in [aws] accounts")
+    off = await run_gates(gates, Candidate(violation("b"), rem, Mode.OFF))
+    assert off == Decision(Status.REFUSED, "remediation test.flip_thing is off")
+    exempted = await run_gates(gates, Candidate(violation("b"), rem, Mode.AUTO))
+    assert exempted is not None and exempted.status is Status.EXEMPTED
+    assert await run_gates(gates[:2], Candidate(violation("b"), rem, Mode.AUTO)) is None

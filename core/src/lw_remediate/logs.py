@@ -4,17 +4,25 @@ Secrets are masked twice: fields named like secrets (:data:`SECRET_KEYS`) whatev
 their value, and every registered secret value (:mod:`lw_remediate.redact`) wherever it
 appears: in any field, an exception text, the rendered line, and the lines of stdlib
 loggers (aiohttp, asyncio) on the same stream.
+
+Every module logs through ``structlog.get_logger(__name__)``. The ids of the work in
+hand are bound once through :mod:`structlog.contextvars` (:func:`action_context`,
+:func:`alert_context`), so every line logged while one action runs carries its
+``alert_id``, ``action_id`` and ``remediation_id`` (the remediation's own ``ctx.log``
+lines included) without each call repeating them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
+from .model import ActionRecord
 from .redact import redact, redact_value
 
 #: Keys whose values are never logged, wherever they appear in an event.
@@ -98,3 +106,21 @@ def configure_logging(
     if not root.handlers:  # like logging.basicConfig: leave a host's own handlers alone
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def alert_context(*, alert_id: str | None, inbox_id: int | None = None) -> Iterator[None]:
+    """Bind the alert being worked on to every log line in this block (this task only)."""
+    with structlog.contextvars.bound_contextvars(alert_id=alert_id, inbox_id=inbox_id):
+        yield
+
+
+@contextlib.contextmanager
+def action_context(record: ActionRecord) -> Iterator[None]:
+    """Bind one action's ids to every log line in this block (this task only)."""
+    with structlog.contextvars.bound_contextvars(
+        alert_id=record.violation.alert_id,
+        action_id=record.id or None,
+        remediation_id=record.remediation_id or None,
+    ):
+        yield

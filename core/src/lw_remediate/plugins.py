@@ -33,7 +33,7 @@ from .notification import Notifier
 from .remediation import Remediation
 from .rules import canonical_rule_id
 
-log = structlog.get_logger("lw_remediate.maps")
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import structlog
 from ..notification import Notification, NotificationKind, Notifier
 from ..redact import redact, redact_value
 
-log = structlog.get_logger("lw_remediate.notify")
+log = structlog.get_logger(__name__)
 
 __all__ = ["Notification", "NotificationKind", "Notifier", "Notifiers"]
 

@@ -32,7 +32,7 @@ from ..config import SlackConfig
 from ..errors import ConfigError
 from ..notification import Notification, NotificationKind, Notifier
 
-log = structlog.get_logger("lw_remediate.notifiers.slack")
+log = structlog.get_logger(__name__)
 
 #: Slack's limits: section text 3000 characters, a field 2000, at most 10 fields.
 _SECTION_LIMIT = 3000

@@ -7,13 +7,12 @@ same matching, gating, dispatching and recording whatever started the work.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import random
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,16 +30,17 @@ from ..ingest.lacework import (
     LaceworkNotFound,
     LaceworkUnavailable,
 )
+from ..logs import action_context, alert_context
 from ..metrics import Metrics
 from ..model import ActionRecord, Mode, Status, Violation
 from ..notify import Notification, NotificationKind, Notifiers
 from ..plugins import MapRegistry
 from ..remediation import Remediation
-from ..safety import Safety
+from ..safety import Candidate, Decision, Gate, Safety, run_gates, standard_gates
 from ..store import InboxRow, Store
 from .runner import Runner, describe_error
 
-log = structlog.get_logger("lw_remediate.engine")
+log = structlog.get_logger(__name__)
 
 #: STS AssumeRole's limit on the (packed) session policy, in characters.
 SESSION_POLICY_LIMIT = 2048
@@ -60,17 +60,6 @@ class EnrichmentPending(Exception):
 #: The longest wait between two enrichment attempts of one alert, whatever
 #: ``Retry-After`` asks (a day: a bad header must not park an alert for ever).
 MAX_RETRY_DELAY = 86400.0
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A gate's verdict for one violation x remediation: end with ``status`` now."""
-
-    status: Status
-    detail: str
-
-
-GateFn = Callable[[Violation, Remediation, Mode], "Decision | Awaitable[Decision | None] | None"]
 
 
 class Engine:
@@ -108,7 +97,8 @@ class Engine:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[Any]] = set()
-        self.gates: list[GateFn] = []
+        #: The gates, in order (:mod:`lw_remediate.safety.gates`); others may be appended.
+        self.gates: list[Gate] = standard_gates(config, self.safety)
         #: ``time.monotonic()`` of the worker loop's last round (its liveness).
         self.heartbeat: float | None = None
 
@@ -153,6 +143,10 @@ class Engine:
     async def resume(self, record: ActionRecord) -> None:
         """Finish an action a crash or an interruption left half-way (verify first when
         its apply had started, else run it again from check)."""
+        with action_context(record):
+            await self._resume(record)
+
+    async def _resume(self, record: ActionRecord) -> None:
         rem = self.registry.get(record.remediation_id)
         if rem is None:
             record.status, record.state = Status.FAILED, "done"
@@ -228,6 +222,10 @@ class Engine:
             await self._dead(row, f"the stored body cannot be read: {describe_error(exc)}")
             return []
         alert = alerts[0]
+        with alert_context(alert_id=alert.event_id, inbox_id=row.id):
+            return await self._process(row, alert)
+
+    async def _process(self, row: InboxRow, alert: Alert) -> list[ActionRecord]:
         try:
             violations = await self.enrich(alert)
         except EnrichmentPending as exc:
@@ -341,7 +339,8 @@ class Engine:
             record, created = await self.store.create_action(violation_id, inbox_id, record)
             if created:
                 await self.store.save_action(record)
-                self._finished(record, 0.0)
+                with action_context(record):
+                    self._finished(record, 0.0)
             return [record]
         results = await asyncio.gather(
             *(
@@ -354,25 +353,8 @@ class Engine:
     async def gate(
         self, violation: Violation, rem: Remediation, mode: Mode, *, action_id: str | None = None
     ) -> Decision | None:
-        """Decide before the action's own AWS calls whether it may run at all: the account
-        allow-list, the mode, exemptions (tags read live) and the flap guard."""
-        accounts = self.config.aws.accounts
-        if accounts and violation.account_id not in accounts:
-            return Decision(
-                Status.REFUSED, f"account {violation.account_id} is not in [aws] accounts"
-            )
-        if mode is Mode.OFF:
-            return Decision(Status.REFUSED, f"remediation {rem.id} is off")
-        verdict = await self.safety.gate(violation, rem, mode, action_id=action_id)
-        if verdict is not None:
-            return Decision(verdict.status, verdict.detail)
-        for extra in self.gates:
-            decision = extra(violation, rem, mode)
-            if inspect.isawaitable(decision):
-                decision = await decision
-            if decision is not None:
-                return decision
-        return None
+        """Run the gates in order, before the action's own AWS calls; the first decision wins."""
+        return await run_gates(self.gates, Candidate(violation, rem, mode, action_id))
 
     async def _one(
         self,
@@ -385,26 +367,22 @@ class Engine:
         record, created = await self.store.create_action(
             violation_id, inbox_id, ActionRecord(rem.id, violation, mode)
         )
-        if not created:
-            log.info(
-                "action_duplicate",
-                action_id=record.id,
-                remediation_id=rem.id,
-                resource_arn=violation.resource_arn,
-            )
-            return record
-        try:
-            return await self._gate_and_run(rem, record, mode)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - recorded on the action; the others go on
-            record.status, record.state = Status.FAILED, "done"
-            record.detail = f"the action could not run: {describe_error(exc)}"
-            record.error = type(exc).__name__
-            log.error("action_crashed", action_id=record.id, error=record.detail)
-            await self.store.save_action(record)
-            await self._report(record, 0.0)
-            return record
+        with action_context(record):
+            if not created:
+                log.info("action_duplicate", resource_arn=violation.resource_arn)
+                return record
+            try:
+                return await self._gate_and_run(rem, record, mode)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded on the action; the others go on
+                record.status, record.state = Status.FAILED, "done"
+                record.detail = f"the action could not run: {describe_error(exc)}"
+                record.error = type(exc).__name__
+                log.error("action_crashed", error=record.detail)
+                await self.store.save_action(record)
+                await self._report(record, 0.0)
+                return record
 
     async def _gate_and_run(
         self, rem: Remediation, record: ActionRecord, mode: Mode
@@ -503,7 +481,8 @@ class Engine:
                 )
             return done
 
-        return await self._dispatch(rem, record, run)
+        with action_context(record):
+            return await self._dispatch(rem, record, run)
 
     async def undo(self, rem: Remediation, record: ActionRecord) -> str:
         """Run ``revert`` with the stored before-image under the resource lock.
@@ -513,10 +492,11 @@ class Engine:
         """
         options = rem.parse_options(self.config.options_for(rem.id))
         started = time.monotonic()
-        async with self._semaphore, self.resource_lock(record.violation):
-            session = await self.action_session(rem, record.violation)
-            detail = await self.runner.revert(rem, record, aws=session, options=options)
-        await self._report(record, time.monotonic() - started)
+        with action_context(record):
+            async with self._semaphore, self.resource_lock(record.violation):
+                session = await self.action_session(rem, record.violation)
+                detail = await self.runner.revert(rem, record, aws=session, options=options)
+            await self._report(record, time.monotonic() - started)
         return detail
 
     async def _report(self, record: ActionRecord, seconds: float) -> None:
@@ -543,8 +523,6 @@ class Engine:
         self.metrics.action_latency.labels(mode=str(record.mode)).observe(seconds)
         log.info(
             "action_finished",
-            action_id=record.id,
-            remediation_id=record.remediation_id or None,
             rule_id=v.rule_id,
             resource_arn=v.resource_arn,
             account_id=v.account_id,

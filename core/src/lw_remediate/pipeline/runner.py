@@ -74,7 +74,7 @@ class Runner:
         #: Awaited right before ``apply``: raises ApplyPaused (the action is parked awaiting
         #: approval) or RemediationRefused (it ends refused). The kill switch and budgets.
         self.guard = guard
-        self.log = logger or structlog.get_logger("lw_remediate.execute")
+        self.log = logger or structlog.get_logger(__name__)
 
     def _context(
         self,

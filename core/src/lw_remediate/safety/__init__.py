@@ -6,18 +6,26 @@ consults before and during every action.
 
 from __future__ import annotations
 
+from .decision import Candidate, Decision, Gate
 from .exemptions import Exemption, config_exemptions, core_policy, exemption_policy
-from .guard import SYSTEM_ACTOR, Safety, Verdict
+from .gates import account_allowed, mode_on, run_gates, standard_gates
+from .guard import SYSTEM_ACTOR, Safety
 from .killswitch import KillSwitch, KillSwitchState
 
 __all__ = [
     "SYSTEM_ACTOR",
+    "Candidate",
+    "Decision",
     "Exemption",
+    "Gate",
     "KillSwitch",
     "KillSwitchState",
     "Safety",
-    "Verdict",
+    "account_allowed",
     "config_exemptions",
     "core_policy",
     "exemption_policy",
+    "mode_on",
+    "run_gates",
+    "standard_gates",
 ]

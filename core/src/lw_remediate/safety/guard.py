@@ -31,6 +31,7 @@ from ..notify import Notification, NotificationKind, Notifiers
 from ..remediation import Remediation
 from ..store import Store
 from ..store.base import ChangeCounts, ChangeRow
+from .decision import Candidate, Decision
 from .exemptions import (
     Exemption,
     config_exemptions,
@@ -42,20 +43,12 @@ from .exemptions import (
 )
 from .killswitch import KillSwitch
 
-log = structlog.get_logger("lw_remediate.safety")
+log = structlog.get_logger(__name__)
 
 #: The actor recorded for decisions the daemon makes by itself.
 SYSTEM_ACTOR = "lw-remediate"
 
 HOUR = 3600.0
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's decision: end the action now with ``status`` and ``detail``."""
-
-    status: Status
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -258,10 +251,10 @@ class Safety:
 
     # -- the gate --------------------------------------------------------------------
 
-    async def gate(
-        self, violation: Violation, rem: Remediation, mode: Mode, *, action_id: str | None = None
-    ) -> Verdict | None:
-        """Exemptions, then flapping; None lets the action go on to check and plan."""
+    async def exemption_gate(self, c: Candidate) -> Decision | None:
+        """Gate: an exemption that matches (by ARN, account or live tags) ends the action
+        as exempted; tags that cannot be read refuse it (fail closed)."""
+        violation, rem, mode, action_id = c.violation, c.remediation, c.mode, c.action_id
         try:
             ex = await self.match_exemption(violation, rem, action_id=action_id)
         except TagReadFailed as exc:
@@ -270,7 +263,7 @@ class Safety:
                 f"read ({exc}); not acting (fail closed)"
             )
             await self.audit("exemption_unreadable", detail, action_id=action_id)
-            return Verdict(Status.REFUSED, detail)
+            return Decision(Status.REFUSED, detail)
         if ex is not None:
             detail = f"exempted by {ex.describe()}"
             if self.tags_exempted(rem):
@@ -281,15 +274,20 @@ class Safety:
                 action_id=action_id,
                 data={"exemption_id": ex.id, "source": ex.source, "owner": ex.spec.owner},
             )
-            return Verdict(Status.EXEMPTED, detail)
-        return await self._flapping(violation, rem, action_id=action_id)
+            return Decision(Status.EXEMPTED, detail)
+        return None
+
+    async def flap_gate(self, c: Candidate) -> Decision | None:
+        """Gate: a resource changed ``flap_max_changes`` times within the window (or
+        flagged and not cleared) is refused and flagged."""
+        return await self._flapping(c.violation, c.remediation, action_id=c.action_id)
 
     def _flap_since(self, now: float) -> float:
         return now - self.config.safety.flap_window_seconds
 
     async def _flapping(
         self, violation: Violation, rem: Remediation, *, action_id: str | None
-    ) -> Verdict | None:
+    ) -> Decision | None:
         now = self.clock()
         flag, count = await self.store.flap_state(
             violation.rule_id,
@@ -303,7 +301,7 @@ class Safety:
             await self._flag(violation, rem.id, count, action_id=action_id)
         detail = self._flap_detail(violation, flag.changes if flag else count)
         await self.audit("flapping", detail, action_id=action_id)
-        return Verdict(Status.REFUSED, detail)
+        return Decision(Status.REFUSED, detail)
 
     def _flap_detail(self, violation: Violation, changes: int) -> str:
         hours = self.config.safety.flap_window_seconds / HOUR

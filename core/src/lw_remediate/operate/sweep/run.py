@@ -22,8 +22,9 @@ from ...ingest.lacework import (
 )
 from ...ingest.reports import ReportSummary, violations_from_report
 from ...model import ActionRecord, Mode, Status, Violation
-from ...pipeline.engine import Decision, Engine
+from ...pipeline.engine import Engine
 from ...remediation import Remediation
+from ...safety import Candidate, Decision
 from ...store import ActionRow
 from ...store.base import COMPLETED, FAILED, INTERRUPTED, RUNNING
 from ..control import Actor
@@ -40,7 +41,7 @@ from .pacing import Lane, Pacer, is_throttled
 from .progress import SweepProgress
 from .request import SweepError, SweepRequest
 
-log = structlog.get_logger("lw_remediate.sweep")
+log = structlog.get_logger(__name__)
 
 #: Report requests allowed back to back before the Lacework token bucket paces them.
 LACEWORK_BURST: Final = 4
@@ -490,22 +491,27 @@ class Sweep:
 # -- the sweep's gate ----------------------------------------------------------------------
 
 
-def _install_gate(engine: Engine) -> None:
-    """A remediation that is ``off`` in the configuration stays off in a sweep, whatever
-    ``--mode`` says (the engine's gate only sees the mode it is handed)."""
-    if any(getattr(g, "lw_remediate_sweep_gate", False) for g in engine.gates):
-        return
+class _OffStaysOff:
+    """Gate: a remediation that is ``off`` in the configuration stays off in a sweep,
+    whatever ``--mode`` says (the other gates only see the mode they are handed)."""
 
-    def off_stays_off(violation: Violation, rem: Remediation, mode: Mode) -> Decision | None:
-        if _IN_SWEEP.get() is None or engine.config.mode_for(rem.id) is not Mode.OFF:
+    def __init__(self, engine: Engine) -> None:
+        self.config = engine.config
+
+    def __call__(self, c: Candidate) -> Decision | None:
+        if _IN_SWEEP.get() is None or self.config.mode_for(c.remediation.id) is not Mode.OFF:
             return None
         return Decision(
             Status.REFUSED,
-            f"remediation {rem.id} is off in the configuration (a sweep's mode does not turn it on)",
+            f"remediation {c.remediation.id} is off in the configuration "
+            "(a sweep's mode does not turn it on)",
         )
 
-    off_stays_off.lw_remediate_sweep_gate = True  # type: ignore[attr-defined]
-    engine.gates.append(off_stays_off)
+
+def _install_gate(engine: Engine) -> None:
+    """Append the sweep's gate to the engine's list, once."""
+    if not any(isinstance(g, _OffStaysOff) for g in engine.gates):
+        engine.gates.append(_OffStaysOff(engine))
 
 
 def _one_line(text: str) -> str:
