@@ -268,7 +268,10 @@ async def test_health_readiness_and_metrics(start_daemon, fake_lacework, unversi
 
 
 async def test_secrets_never_reach_the_logs(start_daemon, fake_lacework, unversioned):
-    with structlog.testing.capture_logs() as logs:
+    # The action's ids are bound through contextvars, merged as configure_logging does.
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
         daemon = await start_daemon()
         versioning_alert(fake_lacework, "42021")
         await daemon.post(classic("42021"))
