@@ -20,7 +20,7 @@ from ..metrics import Metrics
 from ..store import Store
 from .runner import describe_error
 
-log = structlog.get_logger("lw_remediate.worker")
+log = structlog.get_logger(__name__)
 
 
 class WorkerEngine(Protocol):
