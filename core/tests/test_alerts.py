@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from lw_remediate.ingest.alerts import Alert, PayloadError, Shape, parse_payload
-from lw_remediate.model import Arn, Violation
+from lw_remediate.model import Arn, Scope, Violation
 from lw_remediate.testing.fake_lacework import fixture_names, load_fixture
 
 CLASSIC = [n for n in fixture_names() if n.startswith("webhook_classic_")]
@@ -437,10 +437,14 @@ def test_eventbridge_rows_that_are_not_arns_are_dropped():
         {"REC_ID": "LW_S3_16", "RESOURCE": "arn:aws:iam::12345:user/short-account"},
         "not an object",
     ]
-    with structlog.testing.capture_logs():
+    with structlog.testing.capture_logs() as logs:
         alert = parse_one(body)
-    assert len(alert.violations) == 1
-    assert len(alert.dropped) == 4
+    # A row without RESOURCE is the account of the rule's RecId row (account-level rules).
+    assert [v.scope for v in alert.violations] == [Scope.RESOURCE, Scope.ACCOUNT]
+    assert len(alert.dropped) == 3
+    assert sum(alert.drop_reasons.values()) == 3
+    (logged,) = [e for e in logs if e["event"] == "alert_violations_dropped"]
+    assert logged["reasons"] == alert.drop_reasons
 
 
 def test_eventbridge_duplicate_rows_are_collapsed():

@@ -613,10 +613,11 @@ def test_report_two_accounts_compliant_suppressed_and_violating():
     )
     assert summary.non_compliant == 3
     assert len(summary.dropped) == 2
-    assert any("disagrees" in d for d in summary.dropped)
+    assert any("names another account" in d for d in summary.dropped)
     assert any("not an ARN" in d for d in summary.dropped)
     [event] = [e for e in logs if e["event"] == "report_violations_dropped"]
     assert event["dropped"] == 2
+    assert sum(event["reasons"].values()) == 2 and event["reasons"] == summary.drop_reasons
     assert summary.to_dict()["suppressed_resources"] == 3
 
 

@@ -81,13 +81,40 @@ class Arn(NamedTuple):
         return self.resource.rsplit("/", 1)[-1]
 
 
+class Scope(enum.StrEnum):
+    """What a violation is about: one resource, one region of an account, or an account."""
+
+    #: ``resource_arn`` names the resource (a bucket, a user, a security group, ...).
+    RESOURCE = "resource"
+    #: A region of the account (AWS Config recorder, EBS default encryption, ...):
+    #: ``resource_arn`` is ``arn:<partition>:iam:<region>:<account>:root``.
+    REGION = "region"
+    #: The account itself (password policy, CloudTrail, support role, ...):
+    #: ``resource_arn`` is ``arn:<partition>:iam::<account>:root``.
+    ACCOUNT = "account"
+
+
+def target_arn(account_id: str, region: str | None = None, *, partition: str = "aws") -> str:
+    """The ``resource_arn`` of an account-level target (no ``region``) or a region-level one.
+
+    ``arn:aws:iam::123456789012:root`` is the account; ``arn:aws:iam:eu-north-1:
+    123456789012:root`` is that account in eu-north-1, so two regions of one account are
+    two violations (identity, dedupe, the per-resource lock and ARN exemptions).
+    """
+    return f"arn:{partition}:iam:{region or ''}:{account_id}:root"
+
+
 @dataclass(frozen=True)
 class Violation:
-    """One violated rule on one resource, as the core hands it to a remediation.
+    """One violated rule on one target, as the core hands it to a remediation.
 
     ``rule_id`` is canonical (the legacy id where one exists, e.g. ``LW_S3_16``);
     ``source_rule_id`` is what Lacework sent (``lacework-global-97`` or ``LW_S3_16``).
     ``reason`` is the bare reason suffix (``VersioningNotEnabled``), when known.
+    ``account_id`` is always the account to act in and ``region`` the region (None for
+    account-level targets): read them, never parse them out of ``resource_arn``, which
+    for an AWS-owned resource (``arn:aws:iam::aws:policy/…``) or an S3 bucket names no
+    account. :attr:`scope` says what the target is.
     """
 
     rule_id: str
@@ -109,8 +136,52 @@ class Violation:
         return self.arn.resource_name
 
     @property
+    def scope(self) -> Scope:
+        """:attr:`Scope.ACCOUNT` or :attr:`Scope.REGION` when ``resource_arn`` is the
+        :func:`target_arn` of an account or a region; :attr:`Scope.RESOURCE` otherwise."""
+        try:
+            arn = self.arn
+        except ValueError:
+            return Scope.RESOURCE
+        if arn.service == "iam" and arn.resource == "root":
+            return Scope.REGION if arn.region else Scope.ACCOUNT
+        return Scope.RESOURCE
+
+    @classmethod
+    def for_account(
+        cls, rule_id: str, account_id: str, *, partition: str = "aws", **fields: Any
+    ) -> Violation:
+        """An account-level violation (``resource_arn`` ``arn:<partition>:iam::<account>:root``)."""
+        return cls(
+            rule_id=rule_id,
+            resource_arn=target_arn(account_id, partition=partition),
+            account_id=account_id,
+            **fields,
+        )
+
+    @classmethod
+    def for_region(
+        cls,
+        rule_id: str,
+        account_id: str,
+        region: str,
+        *,
+        partition: str = "aws",
+        **fields: Any,
+    ) -> Violation:
+        """A region-level violation (``arn:<partition>:iam:<region>:<account>:root``)."""
+        return cls(
+            rule_id=rule_id,
+            resource_arn=target_arn(account_id, region, partition=partition),
+            account_id=account_id,
+            region=region,
+            **fields,
+        )
+
+    @property
     def key(self) -> str:
-        """Identity of the violation: rule, account and resource."""
+        """Identity of the violation: rule, account and resource (region-level targets
+        carry their region in ``resource_arn``)."""
         return f"{self.rule_id}|{self.account_id}|{self.resource_arn}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,10 +194,12 @@ class Violation:
             "resource_type": self.resource_type,
             "source_rule_id": self.source_rule_id,
             "alert_id": self.alert_id,
+            "scope": str(self.scope),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Violation:
+        """The inverse of :meth:`to_dict`; ``scope`` is derived, so rows without it load."""
         return cls(
             rule_id=str(data["rule_id"]),
             resource_arn=str(data["resource_arn"]),

@@ -162,7 +162,8 @@ def sweep_command(
         sys.exit(130)
     failed = snapshot["statuses"].get("failed", 0)
     unreadable = [r for r in snapshot["reports"] if r.get("status") not in ("ok", "missing")]
-    if sweep.state != COMPLETED or failed or unreadable:
+    unusable = sum(int(r.get("dropped") or 0) for r in snapshot["reports"])
+    if sweep.state != COMPLETED or failed or unreadable or unusable:
         sys.exit(1)
 
 
@@ -342,6 +343,14 @@ def summary_lines(snap: dict[str, Any]) -> list[str]:
             lines.append(
                 f"report {report['report_type']} for {report['account_id']}: "
                 f"{report.get('status')}: {report.get('error', '')}"
+            )
+        elif report.get("dropped"):
+            reasons = "; ".join(
+                f"{n} {why}" for why, n in (report.get("drop_reasons") or {}).items()
+            )
+            lines.append(
+                f"report {report['report_type']} for {report['account_id']}: "
+                f"{report['dropped']} row(s) not usable: {reasons}"
             )
     if snap.get("error"):
         lines.append(f"error: {snap['error']}")

@@ -46,8 +46,8 @@ from ..model import Violation
 from ..rules import canonical_rule_id, reason_suffix
 from .details import alert_details_violations
 from .fields import (
+    Drops,
     aws_account,
-    drop_note,
     event_id_text,
     lookup,
     objects,
@@ -56,6 +56,7 @@ from .fields import (
     rule_text,
     scalar_text,
 )
+from .targets import Unusable, resolve
 
 log = structlog.get_logger(__name__)
 
@@ -129,6 +130,8 @@ class Alert:
     violations: tuple[Violation, ...]
     raw: Mapping[str, Any] = field(repr=False, hash=False)
     dropped: tuple[str, ...] = ()
+    #: Reason -> rows dropped for it (every row; they sum to ``len(dropped)``).
+    drop_reasons: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     @property
     def delivery_key(self) -> str:
@@ -288,7 +291,7 @@ def _parse_eventbridge(raw: Mapping[str, Any], detail: Mapping[str, Any]) -> Ale
     rule_ids: list[str] = []
     fallback_rule_ids: list[str] = []
     violations: list[Violation] = []
-    dropped: list[str] = []
+    drops = Drops()
     seen: set[tuple[str, str | None]] = set()
     for item in items:
         entity_map = lookup(item, "ENTITY_MAP")
@@ -309,9 +312,7 @@ def _parse_eventbridge(raw: Mapping[str, Any], detail: Mapping[str, Any]) -> Ale
         for row in objects(lookup(entity_map, "NewViolation")):
             rule = rule_text(lookup(row, "REC_ID"))
             _add_unique(rule_ids, rule)
-            violation = _new_violation(
-                row, rule, event_id, accounts_by_rule, resource_types, dropped
-            )
+            violation = _new_violation(row, rule, event_id, accounts_by_rule, resource_types, drops)
             if violation is not None and (violation.key, violation.reason) not in seen:
                 seen.add((violation.key, violation.reason))
                 violations.append(violation)
@@ -324,7 +325,8 @@ def _parse_eventbridge(raw: Mapping[str, Any], detail: Mapping[str, Any]) -> Ale
         lacework_account=account,
         violations=tuple(violations),
         raw=raw,
-        dropped=tuple(dropped),
+        dropped=drops.lines(),
+        drop_reasons=drops.counts(),
     )
     _log_dropped(alert)
     return alert
@@ -347,47 +349,46 @@ def _new_violation(
     event_id: str,
     accounts_by_rule: Mapping[str, list[str]],
     resource_types: Mapping[str, str],
-    dropped: list[str],
+    drops: Drops,
 ) -> Violation | None:
-    """One ``NewViolation`` row as a violation, or None (with a note in ``dropped``).
+    """One ``NewViolation`` row as a violation, or None (noted in ``drops``).
 
-    The account is the ARN's when it has one. S3 ARNs carry none; then the ``RecId[]``
-    rows *for the same rule in the same event* say which account was assessed. When
-    exactly one account is listed for that rule it is the bucket's account; when several
-    are (one rule evaluated in several accounts in one event) the row cannot be paired
-    and is dropped, not guessed: the daemon enriches such alerts from the API instead.
+    The account is the ARN's when it has one. S3 ARNs carry none (nor does a row without
+    ``RESOURCE``, an account-level rule); then the ``RecId[]`` rows *for the same rule in
+    the same event* say which account was assessed. When exactly one account is listed
+    for that rule it is the account; when several are (one rule evaluated in several
+    accounts in one event) the row cannot be paired and is dropped, not guessed: the
+    daemon enriches such alerts from the API instead. Rows carry no region, so a bare
+    EC2 id is dropped here too (the API's ``resource_region`` resolves it).
     """
-    resource = scalar_text(lookup(row, "RESOURCE"))
+    raw_resource = lookup(row, "RESOURCE")
+    resource = scalar_text(raw_resource)
     if not rule:
-        dropped.append(drop_note(resource, None, "no REC_ID"))
+        drops.add(None, resource, "no REC_ID")
         return None
-    arn = parse_arn(resource)
-    if arn is None:
-        dropped.append(drop_note(resource, rule, "RESOURCE is not an ARN"))
+    candidates = accounts_by_rule.get(canonical_rule_id(rule), [])
+    try:
+        target = resolve(
+            raw_resource,
+            account=None,
+            default_account=candidates[0] if len(candidates) == 1 else None,
+            region=None,
+        )
+    except Unusable as exc:
+        why = str(exc)
+        if len(candidates) > 1 and "account" in why:
+            why = f"{why}; RecId[] lists {len(candidates)} accounts for this rule"
+        elif not candidates and "account" in why:
+            why = f"{why}; RecId[] lists no account for this rule"
+        drops.add(rule, resource, why)
         return None
-    account = aws_account(arn.account)
-    if account is None and arn.account:
-        dropped.append(drop_note(resource, rule, "ARN account is not a 12-digit AWS account id"))
-        return None
-    if account is None:
-        candidates = accounts_by_rule.get(canonical_rule_id(rule), [])
-        if len(candidates) != 1:
-            why = (
-                "ARN has no account and RecId[] lists no account for this rule"
-                if not candidates
-                else f"ARN has no account and RecId[] lists {len(candidates)} accounts for this rule"
-            )
-            dropped.append(drop_note(resource, rule, why))
-            return None
-        account = candidates[0]
-    assert resource is not None  # parse_arn(None) is None
     return Violation(
         rule_id=canonical_rule_id(rule),
-        resource_arn=str(arn),
-        account_id=account,
-        region=arn.region or None,
+        resource_arn=target.resource_arn,
+        account_id=target.account_id,
+        region=target.region,
         reason=reason_suffix(scalar_text(lookup(row, "REASON")), rule),
-        resource_type=resource_types.get(resource) or resource_types.get(str(arn)),
+        resource_type=resource_types.get(resource or "") or resource_types.get(target.resource_arn),
         source_rule_id=rule,
         alert_id=event_id,
     )
@@ -401,7 +402,7 @@ def _parse_alert_v2(raw: Mapping[str, Any], details: Mapping[str, Any]) -> Alert
     if event_id is None:
         raise PayloadError("Alerts API v2 object without a usable alertId")
     rule = rule_text(lookup(details, "policyId"))
-    violations, dropped = alert_details_violations(details, alert_id=event_id)
+    violations, drops = alert_details_violations(details, alert_id=event_id)
     title = (
         scalar_text(lookup(details, "alertName"))
         or scalar_text(lookup(lookup(details, "alertInfo"), "subject"))
@@ -416,7 +417,8 @@ def _parse_alert_v2(raw: Mapping[str, Any], details: Mapping[str, Any]) -> Alert
         lacework_account=None,
         violations=tuple(violations),
         raw=raw,
-        dropped=tuple(dropped),
+        dropped=drops.lines(),
+        drop_reasons=drops.counts(),
     )
     _log_dropped(alert)
     return alert
@@ -454,7 +456,7 @@ def _log_dropped(alert: Alert) -> None:
             event_id=alert.event_id,
             dropped=len(alert.dropped),
             kept=len(alert.violations),
-            reasons=list(alert.dropped[:10]),
+            reasons=dict(alert.drop_reasons),
         )
 
 

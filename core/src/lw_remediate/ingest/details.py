@@ -13,16 +13,8 @@ import structlog
 
 from ..model import Violation
 from ..rules import canonical_rule_id
-from .fields import (
-    aws_account,
-    drop_note,
-    event_id_text,
-    lookup,
-    objects,
-    parse_arn,
-    rule_text,
-    scalar_text,
-)
+from .fields import Drops, aws_account, event_id_text, lookup, objects, rule_text, scalar_text
+from .targets import Unusable, region_text, resolve
 
 log = structlog.get_logger(__name__)
 
@@ -37,66 +29,59 @@ def violations_from_alert_details(details: Mapping[str, Any]) -> list[Violation]
     inner = lookup(details, "data")
     if isinstance(inner, Mapping) and lookup(details, "policyId") is None:
         details = inner
-    violations, dropped = alert_details_violations(details)
-    if dropped:
+    violations, drops = alert_details_violations(details)
+    if drops:
         log.warning(
             "alert_violations_dropped",
             shape="alerts_v2",
             event_id=scalar_text(lookup(details, "alertId")),
-            dropped=len(dropped),
+            dropped=len(drops),
             kept=len(violations),
-            reasons=dropped[:10],
+            reasons=drops.counts(),
         )
     return violations
 
 
 def alert_details_violations(
     details: Mapping[str, Any], *, alert_id: str | None = None
-) -> tuple[list[Violation], list[str]]:
-    """Violations in an Alerts API v2 object (``scope=Details``), and notes on dropped rows.
+) -> tuple[list[Violation], Drops]:
+    """Violations in an Alerts API v2 object (``scope=Details``), and the dropped rows.
 
-    ``policyId`` is the rule; each ``entityMap.Resource[].KEY`` gives ``resource`` (ARN),
+    ``policyId`` is the rule; each ``entityMap.Resource[].KEY`` gives ``resource``,
     ``resource_region`` and ``account_id``. The account is ``account_id``, or the ARN's
-    when ``account_id`` is missing; a row where both are set and differ is dropped.
+    when ``account_id`` is missing; a row where both are set and differ is dropped. A
+    row without ``resource`` is the account (or, with ``resource_region``, that region
+    of it); bare ids are resolved as :mod:`lw_remediate.ingest.targets` says.
     """
     if alert_id is None:
         alert_id = event_id_text(lookup(details, "alertId"))
     rule = rule_text(lookup(details, "policyId"))
     rows = objects(lookup(lookup(details, "entityMap"), "Resource"))
     violations: list[Violation] = []
-    dropped: list[str] = []
+    drops = Drops()
     seen: set[str] = set()
     for row in rows:
         key = lookup(row, "KEY")
         if not isinstance(key, Mapping):
             key = row
-        resource = scalar_text(lookup(key, "resource"))
+        resource = lookup(key, "resource")
         if not rule:
-            dropped.append(drop_note(resource, None, "alert has no policyId"))
+            drops.add(None, scalar_text(resource), "alert has no policyId")
             continue
-        arn = parse_arn(resource)
-        if arn is None:
-            dropped.append(drop_note(resource, rule, "resource is not an ARN"))
-            continue
-        key_account = aws_account(lookup(key, "account_id"))
-        arn_account = aws_account(arn.account)
-        if arn.account and arn_account is None:
-            dropped.append(
-                drop_note(resource, rule, "ARN account is not a 12-digit AWS account id")
+        try:
+            target = resolve(
+                resource,
+                account=aws_account(lookup(key, "account_id")),
+                region=region_text(lookup(key, "resource_region")),
             )
-            continue
-        if key_account and arn_account and key_account != arn_account:
-            dropped.append(drop_note(resource, rule, "account_id disagrees with the ARN's account"))
-            continue
-        account = arn_account or key_account
-        if account is None:
-            dropped.append(drop_note(resource, rule, "no 12-digit account_id and none in the ARN"))
+        except Unusable as exc:
+            drops.add(rule, scalar_text(resource), str(exc))
             continue
         violation = Violation(
             rule_id=canonical_rule_id(rule),
-            resource_arn=str(arn),
-            account_id=account,
-            region=scalar_text(lookup(key, "resource_region")) or arn.region or None,
+            resource_arn=target.resource_arn,
+            account_id=target.account_id,
+            region=target.region,
             reason=None,
             resource_type=None,
             source_rule_id=rule,
@@ -105,4 +90,4 @@ def alert_details_violations(
         if violation.key not in seen:
             seen.add(violation.key)
             violations.append(violation)
-    return violations, dropped
+    return violations, drops

@@ -95,6 +95,28 @@ def parse_arn(value: Any) -> Arn | None:
     return arn
 
 
+class Drops:
+    """Rows that could not become violations: one note per row, and a count per reason."""
+
+    def __init__(self) -> None:
+        self._notes: list[str] = []
+        self._counts: dict[str, int] = {}
+
+    def add(self, rule: str | None, resource: str | None, why: str) -> None:
+        self._notes.append(drop_note(resource, rule, why))
+        self._counts[why] = self._counts.get(why, 0) + 1
+
+    def lines(self) -> tuple[str, ...]:
+        return tuple(self._notes)
+
+    def counts(self) -> dict[str, int]:
+        """Reason -> rows dropped for it (every reason, every row: they sum to ``len``)."""
+        return dict(sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def __len__(self) -> int:
+        return len(self._notes)
+
+
 def drop_note(resource: str | None, rule: str | None, why: str) -> str:
     what = resource if resource is not None else "<no resource>"
     return one_line(f"{rule or '<no rule>'} {what}: {why}", NOTE_LIMIT * 2)

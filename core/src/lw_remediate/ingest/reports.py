@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from ..model import Violation
-from ..rules import canonical_rule_id, reason_suffix
-from .fields import aws_account, lookup, objects, one_line, parse_arn, rule_text, scalar_text
+from ..rules import canonical_rule_id, reason_suffix, rule_forms
+from .fields import Drops, aws_account, lookup, objects, parse_arn, rule_text, scalar_text
+from .targets import Unusable, partition_of, region_text, resolve
 
 log = structlog.get_logger(__name__)
-
-_MESSAGE_LIMIT = 200
 
 _STATUS_NON_COMPLIANT = "noncompliant"
 _STATUS_COMPLIANT = "compliant"
@@ -30,7 +29,8 @@ class ReportSummary:
     ``violations``: one per NonCompliant (resource, reason) that is not suppressed.
     Counts are of recommendations unless named ``*_resources``; ``dropped`` has one line
     per violation row that could not become a :class:`Violation` (no 12-digit account,
-    not an ARN, ...).
+    a bare id without a region, ...) and ``drop_reasons`` the number of rows per reason
+    (every row: they sum to ``len(dropped)``).
     """
 
     violations: tuple[Violation, ...]
@@ -46,6 +46,7 @@ class ReportSummary:
     filtered_out: int = 0
     suppressed_resources: int = 0
     dropped: tuple[str, ...] = ()
+    drop_reasons: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def skipped(self) -> int:
@@ -67,6 +68,7 @@ class ReportSummary:
             "suppressed_resources": self.suppressed_resources,
             "violations": [v.to_dict() for v in self.violations],
             "dropped": list(self.dropped),
+            "drop_reasons": dict(self.drop_reasons),
         }
 
 
@@ -81,18 +83,20 @@ def violations_from_report(
     resource is listed in the recommendation's ``SUPPRESSIONS`` (as an ARN, the ARN's
     resource part, or the bare name; ``*``/``?`` patterns and ``ALL_RESOURCES`` too) is
     skipped. The account is the recommendation's ``ACCOUNT_ID`` (else the ARN's, else the
-    report's ``accountId``); a row whose ARN names a different account is dropped.
-    Reasons with or without the ``REC_ID_`` prefix become the bare suffix; a resource
+    report's ``accountId``); a row whose resource names a different account is dropped.
+    Rows without a resource are account-level targets (region-level with a ``region``);
+    bare account ids, bare EC2 ids and AWS-owned ARNs are resolved as
+    :mod:`lw_remediate.ingest.targets` says. Reasons with or without the ``REC_ID_`` prefix become the bare suffix; a resource
     with several reasons gives one violation per reason, like EventBridge rows.
     """
     reports = [report]
     data = lookup(report, "data")
     if lookup(report, "recommendations") is None and data is not None:
         reports = objects(data)
-    wanted = {canonical_rule_id(r) for r in rules} if rules is not None else None
+    wanted = {f for r in rules for f in rule_forms(r)} if rules is not None else None
 
     violations: list[Violation] = []
-    dropped: list[str] = []
+    drops = Drops()
     seen: set[tuple[str, str | None]] = set()
     counts = dict.fromkeys(
         (
@@ -109,10 +113,11 @@ def violations_from_report(
     )
     for one in reports:
         report_account = aws_account(lookup(one, "accountId"))
+        partition = _partition(one)
         for rec in objects(lookup(one, "recommendations")):
             rule = rule_text(lookup(rec, "REC_ID"))
             counts["recommendations"] += 1
-            if wanted is not None and (rule is None or canonical_rule_id(rule) not in wanted):
+            if wanted is not None and (rule is None or not rule_forms(rule) & wanted):
                 counts["filtered_out"] += 1
                 continue
             status = (scalar_text(lookup(rec, "STATUS")) or "").lower()
@@ -130,46 +135,38 @@ def violations_from_report(
                 continue
             counts["non_compliant"] += 1
             if rule is None:
-                dropped.append("NonCompliant recommendation without REC_ID")
+                drops.add(None, None, "NonCompliant recommendation without REC_ID")
                 continue
             suppressions = [
                 s for s in (scalar_text(x) for x in _as_list(lookup(rec, "SUPPRESSIONS"))) if s
             ]
             rec_account = aws_account(lookup(rec, "ACCOUNT_ID"))
             for row in objects(lookup(rec, "VIOLATIONS")):
-                resource = scalar_text(lookup(row, "resource"))
-                arn = parse_arn(resource)
-                if arn is None:
-                    dropped.append(_report_note(rule, resource, "resource is not an ARN"))
+                resource = lookup(row, "resource")
+                region = region_text(lookup(row, "region"))
+                try:
+                    target = resolve(
+                        resource,
+                        account=rec_account,
+                        default_account=report_account,
+                        region=region,
+                        partition=partition,
+                    )
+                except Unusable as exc:
+                    drops.add(rule, scalar_text(resource), str(exc))
                     continue
-                if _suppressed(str(arn), suppressions):
+                if _suppressed(target.resource_arn, suppressions, scalar_text(resource)):
                     counts["suppressed_resources"] += 1
                     continue
-                arn_account = aws_account(arn.account)
-                if arn.account and arn_account is None:
-                    dropped.append(
-                        _report_note(rule, resource, "ARN account is not a 12-digit account id")
-                    )
-                    continue
-                if rec_account and arn_account and rec_account != arn_account:
-                    dropped.append(
-                        _report_note(rule, resource, "ACCOUNT_ID disagrees with the ARN")
-                    )
-                    continue
-                account = rec_account or arn_account or report_account
-                if account is None:
-                    dropped.append(_report_note(rule, resource, "no 12-digit account id"))
-                    continue
-                region = scalar_text(lookup(row, "region")) or arn.region or None
                 reasons: list[str | None] = [
                     r for r in (scalar_text(x) for x in _as_list(lookup(row, "reasons"))) if r
                 ]
                 for reason in reasons or [None]:
                     violation = Violation(
                         rule_id=canonical_rule_id(rule),
-                        resource_arn=str(arn),
-                        account_id=account,
-                        region=region,
+                        resource_arn=target.resource_arn,
+                        account_id=target.account_id,
+                        region=target.region,
                         reason=reason_suffix(reason, rule),
                         resource_type=None,
                         source_rule_id=rule,
@@ -184,18 +181,32 @@ def violations_from_report(
         report_type=scalar_text(lookup(first, "reportType")),
         account_id=scalar_text(lookup(first, "accountId")),
         report_time=scalar_text(lookup(first, "reportTime")),
-        dropped=tuple(dropped),
+        dropped=drops.lines(),
+        drop_reasons=drops.counts(),
         **counts,
     )
-    if dropped:
+    if drops:
         log.warning(
             "report_violations_dropped",
             report_type=summary.report_type,
             account_id=summary.account_id,
-            dropped=len(dropped),
-            reasons=dropped[:10],
+            dropped=len(drops),
+            reasons=drops.counts(),
         )
     return summary
+
+
+def _partition(report: Mapping[str, Any]) -> str:
+    """The partition of the report's ARNs (for rows that name none), ``aws`` by default."""
+    for rec in objects(lookup(report, "recommendations")):
+        for row in objects(lookup(rec, "VIOLATIONS")):
+            arn = parse_arn(lookup(row, "resource"))
+            if arn is not None and arn.account != "aws":
+                return arn.partition
+            region = region_text(lookup(row, "region"))
+            if region is not None:
+                return partition_of(region)
+    return "aws"
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -204,12 +215,13 @@ def _as_list(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
-def _suppressed(arn: str, suppressions: list[str]) -> bool:
-    """True when a SUPPRESSIONS entry names this resource (ARN, resource part or bare name)."""
+def _suppressed(arn: str, suppressions: list[str], original: str | None = None) -> bool:
+    """True when a SUPPRESSIONS entry names this resource (ARN, resource part, bare name,
+    or the resource as the row gave it: a bare id, an account id)."""
     if not suppressions:
         return False
     parsed = parse_arn(arn)
-    forms = {arn}
+    forms = {arn} | ({original} if original else set())
     if parsed is not None:
         forms |= {parsed.resource, parsed.resource_name}
     for entry in suppressions:
@@ -227,11 +239,3 @@ def _suppressed(arn: str, suppressions: list[str]) -> bool:
             ):
                 return True
     return False
-
-
-def _report_note(rule: str, resource: str | None, why: str) -> str:
-    return _line(f"{rule} {resource if resource is not None else '<no resource>'}: {why}")
-
-
-def _line(text: str) -> str:
-    return one_line(text, _MESSAGE_LIMIT)

@@ -351,6 +351,7 @@ class Sweep:
                 suppressed_resources=summary.suppressed_resources,
                 not_assessed=summary.not_assessed,
                 dropped=len(summary.dropped),
+                drop_reasons=dict(summary.drop_reasons),
             )
             self.progress.reports.append(note)
             log.info("sweep_report", sweep_id=self.id, **note)
