@@ -343,3 +343,24 @@ def test_eventbridge_account_row_with_several_accounts_for_the_rule_is_dropped()
     assert alert.violations == ()
     (why,) = alert.drop_reasons
     assert "RecId[] lists 2 accounts for this rule" in why
+
+
+def test_the_payload_examples_in_writing_a_map_parse():
+    """docs/writing-a-map.md shows the payloads replay accepts; each one parses."""
+    import json
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "writing-a-map.md"
+    section = doc.read_text("utf-8").split("## Payloads replay accepts", 1)[1].split("\n## ")[0]
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", section, re.DOTALL)]
+    assert len(blocks) == 3
+    shapes = []
+    for body in blocks:
+        (alert,) = parse_payload(body)
+        shapes.append(str(alert.shape))
+    assert shapes == ["classic", "eventbridge", "alerts_v2"]
+    eventbridge_alert = parse_payload(blocks[1])[0]
+    assert {v.scope for v in eventbridge_alert.violations} == {Scope.ACCOUNT, Scope.RESOURCE}
+    alerts_v2 = parse_payload(blocks[2])[0]
+    assert [v.scope for v in alerts_v2.violations] == [Scope.REGION, Scope.RESOURCE]
