@@ -16,7 +16,10 @@ def test_maps_json_lists_both_distributions(cli):
     by_name = {m["name"]: m for m in data["maps"]}
     s3 = {r["id"]: r for r in by_name["lw-map-s3"]["remediations"]}
     versioning = s3["s3.enable_versioning"]
-    assert versioning["rules"] == [{"rule_id": "LW_S3_16", "alias": "lacework-global-97"}]
+    assert versioning["rules"] == [
+        {"rule_id": "LW_S3_16", "alias": "lacework-global-97", "alias_also_for": []}
+    ]
+    assert versioning["rule_ids"] == []
     assert versioning["auto_remediable"] is True and versioning["reversible"] is True
     iam = {r["id"] for r in by_name["lw-map-cis-iam"]["remediations"]}
     assert "cis_iam.tighten_password_policy" in iam
@@ -26,6 +29,9 @@ def test_maps_text_output(cli):
     result = cli("maps")
     assert result.returncode == 0
     assert "s3.enable_versioning" in result.stdout and "lw-map-s3" in result.stdout
+    # Both forms of each rule; a new id shared by two legacy rules says so.
+    assert "LW_S3_16 (lacework-global-97)" in result.stdout
+    assert "AWS_CIS_4_1 (lacework-global-68, also AWS_CIS_4_2)" in result.stdout
 
 
 def test_policy_json_is_valid_iam_with_real_actions(cli):

@@ -37,7 +37,13 @@ from .model import (
 )
 from .notification import Notification, NotificationKind, Notifier
 from .policy import IamPolicy, PolicyStatement
-from .remediation import AwsClientFactory, Remediation, RemediationContext, RemediationOptions
+from .remediation import (
+    AwsClientFactory,
+    Remediation,
+    RemediationContext,
+    RemediationOptions,
+    RuleId,
+)
 from .rules import canonical_rule_id
 
 __all__ = [
@@ -68,6 +74,7 @@ __all__ = [
     "RemediationRefused",
     "ResourceChanged",
     "RevertNotSupported",
+    "RuleId",
     "Scope",
     "Status",
     "Verification",

@@ -18,7 +18,7 @@ import inspect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from typing import Any
 
@@ -29,9 +29,10 @@ from . import hookspecs
 from ._markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from .config import NotifyConfig
 from .errors import MapLoadError
+from .model import Violation
 from .notification import Notifier
-from .remediation import Remediation
-from .rules import canonical_rule_id
+from .remediation import Remediation, RuleId
+from .rules import alias_of, canonical_rule_id, legacy_ids, normal_rule_id
 
 log = structlog.get_logger(__name__)
 
@@ -53,59 +54,165 @@ class MapInfo:
 
 @dataclass(frozen=True)
 class RuleConflict:
-    """Several remediations claim one rule (with overlapping reasons) and none was chosen."""
+    """Several remediations claim one rule or id (with overlapping reasons), none chosen."""
 
     rule_id: str
     remediation_ids: tuple[str, ...]
+
+    @property
+    def config_line(self) -> str:
+        """The ``[rules]`` line that resolves it (the first claimant; pick the one you want)."""
+        return f'{self.rule_id} = "{self.remediation_ids[0]}"'
 
     def __str__(self) -> str:
         claimants = ", ".join(self.remediation_ids)
         return (
             f"rule {self.rule_id} is claimed by {claimants}; choose one under [rules] in the "
-            f'config, e.g. {self.rule_id} = "{self.remediation_ids[0]}"'
+            f"config, e.g. {self.config_line}"
         )
 
 
 @dataclass(frozen=True)
 class Match:
-    """The result of looking a violation's rule up in the index."""
+    """The result of looking a violation's rule up in the index.
+
+    ``rule_id`` is the rule the remediations see (canonical; for a new id standing for
+    two legacy rules, the one a declaration says); ``detail`` says why nothing matched
+    when the index can tell more than "no remediation".
+    """
 
     remediations: tuple[Remediation, ...] = ()
     conflict: RuleConflict | None = None
+    rule_id: str | None = None
+    detail: str | None = None
 
 
 class RuleIndex:
-    """Remediations indexed by canonical rule id (O(1) lookup per violation)."""
+    """Remediations indexed by rule id (O(1) lookup per violation).
+
+    Routing of a violation (``rule_id``, ``source_rule_id`` as sent, ``reason``):
+
+    1. an id a remediation declares in ``rule_ids`` (:class:`~lw_remediate.RuleId`),
+       the id as sent first, narrowed by reason; the remediation sees the rule the
+       declaration means;
+    2. the canonical rule in ``rules`` (the official equivalence maps either form);
+    3. a new id that stands for two legacy rules goes to the one whose remediation
+       declares the violation's reason (``Remediation.reasons``); if none does, nothing
+       runs and the detail says what to declare;
+    4. a legacy id whose new id a remediation declares as such (``rules`` holding an
+       id that stands for two legacy rules).
+    """
 
     def __init__(
         self, remediations: Iterable[Remediation], choices: Mapping[str, str] | None = None
     ) -> None:
         chosen = {canonical_rule_id(rule): rid for rule, rid in (choices or {}).items()}
         by_rule: dict[str, list[Remediation]] = defaultdict(list)
+        by_id: dict[str, list[tuple[RuleId, Remediation]]] = defaultdict(list)
         for rem in remediations:
             for rule in rem.rules:
                 if rule in chosen and chosen[rule] != rem.id:
                     continue
                 by_rule[rule].append(rem)
+            for decl in rem.rule_ids:
+                if decl.id in chosen and chosen[decl.id] != rem.id:
+                    continue
+                by_id[decl.id].append((decl, rem))
         self._by_rule: dict[str, tuple[Remediation, ...]] = {
             k: tuple(v) for k, v in by_rule.items()
+        }
+        self._by_id: dict[str, tuple[tuple[RuleId, Remediation], ...]] = {
+            k: tuple(v) for k, v in by_id.items()
         }
         self.conflicts: dict[str, RuleConflict] = {}
         for rule, rems in self._by_rule.items():
             clashing = _overlapping(rems)
             if clashing:
                 self.conflicts[rule] = RuleConflict(rule, tuple(sorted(r.id for r in clashing)))
+        for rid, decls in self._by_id.items():
+            clashing_ids = _overlapping_declarations(decls)
+            if clashing_ids and rid not in self.conflicts:
+                self.conflicts[rid] = RuleConflict(rid, clashing_ids)
 
-    def lookup(self, rule_id: str, reason: str | None = None) -> Match:
+    def lookup(
+        self, rule_id: str, reason: str | None = None, *, source_rule_id: str | None = None
+    ) -> Match:
+        for rid in dict.fromkeys(normal_rule_id(x) for x in (source_rule_id, rule_id) if x):
+            decls = [(d, r) for d, r in self._by_id.get(rid, ()) if d.accepts(reason)]
+            if decls:
+                if rid in self.conflicts:
+                    return Match(conflict=self.conflicts[rid])
+                decls.sort(key=lambda dr: not dr[0].reasons)  # a reason-narrowed one first
+                rems = tuple(dict.fromkeys(r for _, r in decls))
+                return Match(rems, rule_id=decls[0][0].rule_id)
         rule = canonical_rule_id(rule_id)
         if rule in self.conflicts:
             return Match(conflict=self.conflicts[rule])
-        rems = self._by_rule.get(rule, ())
-        return Match(tuple(r for r in rems if r.handles(rule, reason)))
+        rems = tuple(r for r in self._by_rule.get(rule, ()) if r.takes_reason(reason))
+        if rems:
+            return Match(rems, rule_id=rule)
+        legacies = legacy_ids(rule) if rule.startswith("lacework-global-") else ()
+        if len(legacies) > 1:
+            return self._shared(rule, legacies, reason)
+        for new in (alias_of(rule),):
+            if new is not None and new in self._by_rule:
+                if new in self.conflicts:
+                    return Match(conflict=self.conflicts[new])
+                found = tuple(r for r in self._by_rule[new] if r.takes_reason(reason))
+                if found:
+                    return Match(found, rule_id=rule)
+        return Match()
+
+    def _shared(self, rule: str, legacies: Sequence[str], reason: str | None) -> Match:
+        """A new id standing for several legacy rules, with no declaration of its own."""
+        by_reason = [
+            (legacy, rem)
+            for legacy in legacies
+            for rem in self._by_rule.get(legacy, ())
+            if rem.reasons and reason is not None and reason in rem.reasons
+        ]
+        if len({legacy for legacy, _ in by_reason}) == 1:
+            legacy = by_reason[0][0]
+            if legacy in self.conflicts:
+                return Match(conflict=self.conflicts[legacy])
+            return Match(tuple(dict.fromkeys(r for _, r in by_reason)), rule_id=legacy)
+        claimants = sorted({r.id for legacy in legacies for r in self._by_rule.get(legacy, ())})
+        if not claimants:
+            return Match()
+        return Match(
+            detail=(
+                f"{rule} stands for {' and '.join(legacies)} and reason "
+                f"{reason or '(none)'} does not say which; {', '.join(claimants)} must "
+                f'declare it, e.g. rule_ids=(RuleId("{rule}", reasons=("{reason or "..."}",), '
+                f'means="{legacies[0]}"),)'
+            )
+        )
+
+    def route(self, violation: Violation) -> tuple[Violation, Match]:
+        """Look the violation up; the violation as its remediations see it (``rule_id``
+        the rule routed to) and the match."""
+        match = self.lookup(
+            violation.rule_id, violation.reason, source_rule_id=violation.source_rule_id
+        )
+        if match.rule_id and match.rule_id != violation.rule_id:
+            violation = replace(violation, rule_id=match.rule_id)
+        return violation, match
+
+    def knows(self, rule_id: str) -> bool:
+        """True when some remediation may answer this rule (as declared, through the
+        official equivalence, or one of the legacy rules a shared new id stands for)."""
+        rid = normal_rule_id(rule_id)
+        canonical = canonical_rule_id(rid)
+        candidates = {canonical, *legacy_ids(canonical)}
+        new = alias_of(canonical)
+        if new is not None:
+            candidates.add(new)
+        return rid in self._by_id or bool(candidates & set(self._by_rule))
 
     @property
     def rules(self) -> frozenset[str]:
-        return frozenset(self._by_rule)
+        """Every rule and declared id a remediation answers."""
+        return frozenset(self._by_rule) | frozenset(self._by_id)
 
 
 def _overlapping(rems: Sequence[Remediation]) -> list[Remediation]:
@@ -117,6 +224,18 @@ def _overlapping(rems: Sequence[Remediation]) -> list[Remediation]:
                     if r not in clashing:
                         clashing.append(r)
     return clashing
+
+
+def _overlapping_declarations(decls: Sequence[tuple[RuleId, Remediation]]) -> tuple[str, ...]:
+    """Ids of remediations whose declarations of one id overlap in reasons."""
+    clashing: set[str] = set()
+    for i, (a, ra) in enumerate(decls):
+        for b, rb in decls[i + 1 :]:
+            if ra.id == rb.id:
+                continue
+            if not a.reasons or not b.reasons or set(a.reasons) & set(b.reasons):
+                clashing |= {ra.id, rb.id}
+    return tuple(sorted(clashing))
 
 
 @dataclass
@@ -275,7 +394,10 @@ def load_maps(
     registry.index = RuleIndex(registry.remediations.values(), rule_choices)
     for conflict in registry.index.conflicts.values():
         log.warning(
-            "rule_conflict", rule_id=conflict.rule_id, remediations=list(conflict.remediation_ids)
+            "rule_conflict",
+            rule_id=conflict.rule_id,
+            remediations=list(conflict.remediation_ids),
+            resolve=f"[rules] {conflict.config_line}",
         )
         if strict:
             raise MapLoadError(str(conflict))

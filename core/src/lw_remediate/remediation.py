@@ -18,7 +18,7 @@ from .calls import AwsCall
 from .errors import RemediationDeclarationError
 from .model import ActionRecord, CheckResult, Plan, VerifyResult, Violation
 from .policy import IamPolicy
-from .rules import canonical_rule_id
+from .rules import canonical_rule_id, normal_rule_id, rule_forms
 
 
 class AwsClientFactory(Protocol):
@@ -81,12 +81,70 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9]*_[a-z0-9_]+$")
 
 
 @dataclass(frozen=True)
+class RuleId:
+    """An id a remediation answers besides its ``rules``: the way to route a new
+    ``lacework-global-N`` id that stands for two legacy rules.
+
+    ``RuleId("lacework-global-68", reasons=("Port22Open",), means="AWS_CIS_4_1")``:
+    a violation that arrives as ``lacework-global-68`` with reason ``Port22Open`` goes
+    to this remediation, which sees it as ``AWS_CIS_4_1`` (``violation.rule_id``;
+    ``source_rule_id`` keeps what Lacework sent).
+
+    :param id: as Lacework sends it, legacy or new (matched case-insensitively).
+    :param reasons: bare reason suffixes this declaration is limited to (empty: any;
+        a violation without a reason matches only a declaration without reasons).
+    :param means: the rule the remediation sees: one of the legacy rules ``id`` stands
+        for (the official equivalence), or ``id`` itself. Default: the one legacy rule,
+        else ``id`` itself.
+    """
+
+    id: str
+    reasons: tuple[str, ...] = ()
+    means: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise RemediationDeclarationError(f"RuleId needs a rule id, got {self.id!r}")
+        rid = normal_rule_id(self.id)
+        object.__setattr__(self, "id", rid)
+        object.__setattr__(self, "reasons", tuple(str(r) for r in self.reasons))
+        if self.means is None:
+            object.__setattr__(self, "means", canonical_rule_id(rid))
+            return
+        means = normal_rule_id(self.means)
+        if means not in rule_forms(rid):
+            raise RemediationDeclarationError(
+                f"RuleId({rid!r}): {self.means!r} is not a rule {rid} stands for "
+                f"({', '.join(sorted(rule_forms(rid)))})"
+            )
+        object.__setattr__(self, "means", canonical_rule_id(means))
+
+    @property
+    def rule_id(self) -> str:
+        """The rule the remediation sees (``means``)."""
+        return self.means or self.id
+
+    def accepts(self, reason: str | None) -> bool:
+        """True for a violation with this reason (any, when no reasons are declared)."""
+        return not self.reasons or (reason is not None and reason in self.reasons)
+
+    def __str__(self) -> str:
+        only = f" [reason {'|'.join(self.reasons)}]" if self.reasons else ""
+        means = f" -> {self.rule_id}" if self.rule_id != self.id else ""
+        return f"{self.id}{only}{means}"
+
+
+@dataclass(frozen=True)
 class Remediation:
     """A remediation, declared as data.
 
     :param id: ``<set>.<verb>_<object>``, e.g. ``s3.enable_versioning``.
-    :param rules: rule ids handled, legacy form where one exists (``LW_S3_16``);
-        ``lacework-global-N`` aliases are mapped by the core.
+    :param rules: rule ids handled, legacy form where one exists (``LW_S3_16``); the
+        official ``lacework-global-N`` equivalent of each is routed here by the core
+        (either form may be declared).
+    :param rule_ids: further ids answered, each optionally narrowed by reason and saying
+        which rule it means (:class:`RuleId`): for a new id that stands for two legacy
+        rules. The rules they mean are added to ``rules``.
     :param title: one line for listings and notifications.
     :param policy: the least-privilege policy of ``check``/``plan``/``apply``/``verify``
         with default options.
@@ -136,15 +194,20 @@ class Remediation:
     description: str = ""
     privilege_sensitive: bool = False
     aws_calls: tuple[AwsCall, ...] = ()
+    rule_ids: tuple[RuleId, ...] = ()
 
     def __post_init__(self) -> None:
         if not _ID_RE.match(self.id):
             raise RemediationDeclarationError(
                 f"remediation id {self.id!r} is not of the form <set>.<verb>_<object>"
             )
-        if not self.rules:
+        declared = tuple(d if isinstance(d, RuleId) else RuleId(str(d)) for d in self.rule_ids)
+        object.__setattr__(self, "rule_ids", declared)
+        rules = [canonical_rule_id(r) for r in self.rules]
+        rules += [d.rule_id for d in declared if d.rule_id not in rules]
+        if not rules:
             raise RemediationDeclarationError(f"{self.id}: declares no rule ids")
-        object.__setattr__(self, "rules", tuple(canonical_rule_id(r) for r in self.rules))
+        object.__setattr__(self, "rules", tuple(dict.fromkeys(rules)))
         if not issubclass(self.options, RemediationOptions):
             raise RemediationDeclarationError(
                 f"{self.id}: options must subclass lw_remediate.RemediationOptions"
@@ -230,7 +293,15 @@ class Remediation:
         )
 
     def handles(self, rule_id: str, reason: str | None) -> bool:
-        """True when this remediation is for ``rule_id`` (any alias) and ``reason``."""
+        """True when this remediation is for ``rule_id`` (any alias, or an id declared in
+        ``rule_ids``) and ``reason``."""
+        rid = normal_rule_id(rule_id)
+        if any(d.id == rid and d.accepts(reason) for d in self.rule_ids):
+            return True
         if canonical_rule_id(rule_id) not in self.rules:
             return False
+        return self.takes_reason(reason)
+
+    def takes_reason(self, reason: str | None) -> bool:
+        """``reasons`` allows this reason (or says nothing)."""
         return not self.reasons or reason is None or reason in self.reasons

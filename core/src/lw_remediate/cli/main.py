@@ -22,7 +22,7 @@ from ..operate.control import action_dict
 from ..plugins import MapRegistry, load_maps
 from ..policy import IamPolicy
 from ..redact import RedactingStream
-from ..rules import alias_of
+from ..rules import alias_of, shares_new_id
 from ..runtime import Runtime, load_registry, require_webhook_token
 from .control import control_commands
 from .options import config_option, echo_json, json_option
@@ -59,7 +59,13 @@ def remediation_summary(registry: MapRegistry, rid: str) -> dict[str, Any]:
     return {
         "id": rem.id,
         "title": rem.title,
-        "rules": [{"rule_id": r, "alias": alias_of(r)} for r in rem.rules],
+        "rules": [
+            {"rule_id": r, "alias": alias_of(r), "alias_also_for": list(shares_new_id(r))}
+            for r in rem.rules
+        ],
+        "rule_ids": [
+            {"id": d.id, "reasons": list(d.reasons), "means": d.rule_id} for d in rem.rule_ids
+        ],
         "reasons": list(rem.reasons),
         "resource_type": rem.resource_type,
         "auto_remediable": rem.auto_remediable,
@@ -68,6 +74,14 @@ def remediation_summary(registry: MapRegistry, rid: str) -> dict[str, Any]:
         "reversible": rem.revert is not None,
         "actions": sorted(rem.policy_for(revert=True).actions),
     }
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    """``AWS_CIS_4_1 (lacework-global-68, also AWS_CIS_4_2)``: both forms of a rule."""
+    if not rule["alias"]:
+        return str(rule["rule_id"])
+    shared = f", also {', '.join(rule['alias_also_for'])}" if rule["alias_also_for"] else ""
+    return f"{rule['rule_id']} ({rule['alias']}{shared})"
 
 
 def _flag(summary: dict[str, Any]) -> str:
@@ -108,11 +122,12 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
     for m in data["maps"]:
         click.echo(f"{m['name']} {m['version']}")
         for r in m["remediations"]:
-            rules = ", ".join(
-                x["rule_id"] + (f" ({x['alias']})" if x["alias"] else "") for x in r["rules"]
-            )
+            rules = ", ".join(_rule_text(x) for x in r["rules"])
             extra = " [privilege-sensitive]" if r["privilege_sensitive"] else ""
             click.echo(f"  {r['id']:<42} {_flag(r):<22} {rules}{extra}")
+            for d in r["rule_ids"]:
+                only = f" when reason is {' or '.join(d['reasons'])}" if d["reasons"] else ""
+                click.echo(f"  {'':<42} {'':<22} {d['id']}{only} -> {d['means']}")
     for m in data["failed"]:
         click.echo(f"FAILED {m['name']} {m['version']}: {m['error']}")
     for c in data["conflicts"]:

@@ -324,14 +324,14 @@ class Engine:
         self, violation: Violation, *, inbox_id: int | None = None, mode: Mode | None = None
     ) -> list[ActionRecord]:
         """Match one violation to its remediations, gate and run each; return the records."""
+        violation, match = self.registry.index.route(violation)
         violation_id = await self.store.add_violation(inbox_id, violation)
-        match = self.registry.index.lookup(violation.rule_id, violation.reason)
         if match.conflict is not None or not match.remediations:
             status = Status.REFUSED if match.conflict else Status.NO_REMEDIATION
             detail = (
                 str(match.conflict)
                 if match.conflict
-                else f"no installed remediation handles {violation.rule_id}"
+                else match.detail or f"no installed remediation handles {violation.rule_id}"
             )
             record = ActionRecord(
                 "", violation, mode or Mode.DRY_RUN, status=status, detail=detail, state="done"

@@ -51,7 +51,10 @@ class Exemption:
             return False
         if spec.account and spec.account != violation.account_id:
             return False
-        if spec.rule and canonical_rule_id(spec.rule) != violation.rule_id:
+        if spec.rule and canonical_rule_id(spec.rule) not in {
+            violation.rule_id,
+            canonical_rule_id(violation.source_rule_id or violation.rule_id),
+        }:
             return False
         return not (spec.remediation and spec.remediation != remediation_id)
 

@@ -126,7 +126,7 @@ def build_request(
         rule_ids = []
         for rule in given_rules:
             canonical = canonical_rule_id(rule) if rule else ""
-            if canonical not in registry.index.rules:
+            if not rule or not registry.index.knows(rule):
                 raise SweepError(f"--rule: no installed remediation handles {rule!r}")
             rule_ids.append(canonical)
     resolved_mode: Mode | None = None

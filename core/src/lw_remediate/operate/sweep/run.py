@@ -288,7 +288,10 @@ class Sweep:
                 sorted({v.account_id for v in summary.violations} or {account}),
                 report_time,
             )
-            for violation in summary.violations:
+            for parsed in summary.violations:
+                # Routed first: a new id standing for two legacy rules becomes the one a
+                # map declares, so counts, priors and the lanes see the rule that runs.
+                violation, _ = self.engine.registry.index.route(parsed)
                 ident = (violation.key, violation.reason)
                 if ident in seen:
                     continue
@@ -361,7 +364,9 @@ class Sweep:
         return None
 
     def _remediations(self, violation: Violation) -> tuple[Remediation, ...]:
-        match = self.engine.registry.index.lookup(violation.rule_id, violation.reason)
+        match = self.engine.registry.index.lookup(
+            violation.rule_id, violation.reason, source_rule_id=violation.source_rule_id
+        )
         return () if match.conflict is not None else match.remediations
 
     def _mode(self, rem: Remediation) -> Mode:
