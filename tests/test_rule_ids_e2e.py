@@ -126,17 +126,23 @@ async def test_a_declared_shared_id_reaches_each_legacy_rule_by_reason(
     assert {by_group[g].violation.source_rule_id for g in (ssh, rdp)} == {"lacework-global-68"}
     # Each group lost only its rule's world-open port; the 10/8 rule on the other stays.
     assert world_ports(ec2, ssh) == set() and world_ports(ec2, rdp) == set()
-    assert str(by_group[odd].status) == "no_remediation"
-    assert "AWS_CIS_4_1 and AWS_CIS_4_2" in by_group[odd].detail
-    assert world_ports(ec2, odd) == {22}
+    # A reason no declaration names: the remediation answers both rules, so it takes the
+    # id as sent and (this map's choice) revokes both ports' world-open rules.
+    assert (by_group[odd].violation.rule_id, str(by_group[odd].status)) == (
+        "lacework-global-68",
+        "remediated",
+    ), by_group[odd].detail
+    assert world_ports(ec2, odd) == set()
     snap = done.snapshot()
     assert snap["rules"]["AWS_CIS_4_1"]["remediated"] == 1
     assert snap["rules"]["AWS_CIS_4_2"]["remediated"] == 1
 
 
-async def test_without_a_declaration_the_shared_id_runs_nothing_and_says_what_to_declare(
+async def test_the_installed_network_map_takes_a_shared_id_as_sent(
     moto_server, fake_lacework, admin_client, tmp_path
 ):
+    """No declaration: network.revoke_world_ingress answers both CIS 4.1 and 4.2, so a
+    -68 row reaches it under its own id and both ports' world-open rules go."""
     ec2 = admin_client("ec2")
     ssh = open_group(ec2, "ssh-open", 22)
     fake_lacework.add_report(ACCOUNT, "AWS_CIS_14", report_68([(ssh, "Port22Open")]))
@@ -145,6 +151,9 @@ async def test_without_a_declaration_the_shared_id_runs_nothing_and_says_what_to
     )
     done = await sweep(config, load_maps())
     (record,) = done.records
-    assert str(record.status) == "no_remediation"
-    assert "network.revoke_world_ingress must declare it" in record.detail
-    assert world_ports(ec2, ssh) == {22}
+    assert (record.remediation_id, str(record.status)) == (
+        "network.revoke_world_ingress",
+        "remediated",
+    ), record.detail
+    assert record.violation.rule_id == "lacework-global-68"
+    assert world_ports(ec2, ssh) == set()

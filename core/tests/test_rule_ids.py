@@ -74,13 +74,20 @@ def test_a_declaration_routes_a_shared_new_id_to_the_legacy_rule_by_reason():
     assert routed.rule_id == "AWS_CIS_4_2" and match.remediations == (WORLD,)
 
 
-def test_a_shared_id_with_an_unknown_reason_runs_nothing_and_says_what_to_declare():
+def test_a_shared_id_with_an_undeclared_reason_goes_as_sent_to_a_remediation_of_both_rules():
     index = RuleIndex([WORLD])
     routed, match = index.route(sg("lacework-global-68", "SomethingElse"))
+    assert match.remediations == (WORLD,) and routed.rule_id == "lacework-global-68"
+
+
+def test_a_shared_id_split_across_remediations_runs_nothing_and_says_what_to_declare():
+    ssh = manual("net.close_ssh", rules=("AWS_CIS_4_1",))
+    rdp = manual("net.close_rdp", rules=("AWS_CIS_4_2",))
+    routed, match = RuleIndex([ssh, rdp]).route(sg("lacework-global-68", "Port22Open"))
     assert match.remediations == () and routed.rule_id == "lacework-global-68"
     assert "AWS_CIS_4_1 and AWS_CIS_4_2" in match.detail
-    assert "net.revoke_world_ingress must declare it" in match.detail
-    assert 'RuleId("lacework-global-68"' in match.detail
+    assert "net.close_rdp, net.close_ssh must declare it" in match.detail
+    assert 'RuleId("lacework-global-68", reasons=("Port22Open",)' in match.detail
 
 
 def test_without_declarations_the_remediations_own_reasons_tell_the_rules_apart():

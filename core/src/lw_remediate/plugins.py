@@ -97,8 +97,9 @@ class RuleIndex:
        declaration means;
     2. the canonical rule in ``rules`` (the official equivalence maps either form);
     3. a new id that stands for two legacy rules goes to the one whose remediation
-       declares the violation's reason (``Remediation.reasons``); if none does, nothing
-       runs and the detail says what to declare;
+       declares the violation's reason (``Remediation.reasons``), else to a remediation
+       that answers all of them (it sees the shared id itself as ``rule_id``); if none
+       does, nothing runs and the detail says what to declare;
     4. a legacy id whose new id a remediation declares as such (``rules`` holding an
        id that stands for two legacy rules).
     """
@@ -179,6 +180,17 @@ class RuleIndex:
         claimants = sorted({r.id for legacy in legacies for r in self._by_rule.get(legacy, ())})
         if not claimants:
             return Match()
+        # A remediation that answers every rule the id stands for takes it as sent: it
+        # sees the shared id as rule_id (and source_rule_id), e.g. to act on both ports.
+        whole = tuple(
+            rem
+            for rem in self._by_rule.get(legacies[0], ())
+            if all(rem in self._by_rule.get(legacy, ()) for legacy in legacies)
+            and rem.takes_reason(reason)
+        )
+        if whole:
+            held = [c for c in (self.conflicts.get(legacy) for legacy in legacies) if c]
+            return Match(conflict=held[0]) if held else Match(whole, rule_id=rule)
         return Match(
             detail=(
                 f"{rule} stands for {' and '.join(legacies)} and reason "
