@@ -10,11 +10,18 @@ password policy and creates the support role; the same targets arrive through a 
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
+
 import pytest
 
 from lw_remediate.model import Scope
 from lw_remediate.operate.sweep import Sweep, build_request
 from lw_remediate.testing.fake_lacework import load_fixture
+
+from .conftest import daemon_config, to_toml
 
 ACCOUNT = "123456789012"
 TRUSTED = f"arn:aws:iam::{ACCOUNT}:role/SecOps"
@@ -116,3 +123,41 @@ async def test_a_webhook_for_an_account_level_rule_reaches_the_password_policy(
     assert record.violation.scope is Scope.ACCOUNT
     assert record.violation.rule_id == "AWS_CIS_1_9"
     assert iam.get_account_password_policy()["PasswordPolicy"]["MinimumPasswordLength"] >= 14
+
+
+async def test_cli_sweep_counts_every_unusable_row_per_reason(moto_server, fake_lacework, tmp_path):
+    """64 bare vpc ids without a region and 3 unknown resources: all counted, by reason,
+    in ``sweep --json`` and under the table; the sweep exits 1."""
+    report = load_fixture(REPORTS["AWS_CIS_S3"])["data"][0]
+    rec = next(r for r in report["recommendations"] if r["REC_ID"] == "AWS_CIS_2_9")
+    rec["VIOLATIONS"] = [{"resource": f"vpc-{n:08x}", "reasons": ["X"]} for n in range(64)]
+    rec["VIOLATIONS"] += [{"resource": "no-such-thing", "reasons": ["X"]}] * 3
+    report["recommendations"] = [rec]
+    fake_lacework.add_report(ACCOUNT, "AWS_CIS_S3", report)
+    config = tmp_path / "config.toml"
+    config.write_text(to_toml(daemon_config(moto_server.endpoint_url, fake_lacework, tmp_path)))
+    base = [sys.executable, "-c", "from lw_remediate.cli import main; main()", "sweep"]
+    args = [*base, "--config", str(config), "--account", ACCOUNT, "--report-type", "AWS_CIS_S3"]
+    code, out, err = await run(*args, "--json")
+    assert code == 1, err
+    (note,) = json.loads(out)["sweep"]["reports"]
+    assert note["dropped"] == 67
+    assert note["drop_reasons"] == {
+        "bare EC2 id without a region": 64,
+        "resource is not an ARN, a 12-digit account id or a known bare id": 3,
+    }
+    code, out, _ = await run(*args)
+    assert code == 1
+    assert (
+        "report AWS_CIS_S3 for 123456789012: 67 row(s) not usable: "
+        "64 bare EC2 id without a region; 3 resource is not an ARN" in out
+    )
+
+
+async def run(*args: str) -> tuple[int | None, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+    )
+    out, err = await proc.communicate()
+    return proc.returncode, out.decode(), err.decode()
