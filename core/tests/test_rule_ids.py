@@ -177,3 +177,21 @@ def test_existing_declarations_without_rule_ids_keep_working():
     plain = manual("s3.plain_fix", rules=("LW_S3_16",))
     assert plain.rule_ids == () and plain.rules == ("LW_S3_16",)
     assert plain.handles("lacework-global-97", None)
+
+
+def test_conflicts_are_logged_at_load_time_with_the_line_that_resolves_them():
+    import structlog
+
+    class Two:
+        @hookimpl
+        def lw_remediate_remediations(self):
+            return [manual("a.fix_ssh", rules=("AWS_CIS_4_1",)), WORLD]
+
+    with structlog.testing.capture_logs() as logs:
+        registry = load_maps(entry_points=False, extra_plugins=[("two", Two())])
+    events = [e for e in logs if e["event"] == "rule_conflict"]
+    assert events, logs
+    assert {e["rule_id"] for e in events} == set(registry.index.conflicts)
+    for event in events:
+        rid = event["rule_id"]
+        assert event["resolve"] == f'[rules] {rid} = "{event["remediations"][0]}"'
