@@ -364,3 +364,16 @@ def test_the_payload_examples_in_writing_a_map_parse():
     assert {v.scope for v in eventbridge_alert.violations} == {Scope.ACCOUNT, Scope.RESOURCE}
     alerts_v2 = parse_payload(blocks[2])[0]
     assert [v.scope for v in alerts_v2.violations] == [Scope.REGION, Scope.RESOURCE]
+
+
+def test_make_violation_builds_account_and_region_targets(make_violation):
+    account = make_violation("AWS_CIS_1_9", "root")
+    region = make_violation("AWS_CIS_2_5", "region", region="eu-north-1")
+    assert (account.scope, account.resource_arn) == (Scope.ACCOUNT, f"arn:aws:iam::{A}:root")
+    assert (region.scope, region.resource_arn, region.region) == (
+        Scope.REGION,
+        f"arn:aws:iam:eu-north-1:{A}:root",
+        "eu-north-1",
+    )
+    with pytest.raises(ValueError, match="needs a region"):
+        make_violation("AWS_CIS_2_5", "region", region=None)

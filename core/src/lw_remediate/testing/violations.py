@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import Arn, Violation
+from ..model import Arn, Violation, target_arn
 from ..rules import canonical_rule_id
 
 
@@ -18,7 +18,9 @@ def make_violation(
     """A violation of ``rule_id`` on ``resource``.
 
     ``resource`` may be an ARN, or a bare name: a bucket name for ``LW_S3_*`` rules,
-    a user name for IAM rules; for account-level rules pass ``"root"``.
+    a user name for IAM rules; for account-level rules pass ``"root"`` (the account's
+    target ARN), for region-level rules ``"region"`` (the target ARN of ``region`` in
+    the account, as the core builds it from a report row that names only a region).
     """
     canonical = canonical_rule_id(rule_id)
     if resource.startswith("arn:"):
@@ -26,7 +28,11 @@ def make_violation(
     elif canonical.startswith("LW_S3_"):
         arn = f"arn:aws:s3:::{resource}"
     elif resource == "root":
-        arn = f"arn:aws:iam::{account}:root"
+        arn = target_arn(account)
+    elif resource == "region":
+        if not region:
+            raise ValueError("a region-level violation needs a region")
+        arn = target_arn(account, region)
     else:
         arn = f"arn:aws:iam::{account}:user/{resource}"
     parsed = Arn.parse(arn)
