@@ -116,3 +116,18 @@ async def test_revert_refuses_when_rotation_was_turned_off_since(
 def test_rotation_period_is_validated():
     with pytest.raises(pydantic.ValidationError):
         REMEDIATION.parse_options({"rotation_period_days": 30})
+
+
+async def test_an_aws_managed_key_is_resolved_without_a_write(
+    moto_server, kms, key_violation, run_remediation, writes
+):
+    """moto answers KeyManager CUSTOMER even for alias/aws/* keys, so the test marks a key
+    AWS managed in moto's backend (state the API cannot set)."""
+    from moto.kms.models import kms_backends
+
+    meta = kms.create_key(Description="Default key that protects my S3 objects")["KeyMetadata"]
+    kms_backends["123456789012"]["us-east-1"].keys[meta["KeyId"]].key_manager = "AWS"
+    record = await run_remediation(REMEDIATION, key_violation(meta["Arn"]))
+    assert record.status is Status.RESOLVED
+    assert "is AWS managed: AWS rotates it every year" in record.detail
+    assert writes(record) == []
