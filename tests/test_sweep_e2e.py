@@ -533,6 +533,25 @@ async def test_throttling_beyond_the_retries_ends_failed(start_daemon, estate):
     assert (snap["retried"], snap["statuses"]) == (1, {"failed": 1})
 
 
+async def test_the_final_state_shows_only_when_the_sweep_is_no_longer_running(start_daemon, estate):
+    """While the last progress is written the sweep still says running: whoever reads a
+    final state (the admin API polls it) finds the sweep no longer live (no stop race)."""
+    daemon = await start_daemon(sweep=FAST)
+    sweep = Sweep(daemon.engine, request_for(daemon))
+    seen: list[str] = []
+    original = sweep.sweeps.save
+
+    async def save(sweep_id, **kwargs):
+        if kwargs.get("finished"):
+            seen.append(sweep.snapshot()["state"])
+        return await original(sweep_id, **kwargs)
+
+    sweep.sweeps.save = save
+    await sweep.run()
+    assert seen == ["running"]
+    assert sweep.state == "completed" and sweep.snapshot()["state"] == "completed"
+
+
 async def test_only_violations_a_remediation_takes_are_paced(start_daemon, one_lane, fake_lacework):
     """A report full of rows no map handles (here a tenant's custom policy) is recorded,
     not paced: only the three buckets take a start slot in their lane."""

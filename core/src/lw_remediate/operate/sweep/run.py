@@ -189,12 +189,14 @@ class Sweep:
             await self._finish(sweep_id, state)
         finally:
             mark_gone(sweep_id)
+            # Only now, with nothing left to await: whoever sees the final state (the
+            # admin API polls it) also finds the sweep no longer running here.
+            self.state = state
         if failure is not None:
             raise failure
         return self
 
     async def _finish(self, sweep_id: int, state: str) -> None:
-        self.state = state
         self.progress.not_started = max(0, self.progress.total - self.progress.done)
         await self.sweeps.save(
             sweep_id,
