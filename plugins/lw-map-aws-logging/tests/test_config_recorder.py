@@ -23,10 +23,10 @@ def config(admin_client):
 
 @pytest.fixture
 def region_violation(make_violation):
+    """The region-level target the core builds from a report row naming only a region."""
+
     def _make(region="us-east-1", reason="NoRecorder"):
-        return make_violation(
-            "AWS_CIS_2_5", "arn:aws:iam::123456789012:root", region=region, reason=reason
-        )
+        return make_violation("AWS_CIS_2_5", "region", region=region, reason=reason)
 
     return _make
 

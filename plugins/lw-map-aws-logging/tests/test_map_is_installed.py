@@ -57,6 +57,29 @@ def test_rules_and_manual_flags():
             assert rem.revert is not None, f"{rid} must be reversible"
 
 
+#: Legacy id -> lacework-global id (aws-rules.md); AWS_CIS_3_15 has no new id.
+NEW_IDS = {
+    **{
+        f"AWS_CIS_2_{n}": f"lacework-global-{g}"
+        for n, g in zip(range(1, 9), (53, 75, 54, 55, 76, 56, 77, 78), strict=True)
+    },
+    **{
+        f"AWS_CIS_3_{n}": f"lacework-global-{g}"
+        for n, g in zip(
+            range(1, 15), (57, 58, 59, 60, 61, 82, 83, 62, 84, 85, 86, 63, 64, 65), strict=True
+        )
+    },
+}
+
+
+def test_both_id_forms_reach_the_same_remediation():
+    registry = load_maps(allow=["lw-map-aws-logging"], strict=True)
+    for legacy, new in NEW_IDS.items():
+        [by_legacy] = registry.index.lookup(legacy).remediations
+        [by_new] = registry.index.lookup(new).remediations
+        assert by_legacy is by_new, (legacy, new)
+
+
 def test_lw_remediate_maps_lists_every_rule(tmp_path, monkeypatch):
     for name in [n for n in os.environ if n.startswith("LW_REMEDIATE_")]:
         monkeypatch.delenv(name)
@@ -67,6 +90,8 @@ def test_lw_remediate_maps_lists_every_rule(tmp_path, monkeypatch):
     listed = json.dumps(json.loads(result.output))
     for rule in LOGGING_AND_MONITORING:
         assert f'"{rule}"' in listed, rule
+    for new in NEW_IDS.values():
+        assert f'"{new}"' in listed, new
 
 
 #: The widest options of each remediation (every option that adds actions or resources).
