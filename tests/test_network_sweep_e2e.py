@@ -1,9 +1,9 @@
 """End to end: a sweep of an AWS_CIS_S3 report in the real shape remediates security groups
 through the one pipeline (lw-map-aws-network), and two rules on one group both land.
 
-Report rows name security groups by ARN with their region, as real tenants' reports do
-(remediation-catalog-aws.md section 0.1). Flow-log rows name a bare ``vpc-…`` id: the
-core normalises those only once issue 11 lands, so they are not part of this test yet.
+Report rows name security groups by ARN with their region and VPCs (flow logs) by a bare
+``vpc-…`` id with their region, as real tenants' reports do (remediation-catalog-aws.md
+section 0.1); the core turns the bare id into the VPC ARN.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def estate(admin_client, fake_lacework):
     web = _group(east, vpc_east, "web", _tcp(22, WORLD), _tcp(22, "10.8.0.0/16"), _tcp(443, WORLD))
     rdp = _group(east, vpc_east, "rdp", _tcp(3389, WORLD))
     bastion = _group(west, vpc_west, "bastion", _tcp(22, WORLD))
+    admin_client("logs", region="us-west-2").create_log_group(logGroupName="vpc-flow-logs")
     report = load_fixture("api_v2_report_aws_cis_s3_legacy.json")["data"][0]
     template = report["recommendations"][0]
     report["recommendations"] = [
@@ -82,33 +83,75 @@ def estate(admin_client, fake_lacework):
             "TITLE": "Ensure no security groups allow ingress from 0.0.0.0/0 to port 3389",
             "VIOLATIONS": [_row("us-east-1", rdp)],
         },
+        {
+            **template,
+            "REC_ID": "AWS_CIS_2_9",
+            "CATEGORY": "Logging",
+            "SERVICE": "aws:ec2",
+            "SUPPRESSIONS": [],
+            "TITLE": "Ensure VPC flow logging is enabled in all VPCs",
+            "VIOLATIONS": [
+                {"reasons": ["FlowLoggingNotEnabled"], "resource": vpc_west, "region": "us-west-2"}
+            ],
+        },
     ]
     fake_lacework.add_report(ACCOUNT, "AWS_CIS_S3", report)
-    return {"east": east, "west": west, "web": web, "rdp": rdp, "bastion": bastion}
+    return {
+        "east": east,
+        "west": west,
+        "web": web,
+        "rdp": rdp,
+        "bastion": bastion,
+        "vpc_west": vpc_west,
+    }
 
 
-async def test_sweep_revokes_the_world_open_rules_of_every_listed_group(start_daemon, estate):
-    daemon = await start_daemon(sweep=FAST)
+FLOW_LOGS = {
+    "log_group_name": "vpc-flow-logs",
+    "delivery_role_arn": f"arn:aws:iam::{ACCOUNT}:role/flow-logs-delivery",
+}
+
+
+async def test_sweep_remediates_every_listed_group_and_vpc(start_daemon, estate):
+    daemon = await start_daemon(
+        sweep=FAST,
+        remediation={
+            "default_mode": "auto",
+            "enrich_retry_seconds": 0.05,
+            "network.enable_vpc_flow_logs": FLOW_LOGS,
+        },
+    )
     request = build_request(
         daemon.config,
         daemon.engine.registry,
         accounts=[ACCOUNT],
-        rules=["AWS_CIS_4_1", "AWS_CIS_4_2"],
+        rules=["AWS_CIS_4_1", "AWS_CIS_4_2", "AWS_CIS_2_9"],
         report_types=["AWS_CIS_S3"],
         mode="auto",
     )
     sweep = await Sweep(daemon.engine, request).run()
     assert sweep.state == "completed"
     snap = sweep.snapshot()
-    assert snap["statuses"] == {"remediated": 3}, snap
+    assert snap["statuses"] == {"remediated": 4}, snap
     east, west = estate["east"], estate["west"]
     assert _ingress(east, estate["web"]) == {(22, "10.8.0.0/16"), (443, WORLD)}
     assert _ingress(east, estate["rdp"]) == set()
     assert _ingress(west, estate["bastion"]) == set()
+    [flow_log] = west.describe_flow_logs(
+        Filters=[{"Name": "resource-id", "Values": [estate["vpc_west"]]}]
+    )["FlowLogs"]
+    assert flow_log["LogGroupName"] == "vpc-flow-logs"
     rows = await daemon.engine.store.list_actions()
-    assert {r.record.remediation_id for r in rows} == {"network.revoke_world_ingress"}
+    assert {r.record.remediation_id for r in rows} == {
+        "network.revoke_world_ingress",
+        "network.enable_vpc_flow_logs",
+    }
     regions = {r.record.violation.resource_name: r.record.violation.region for r in rows}
     assert regions[estate["bastion"]] == "us-west-2"
+    [vpc_action] = [r for r in rows if r.record.remediation_id == "network.enable_vpc_flow_logs"]
+    assert vpc_action.record.violation.resource_arn == (
+        f"arn:aws:ec2:us-west-2:{ACCOUNT}:vpc/{estate['vpc_west']}"
+    )
 
 
 async def test_two_rules_on_one_group_both_land(start_daemon, admin_client):

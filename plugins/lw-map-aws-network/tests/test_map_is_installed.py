@@ -78,3 +78,33 @@ def test_rules_and_manual_flags():
         assert set(rem.rules) == rules, rid
         assert rem.manual_by_default is manual, rid
         assert rem.id.startswith("network.")
+
+
+def test_new_ids_route_to_the_network_remediations():
+    """The official equivalence routes new ids here; ids that stand for two legacy rules go
+    as sent to the remediation answering both (-68, -79, -196..-198) or by reason (-148)."""
+    index = _registry().index
+    cases = {
+        ("lacework-global-150", None): ("network.revoke_world_ingress", "LW_AWS_NETWORKING_12"),
+        ("lacework-global-68", "UnrestrictedAccess"): (
+            "network.revoke_world_ingress",
+            "lacework-global-68",
+        ),
+        ("lacework-global-197", None): ("network.revoke_world_ingress", "lacework-global-197"),
+        ("lacework-global-79", "FlowLoggingNotEnabled"): (
+            "network.enable_vpc_flow_logs",
+            "lacework-global-79",
+        ),
+        ("lacework-global-148", "UnrestrictedSecurityGroupInboundTraffic"): (
+            "network.revoke_unrestricted_ingress",
+            "LW_AWS_NETWORKING_5",
+        ),
+        ("lacework-global-87", "HasPermissions"): (
+            "network.restrict_default_security_group",
+            "AWS_CIS_4_4",
+        ),
+    }
+    for (rule, reason), (rid, seen_as) in cases.items():
+        match = index.lookup(rule, reason)
+        assert [r.id for r in match.remediations] == [rid], (rule, match)
+        assert (match.rule_id or rule) == seen_as, (rule, match.rule_id)

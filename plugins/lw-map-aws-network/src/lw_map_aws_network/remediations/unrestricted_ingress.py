@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lw_remediate import Remediation
+from lw_remediate import Remediation, RuleId
 
 from .._ingress import POLICY, IngressLifecycle, IngressOptions, option_policy, revert_policy
 from .._sg import ANY_PORT, NOT_WEB, Target
@@ -54,6 +54,15 @@ not done automatically.
 REMEDIATION = Remediation(
     id="network.revoke_unrestricted_ingress",
     rules=tuple(TARGETS),
+    # lacework-global-148 stands for NETWORKING_5 and NETWORKING_36; the reason Lacework
+    # reports for NETWORKING_5 (remediation-catalog-aws.md section 3.2) tells it apart.
+    rule_ids=(
+        RuleId(
+            "lacework-global-148",
+            reasons=("UnrestrictedSecurityGroupInboundTraffic",),
+            means="LW_AWS_NETWORKING_5",
+        ),
+    ),
     title="Revoke every world-open ingress permission of a security group (6: except 80/443)",
     description=(
         "Manual by default: the runbook lists the world-open rules. With enforce, revokes "
