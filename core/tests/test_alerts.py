@@ -22,7 +22,9 @@ ALERTS_V2 = [
     "api_v2_alert_details_custom_fim_gosdk_mock.json",
     "api_v2_alerts_list_gosdk_mock.json",
 ]
-INBOUND = CLASSIC + EVENTBRIDGE + ALERTS_V2
+#: The v1 GetEventDetails answer: the EventBridge detail's objects, parsed the same way.
+V1_DETAILS = [n for n in fixture_names() if n.startswith("api_v1_event_details_")]
+INBOUND = CLASSIC + EVENTBRIDGE + ALERTS_V2 + V1_DETAILS
 #: Fixtures that are not something Lacework POSTs to a receiver.
 NOT_INBOUND = [n for n in fixture_names() if n not in INBOUND]
 INTERNAL_ERROR = "internal parse error"
@@ -962,3 +964,31 @@ def test_fuzz_non_string_keys_and_deep_nesting():
         check_outcome(deep)
         check_outcome({1: "x", (2, 3): "y", "event_id": "5"})
         check_outcome({"Records": [{"body": "[" * 100000 + "]" * 100000}]})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "api_v1_event_details_lw_s3_1.json",
+        "api_v1_event_details_aws_cis_1_4.json",
+        "api_v1_event_details_lacework_global_120.json",
+        "api_v1_event_details_multi_rule_multi_account.json",
+    ],
+)
+def test_v1_event_details_give_the_same_violations_as_the_eventbridge_event(name):
+    eventbridge = name.replace("api_v1_event_details_", "eventbridge_new_violations_")
+    v1 = parse_one(load_fixture(name))
+    eb = parse_one(load_fixture(eventbridge))
+    assert v1.shape is Shape.EVENTBRIDGE
+    assert v1.violations and [v.to_dict() for v in v1.violations] == [
+        {**v.to_dict(), "alert_id": v1.event_id} for v in eb.violations
+    ]
+
+
+def test_v1_event_details_carry_account_level_rows():
+    body = load_fixture("api_v1_event_details_aws_cis_1_4.json")
+    item = body["data"][0]
+    item["ENTITY_MAP"]["NewViolation"] = [{"REC_ID": "AWS_CIS_1_4", "REASON": "AWS_CIS_1_4_X"}]
+    (violation,) = parse_one(body).violations
+    assert violation.scope is Scope.ACCOUNT
+    assert violation.resource_arn == f"arn:aws:iam::{violation.account_id}:root"

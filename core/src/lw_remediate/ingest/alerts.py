@@ -8,6 +8,9 @@ Shapes (examples of each in ``lw_remediate/testing/fixtures/lacework/``):
 - ``eventbridge``: the EventBridge ``LaceworkEvents`` envelope (or a bare ``detail`` object,
   as in the S3 export), also when wrapped in SQS ``Records[].body``. Its
   ``ENTITY_MAP.NewViolation[]`` rows become violations.
+- the v1 API's ``GetEventDetails`` answer (``{"data": [{..., "ENTITY_MAP": {...}}]}``,
+  the same objects as EventBridge's ``EVENT_DETAILS.data[]``) is parsed as ``eventbridge``
+  (same event id, same delivery key);
 - ``alerts_v2``: an Alerts API v2 object (``{"data": {...}}``, the bare object, or a list
   page ``{"data": [...]}``); ``entityMap.Resource[].KEY`` rows become violations.
 - ``test``: the console's test event; the daemon logs it and does nothing else.
@@ -214,6 +217,13 @@ def _parse_object(body: Mapping[str, Any]) -> list[Alert]:
     ):
         return [_parse_classic(body)]
     data = lookup(body, "data")
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(i, Mapping) and lookup(i, "ENTITY_MAP") is not None for i in data)
+    ):
+        # The v1 GetEventDetails answer: its data[] is EventBridge's EVENT_DETAILS.data[].
+        return [_parse_eventbridge(body, {"EVENT_DETAILS": {"data": data}})]
     if isinstance(data, Mapping) and lookup(data, "alertId") is not None:
         return [_parse_alert_v2(body, data)]
     if isinstance(data, list) and data:
