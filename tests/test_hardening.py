@@ -363,3 +363,54 @@ async def test_case10_one_action_schema_for_the_admin_api_and_history(
     assert from_cli == from_api
     assert from_api["action_id"] and from_api["status"] == "remediated"
     assert from_api["violation"]["resource_arn"] == from_api["resource_arn"]
+
+
+# -- cases 2 and 3: bodies that can never succeed, tokens that cannot be right ------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper than"),
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "nests deeper than"),
+        (b'{"event_id": "\\ud800", "rec_id": "LW_S3_16"}', "lone surrogate"),
+        (b'{"\\udfff": 1, "event_id": "1", "rec_id": "LW_S3_16"}', "lone surrogate"),
+        (b'{"event_id": "\xed\xa0\x80", "rec_id": "LW_S3_16"}', "not valid UTF-8"),
+        ('{"event_id": "900007", "rec_id": "LW_S3_16"}'.encode("utf-16"), "looks like utf-16"),
+        ('{"event_id": "900007", "rec_id": "LW_S3_16"}'.encode("utf-16-be"), "utf-16-be"),
+        ('{"event_id": "900007", "rec_id": "LW_S3_16"}'.encode("utf-32"), "looks like utf-32"),
+    ],
+)
+async def test_case2_bodies_that_can_never_succeed_are_400(start_daemon, raw, reason):
+    """They were 503 ("retry later"), so Lacework would send them again and again."""
+    daemon = await start_daemon()
+    status, body = await daemon.post(None, data=raw)
+    assert status == 400, body
+    assert reason in body["error"] and "\n" not in body["error"]
+    assert await daemon.engine.store.inbox_counts() == {}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"X-Api-Key": "t\u00f6ken-\u2603"},
+        {"Authorization": "Bearer \u00e9\u00e9\u00e9"},
+    ],
+)
+async def test_case3_non_ascii_tokens_are_401_not_503(start_daemon, header):
+    from .fuzzing import Request, send
+    from .test_safety_e2e import ADMIN
+
+    daemon = await start_daemon(server={"admin_token": ADMIN})
+    port = daemon.config.server.port
+    ((name, value),) = header.items()
+    for method, path in (
+        ("POST", "/webhooks/lacework"),
+        ("GET", "/admin/actions"),
+        ("POST", "/admin/kill-switch/off"),
+        ("GET", "/admin/sweeps"),
+    ):
+        # Raw bytes on the wire, UTF-8 encoded, as curl sends them.
+        request = Request(method, path, [(name, value.encode())], b"{}")
+        status, body = await send("127.0.0.1", port, request, webhook=daemon.token, admin=ADMIN)
+        assert status == 401, (path, body)

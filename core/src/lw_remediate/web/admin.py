@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from ..ingest.body import BodyError, decode_json_body
 from ..operate.control import Actor, BadRequest, Control
 from .auth import admin_auth
 from .errors import Handler, json_response
@@ -51,9 +52,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("body is not JSON") from None
+        body = decode_json_body(await request.read())
+    except BodyError as exc:
+        raise BadRequest(str(exc)) from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
@@ -87,7 +88,7 @@ async def show_action(request: web.Request, control: Control) -> Any:
 async def approve(request: web.Request, control: Control) -> Any:
     body = await _body(request)
     record = await control.approve(request.match_info["id"], _actor(request, body))
-    return record.to_dict()
+    return await control.action(record.id or "")
 
 
 @admin_route
@@ -97,13 +98,15 @@ async def reject(request: web.Request, control: Control) -> Any:
     reason = body.get("reason", "")
     if not isinstance(reason, str):
         raise BadRequest("reason must be a string")
-    return (await control.reject(request.match_info["id"], actor, reason)).to_dict()
+    record = await control.reject(request.match_info["id"], actor, reason)
+    return await control.action(record.id or "")
 
 
 @admin_route
 async def undo(request: web.Request, control: Control) -> Any:
     body = await _body(request)
-    return (await control.undo(request.match_info["id"], _actor(request, body))).to_dict()
+    record = await control.undo(request.match_info["id"], _actor(request, body))
+    return await control.action(record.id or "")
 
 
 @admin_route

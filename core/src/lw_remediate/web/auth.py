@@ -12,9 +12,15 @@ from .keys import ADMIN_TOKEN
 
 
 def token_ok(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison; any token that cannot be the expected one (not ASCII,
+    bytes that are not UTF-8) is simply wrong: 401, never an exception."""
     if not expected or given is None:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    try:
+        given_bytes = given.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode(), given_bytes)
 
 
 def header_token(request: web.Request) -> str | None:

@@ -37,6 +37,13 @@ def http_error(cls: type[web.HTTPError], reason: str) -> web.HTTPError:
     return cls(text=json.dumps({"error": reason}), content_type="application/json")
 
 
+def _route(request: web.Request) -> str:
+    """The route template (``/webhooks/lacework/{token}``), never the path: a path can
+    hold the webhook token."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "-"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -46,5 +53,5 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ControlError as exc:
         return error_response(exc.status, str(exc))
     except Exception as exc:
-        log.exception("request_failed", path=request.path, error=type(exc).__name__)
+        log.exception("request_failed", route=_route(request), error=type(exc).__name__)
         return error_response(503, "temporarily unable to accept the request; retry later")

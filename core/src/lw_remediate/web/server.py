@@ -8,7 +8,6 @@ contexts. The inbox commit happens before the 202.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from ..errors import ConfigError
 from ..ingest.alerts import PayloadError, Shape, parse_payload
+from ..ingest.body import BodyError, decode_json_body
 from ..operate.control import Control
 from ..pipeline.worker import Worker
 from ..runtime import Runtime
@@ -62,10 +62,10 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.received("unknown", "too_large").inc()
         return error_response(413, f"body larger than {cap} bytes")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = decode_json_body(raw)
+    except BodyError as exc:  # can never succeed: 400, not "retry later"
         metrics.received("unknown", "bad_json").inc()
-        return error_response(400, "body is not JSON")
+        return error_response(400, str(exc))
     try:
         alerts = parse_payload(body)
     except PayloadError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..ingest.body import BodyError, decode_json_body
 from ..operate.control import Actor, BadRequest
 from ..operate.sweep import SweepBusy, SweepError, SweepManager, SweepStore, build_request
 from .errors import error_response, http_error, json_response
@@ -65,9 +66,9 @@ async def start(request: web.Request) -> web.Response:
     engine = request.config_dict[ENGINE]
     manager = request.config_dict[SWEEPS]
     try:
-        body = await request.json()
-    except ValueError:
-        return error_response(400, "body is not JSON")
+        body = decode_json_body(await request.read())
+    except BodyError as exc:
+        return error_response(400, str(exc))
     if not isinstance(body, dict):
         return error_response(400, "body must be a JSON object")
     unknown = sorted(set(body) - _FIELDS)
