@@ -163,3 +163,14 @@ def test_an_exemption_by_the_rules_other_name_is_accepted(tmp_path):
         environ={},
     )
     config.validate_remediations(registry.remediations)
+
+
+def test_an_exemption_by_a_rule_id_a_map_declares_is_accepted(tmp_path):
+    """A new id a remediation declares (``rule_ids``) can be exempted like its rules."""
+    registry = load_maps()
+    declared = next(d.id for rem in registry.remediations.values() for d in rem.rule_ids)
+    config = load_config(
+        write(tmp_path, f'[[exemptions]]\nowner = "o"\nreason = "r"\nrule = "{declared}"\n'),
+        environ={},
+    )
+    config.validate_remediations(registry.remediations)

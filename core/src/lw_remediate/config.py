@@ -21,7 +21,7 @@ import pydantic
 from .errors import ConfigError
 from .model import Mode, Status
 from .redact import register as register_secrets
-from .rules import canonical_rule_id
+from .rules import canonical_rule_id, normal_rule_id
 
 ENV_CONFIG = "LW_REMEDIATE_CONFIG"
 ENV_PREFIX = "LW_REMEDIATE_"
@@ -261,20 +261,24 @@ def exemption_problem(ex: ExemptionConfig, known: Mapping[str, Any]) -> str | No
         return f"remediation: no installed remediation {ex.remediation!r}"
     if not ex.rule:
         return None
-    rule = canonical_rule_id(ex.rule)
-    handled = {canonical_rule_id(r) for r in getattr(rem, "rules", ())}
-    if rem is not None and rule not in handled:
+    if rem is not None and not _claims(rem, ex.rule):
         return (
             f"rule: {ex.remediation} does not handle {ex.rule!r}; the exemption could never match"
         )
-    if rem is None and not any(
-        rule in {canonical_rule_id(r) for r in getattr(other, "rules", ())}
-        for other in known.values()
-    ):
+    if rem is None and not any(_claims(other, ex.rule) for other in known.values()):
         return (
             f"rule: no installed remediation handles {ex.rule!r}; the exemption could never match"
         )
     return None
+
+
+def _claims(remediation: Any, rule: str) -> bool:
+    """``remediation`` is for ``rule``: one of its rules (either id form) or an id it
+    declares (``rule_ids``)."""
+    if canonical_rule_id(rule) in {canonical_rule_id(r) for r in remediation.rules}:
+        return True
+    declared = {getattr(d, "id", d) for d in getattr(remediation, "rule_ids", ())}
+    return normal_rule_id(rule) in declared
 
 
 class SweepConfig(_Section):
