@@ -219,7 +219,8 @@ def test_replay_missing_file(config_file):
 
 def test_config_check_ok_and_names_the_bad_key(config_file, tmp_path):
     good = config_file(
-        remediation={"default_mode": "dry-run", "s3.enable_versioning": {"mode": "auto"}}
+        server={"webhook_token": "t" * 32},
+        remediation={"default_mode": "dry-run", "s3.enable_versioning": {"mode": "auto"}},
     )
     result = cli("config", "check", "--config", str(good))
     assert result.returncode == 0, result.stderr

@@ -11,6 +11,11 @@ class ConfigError(LwRemediateError):
     """The configuration is invalid; the message names the offending key."""
 
 
+class StartupError(LwRemediateError):
+    """The daemon cannot start (a port in use, a store it cannot open); the message says
+    what and names the path or address. The CLI prints it as one line, exit status 2."""
+
+
 class MapLoadError(LwRemediateError):
     """A map distribution failed to load (raised only with ``strict_maps = true``)."""
 

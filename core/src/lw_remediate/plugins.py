@@ -27,7 +27,7 @@ import structlog
 
 from . import hookspecs
 from ._markers import ENTRY_POINT_GROUP, PROJECT_NAME
-from .config import NotifyConfig
+from .config import Config, NotifyConfig
 from .errors import MapLoadError
 from .model import Violation
 from .notification import Notifier
@@ -352,6 +352,19 @@ def _load_isolated(
                 raise MapLoadError(
                     f"map {cand.name} {cand.version} failed to load: {error}"
                 ) from exc
+
+
+def load_registry(config: Config) -> MapRegistry:
+    """Load the maps the config allows and validate the per-remediation tables.
+
+    Every command that reads the configuration goes through here, so an invalid
+    option table fails the same way everywhere: one :class:`ConfigError` naming the key.
+    """
+    registry = load_maps(
+        allow=config.maps.allow, strict=config.strict_maps, rule_choices=config.rules
+    )
+    config.validate_remediations(registry.remediations)
+    return registry
 
 
 def load_maps(

@@ -20,28 +20,14 @@ from types import TracebackType
 
 from .aws.credentials import AwsProvider
 from .config import Config
-from .errors import ConfigError
 from .ingest.lacework import LaceworkClient
 from .metrics import Metrics
 from .model import Mode
 from .notify import Notifiers
 from .pipeline.engine import Engine
-from .plugins import MapRegistry, load_maps, load_notifiers
+from .plugins import MapRegistry, load_notifiers, load_registry
 from .redact import register as register_secrets
 from .store import SqliteStore, Store
-
-
-def load_registry(config: Config) -> MapRegistry:
-    """Load the maps the config allows and validate the per-remediation tables.
-
-    Every command that reads the configuration goes through here, so an invalid
-    option table fails the same way everywhere: one :class:`ConfigError` naming the key.
-    """
-    registry = load_maps(
-        allow=config.maps.allow, strict=config.strict_maps, rule_choices=config.rules
-    )
-    config.validate_remediations(registry.remediations)
-    return registry
 
 
 def lacework_client(config: Config) -> LaceworkClient | None:
@@ -50,18 +36,6 @@ def lacework_client(config: Config) -> LaceworkClient | None:
     if not (cfg.base_url or cfg.key_id or cfg.resolved_secret()):
         return None
     return LaceworkClient.from_config(cfg)
-
-
-def require_webhook_token(config: Config) -> str:
-    """The webhook token ``serve`` needs; a ConfigError when it is missing or short."""
-    token = config.server.resolved_webhook_token()
-    if not token:
-        raise ConfigError(
-            "server.webhook_token (or server.webhook_token_file) is required to serve"
-        )
-    if len(token) < 16:
-        raise ConfigError("server.webhook_token: use at least 16 random characters")
-    return token
 
 
 class Runtime:

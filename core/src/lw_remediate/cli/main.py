@@ -13,20 +13,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+import structlog
 
 from ..config import Config, load_config
-from ..errors import ConfigError, LwRemediateError
+from ..errors import ConfigError, LwRemediateError, StartupError
 from ..logs import configure_logging
 from ..model import Mode, Status
 from ..operate.control import action_dict
-from ..plugins import MapRegistry, load_maps
+from ..operate.startup import run_checks, run_online_checks
+from ..plugins import MapRegistry, load_maps, load_registry
 from ..policy import IamPolicy
 from ..redact import RedactingStream
 from ..rules import alias_of, shares_new_id
-from ..runtime import Runtime, load_registry, require_webhook_token
+from ..runtime import Runtime
 from .control import control_commands
 from .options import config_option, echo_json, json_option
 from .sweep import sweep_command
+
+log = structlog.get_logger(__name__)
 
 
 def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
@@ -38,12 +42,13 @@ def _load(config_path: str | None) -> tuple[Config, MapRegistry]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--log-level",
-    default="warning",
-    show_default=True,
+    default=None,
+    show_default="info for serve, warning for the other commands",
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
 @click.version_option(package_name="lw-remediate", prog_name="lw-remediate")
-def cli(log_level: str) -> None:
+@click.pass_context
+def cli(ctx: click.Context, log_level: str | None) -> None:
     """Fix the AWS misconfigurations behind Lacework compliance alerts."""
     # Everything the CLI prints goes through redaction by value: the secrets of the
     # configuration a command loads are masked in its output, whatever prints them.
@@ -51,6 +56,10 @@ def cli(log_level: str) -> None:
         stream = getattr(sys, name)
         if not isinstance(stream, RedactingStream):
             setattr(sys, name, RedactingStream(stream))
+    # The daemon's journal shows its start line and every action at the default level;
+    # a one-shot command's stderr only what went wrong.
+    if log_level is None:
+        log_level = "info" if ctx.invoked_subcommand == "serve" else "warning"
     configure_logging(level=log_level)
 
 
@@ -278,8 +287,10 @@ def serve_command(config_path: str | None, host: str | None, port: int | None) -
     from ..web.server import create_app, run
 
     config = load_config(config_path)
-    require_webhook_token(config)
-    app = create_app(Runtime(config))
+    startup = run_checks(config)  # the checks `config check` runs: one line, exit 2
+    for note in startup.notes:
+        log.warning("startup_note", detail=note)
+    app = create_app(Runtime(config, registry=startup.registry))
     run(app, host=host or config.server.host, port=port if port is not None else config.server.port)
 
 
@@ -379,17 +390,35 @@ def config_group() -> None:
 
 @config_group.command("check")
 @config_option
-def config_check_command(config_path: str | None) -> None:
-    """Validate a configuration file against the installed maps; name the bad key."""
-    config, registry = _load(config_path)
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also try the Lacework API key, the AWS credentials and role, the Slack URL "
+    "(nothing is posted or changed).",
+)
+def config_check_command(config_path: str | None, online: bool) -> None:
+    """Run every check `serve` runs before it starts; name the bad key.
+
+    Exit status 0: `serve` would start with this configuration (and, with --online, its
+    dependencies answer); 2: the first problem, as one line on stderr.
+    """
+    config = load_config(config_path)
+    startup = run_checks(config)
+    if online:
+        asyncio.run(run_online_checks(startup))
+    registry = startup.registry
+    assert registry is not None  # the maps check loaded it
     modes: dict[str, int] = {}
     for rid in registry.remediations:
         modes[config.mode_for(rid).value] = modes.get(config.mode_for(rid).value, 0) + 1
     summary = ", ".join(f"{n} {m}" for m, n in sorted(modes.items()))
     source = config.source or "(defaults and environment)"
-    click.echo(f"{source}: OK; {len(registry.remediations)} remediations ({summary})")
-    if not config.server.resolved_webhook_token():
-        click.echo("note: no server.webhook_token; `serve` will refuse to start", err=True)
+    for note in startup.notes:
+        click.echo(f"note: {note}", err=True)
+    checked = "start-up and online checks" if online else "start-up checks"
+    click.echo(
+        f"{source}: OK ({checked} passed); {len(registry.remediations)} remediations ({summary})"
+    )
 
 
 @cli.command("demo")
@@ -433,6 +462,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
     except ConfigError as exc:
         click.echo(f"lw-remediate: config error: {exc}", err=True)
+        sys.exit(2)
+    except StartupError as exc:
+        click.echo(f"lw-remediate: cannot start: {exc}", err=True)
         sys.exit(2)
     except LwRemediateError as exc:
         click.echo(f"lw-remediate: {exc}", err=True)

@@ -207,6 +207,21 @@ class LaceworkClient:
 
     # -- API ----------------------------------------------------------------------------
 
+    async def verify(self) -> None:
+        """Get an access token: proves the account, the key id and the secret.
+
+        Raises :class:`LaceworkAuthError` when the key is rejected,
+        :class:`LaceworkUnavailable` after ``max_attempts`` transient failures.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._ensure_token()
+                return
+            except _Transient as exc:
+                await self._back_off(f"POST {TOKEN_PATH}", TOKEN_PATH, attempt, exc)
+
     async def alert_details(self, alert_id: str) -> dict[str, Any]:
         """``GET /api/v2/Alerts/{alert_id}?scope=Details``: the ``data`` object."""
         alert_id = str(alert_id).strip()

@@ -46,6 +46,10 @@ log = structlog.get_logger(__name__)
 SESSION_POLICY_LIMIT = 2048
 
 
+#: Outcomes logged at warning: the daemon tried and did not get there.
+_WARN_STATUSES = frozenset({"failed", "unverified"})
+
+
 class EnrichmentPending(Exception):
     """The alert cannot be enriched yet (API unavailable); it stays queued.
 
@@ -521,7 +525,8 @@ class Engine:
             status=status, remediation_id=record.remediation_id or "-"
         ).inc()
         self.metrics.action_latency.labels(mode=str(record.mode)).observe(seconds)
-        log.info(
+        emit = log.warning if status in _WARN_STATUSES else log.info
+        emit(
             "action_finished",
             rule_id=v.rule_id,
             resource_arn=v.resource_arn,

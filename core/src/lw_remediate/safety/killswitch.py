@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class KillSwitchState:
@@ -74,8 +76,15 @@ class KillSwitch:
     def turn_on(self, *, by: str, reason: str, now: float) -> KillSwitchState:
         """Create the file atomically (a reader never sees half of it)."""
         directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".kill-switch-", dir=directory)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".kill-switch-", dir=directory)
+        except OSError as exc:
+            raise ConfigError(
+                f"safety.kill_switch_file: cannot create {self.path}: "
+                f"{exc.strerror or type(exc).__name__} (the switch is NOT on; "
+                f"`touch {self.path}` as a user who can write there also stops every apply)"
+            ) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump({"by": by, "reason": reason, "at": now}, fh)

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..errors import StartupError
 from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
 from ..redact import redact, redact_value
 from .base import ActionRow, AuditEvent, StoreJournal
@@ -167,7 +168,11 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             return conn
 
         loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(self._executor, _open)
+        try:
+            self._conn = await loop.run_in_executor(self._executor, _open)
+        except (sqlite3.Error, OSError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise StartupError(f"store.path: cannot open {self.path}: {reason}") from None
 
     async def close(self) -> None:
         if self._conn is None:

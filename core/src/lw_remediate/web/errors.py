@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from ..errors import ConfigError
 from ..operate.control import ControlError
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except ControlError as exc:
         return error_response(exc.status, str(exc))
+    except ConfigError as exc:  # a configured path that cannot be used (the kill-switch file)
+        return error_response(409, str(exc))
     except Exception as exc:
         log.exception("request_failed", route=_route(request), error=type(exc).__name__)
         return error_response(503, "temporarily unable to accept the request; retry later")

@@ -8,13 +8,16 @@ contexts. The inbox commit happens before the 202.
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StartupError
 from ..ingest.alerts import PayloadError, Shape, parse_payload
 from ..ingest.body import BodyError, decode_json_body
 from ..operate.control import Control
@@ -170,5 +173,29 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def run(app: web.Application, *, host: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT; shutdown finishes or re-queues in-flight work."""
-    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10)
+    """Serve until SIGTERM/SIGINT; shutdown finishes or re-queues in-flight work.
+
+    An address that cannot be bound is a :class:`StartupError` naming it (one line,
+    exit status 2 on the CLI), not a traceback.
+    """
+
+    def listening(_banner: str) -> None:  # aiohttp calls it once every site is bound
+        log.info("listening", url=f"http://{host}:{port}", host=host, port=port)
+
+    try:
+        web.run_app(
+            app, host=host, port=port, access_log=None, print=listening, shutdown_timeout=10
+        )
+    except OSError as exc:
+        if not _is_bind_error(exc):
+            raise
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
+        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def _is_bind_error(exc: OSError) -> bool:
+    return isinstance(exc, socket.gaierror) or exc.errno in {
+        errno.EADDRINUSE,
+        errno.EADDRNOTAVAIL,
+        errno.EACCES,
+    }
