@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pydantic
 import pytest
 
@@ -12,6 +14,26 @@ ROLE = "arn:aws:iam::123456789012:role/cloudtrail-to-cwl"
 GROUP = "cloudtrail/123456789012/main"
 GROUP_ARN = f"arn:aws:logs:us-east-1:123456789012:log-group:{GROUP}:*"
 OPTIONS = {"log_group_name": "cloudtrail/{account}/{trail}", "delivery_role_arn": ROLE}
+
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def role(admin_client):
+    """The delivery role ROLE, trusted by CloudTrail."""
+    admin_client("iam").create_role(
+        RoleName="cloudtrail-to-cwl", AssumeRolePolicyDocument=json.dumps(TRUST)
+    )
 
 
 @pytest.fixture
@@ -104,6 +126,37 @@ async def test_revert_refuses_when_the_delivery_changed_since(
     with pytest.raises(ResourceChanged):
         await revert_action(REMEDIATION, record, options=OPTIONS)
     assert cwl(cloudtrail) == (other, ROLE)
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "message"),
+    [
+        ("arn:aws:iam::123456789012:role/missing", "does not exist"),
+        ("arn:aws:iam::123456789012:role/ec2-only", "does not trust cloudtrail.amazonaws.com"),
+    ],
+    ids=["missing", "untrusted"],
+)
+async def test_an_unusable_delivery_role_is_refused(
+    role_arn,
+    message,
+    admin_client,
+    cloudtrail,
+    logs,
+    trail,
+    trail_violation,
+    run_remediation,
+    writes,
+):
+    ec2_trust = json.loads(json.dumps(TRUST).replace("cloudtrail", "ec2"))
+    admin_client("iam").create_role(
+        RoleName="ec2-only", AssumeRolePolicyDocument=json.dumps(ec2_trust)
+    )
+    logs.create_log_group(logGroupName=GROUP)
+    options = {**OPTIONS, "delivery_role_arn": role_arn}
+    record = await run_remediation(REMEDIATION, trail_violation("AWS_CIS_2_4"), options=options)
+    assert record.status is Status.REFUSED
+    assert message in record.detail
+    assert writes(record) == [] and cwl(cloudtrail) == (None, None)
 
 
 def test_options_are_validated():

@@ -61,7 +61,20 @@ async def test_log_file_validation(trail, trail_violation, least_privilege):
     assert trail_resources(report) == {trail}
 
 
-async def test_cloudwatch_logs_with_a_created_group(trail, trail_violation, least_privilege):
+async def test_cloudwatch_logs_with_a_created_group(
+    admin_client, trail, trail_violation, least_privilege
+):
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    admin_client("iam").create_role(RoleName="ct-cwl", AssumeRolePolicyDocument=json.dumps(trust))
     rem = cloudwatch_logs.REMEDIATION
     options = {
         "log_group_name": "cloudtrail/{account}",

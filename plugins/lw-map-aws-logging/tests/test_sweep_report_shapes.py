@@ -164,6 +164,19 @@ def seeded(admin_client):
         Policy=json.dumps({"Version": "2012-10-17", "Statement": [logging_write]}),
     )
     admin_client("cloudtrail").create_trail(Name="main", S3BucketName=TRAIL_BUCKET)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    admin_client("iam").create_role(
+        RoleName="cloudtrail-to-cwl", AssumeRolePolicyDocument=json.dumps(trust)
+    )
     return admin_client("kms").create_key(Policy=json.dumps(CLOUDTRAIL_KEY_POLICY))["KeyMetadata"][
         "Arn"
     ]

@@ -2,7 +2,7 @@
 
 The log group and the delivery role are options: lw-remediate never guesses them. The
 role (trusted by ``cloudtrail.amazonaws.com``, allowed ``logs:CreateLogStream`` and
-``logs:PutLogEvents`` on the group) must exist; the log group is created only when
+``logs:PutLogEvents`` on the group) must exist and trust CloudTrail (checked first); the log group is created only when
 ``create_log_group`` says so (with ``retention_days`` if set), otherwise it must exist.
 Undo clears the trail's CloudWatch Logs settings (or restores the previous ones); a log
 group the action created stays, with the events already delivered.
@@ -10,13 +10,16 @@ group the action created stays, with the events already delivered.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import pydantic
 
 from lw_remediate import (
+    Arn,
     Change,
     IamPolicy,
     Remediation,
@@ -26,10 +29,21 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import ANY, LOG_GROUP, TRAIL, check_template, fill, refuse_without, unless
+from .._aws import (
+    ANY,
+    LOG_GROUP,
+    TRAIL,
+    allows_service,
+    as_list,
+    check_template,
+    fill,
+    refuse_without,
+    unless,
+)
 from .._trail import TrailUpdate, Wanted
 
 ID = "logging.attach_trail_cloudwatch_logs"
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
 _ROLE_RE = re.compile(r"^arn:[a-z-]+:iam::(\d{12}|\{account\}):role/[\w+=,.@/-]+$")
 _NAME_FIELDS = {"account", "region", "trail"}
 
@@ -104,6 +118,7 @@ async def _wanted(
     region = ctx.aws.region
     name = fill(options.log_group_name, violation, region, trail=str(trail.get("Name")))
     role = options.delivery_role_arn.replace("{account}", violation.account_id)
+    await require_delivery_role(ctx, role)
     arn = group_arn(violation, region, name)
     changes: list[Change] = []
     notes: list[str] = []
@@ -121,6 +136,25 @@ async def _wanted(
         notes.append(f"undo leaves log group {name} (created by this action) and its events")
     settings = {"CloudWatchLogsLogGroupArn": arn, "CloudWatchLogsRoleArn": role}
     return Wanted(settings, changes, {"create": None if exists else name}, notes)
+
+
+async def require_delivery_role(ctx: RemediationContext[Any], role: str) -> None:
+    """Refuse unless the delivery role exists and trusts CloudTrail (AWS would otherwise
+    reject the update, or delivery would fail silently)."""
+    async with ctx.aws.client("iam") as iam:
+        found = await unless(iam.get_role(RoleName=Arn.parse(role).resource_name), "NoSuchEntity")
+    if found is None:
+        raise RemediationRefused(f"delivery role {role} (delivery_role_arn) does not exist")
+    trust = found["Role"].get("AssumeRolePolicyDocument") or {}
+    if isinstance(trust, str):
+        trust = json.loads(unquote(trust))
+    if not any(
+        allows_service(s, CLOUDTRAIL, "sts:AssumeRole") for s in as_list(trust.get("Statement"))
+    ):
+        raise RemediationRefused(
+            f"delivery role {role} does not trust {CLOUDTRAIL} (sts:AssumeRole in its trust "
+            "policy); CloudTrail could not deliver with it"
+        )
 
 
 async def _prepare(ctx: RemediationContext[Any], data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -161,13 +195,15 @@ UPDATE = TrailUpdate(
 
 
 def option_policy(options: Options) -> IamPolicy:
-    """Passing the delivery role to CloudTrail; creating the log group if asked."""
+    """Reading the delivery role and passing it to CloudTrail; creating the log group if
+    asked."""
     policy = IamPolicy()
     if options.delivery_role_arn:
+        policy += IamPolicy.allow(["iam:GetRole"], [options.delivery_role_arn])
         policy += IamPolicy.allow(
             ["iam:PassRole"],
             [options.delivery_role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
+            conditions={"StringEquals": {"iam:PassedToService": CLOUDTRAIL}},
         )
     if options.create_log_group:
         actions = ["logs:CreateLogGroup"]
