@@ -14,6 +14,9 @@ Known moto gaps worked around here (and only here, never in product code):
   ignores conditions. :func:`moto_view` turns a declared policy into what moto can
   evaluate: non-S3 resources become ``*``, conditions are dropped. Resource scoping
   of those calls is checked by the kit itself against the recorded calls.
+* moto authorises CloudWatch calls under the service's endpoint prefix
+  (``monitoring:PutMetricAlarm``), not the IAM prefix (``cloudwatch:PutMetricAlarm``):
+  :func:`moto_view` grants each declared ``cloudwatch:`` action under both names.
 """
 
 from __future__ import annotations
@@ -70,12 +73,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: IAM prefix -> the prefix moto checks the same actions under, where they differ.
+_MOTO_PREFIXES: dict[str, str] = {"cloudwatch": "monitoring"}
+
+
+def _as_moto_checks(action: str) -> tuple[str, ...]:
+    prefix, _, name = action.partition(":")
+    alias = _MOTO_PREFIXES.get(prefix.lower())
+    return (action, f"{alias}:{name}") if alias else (action,)
+
+
 def moto_view(policy: IamPolicy, *, account: str, partition: str = "aws") -> dict[str, Any]:
     """The declared policy as moto can evaluate it (see the module docstring)."""
     statements: list[PolicyStatement] = []
     for st in policy.statements:
         s3 = tuple(a for a in st.actions if a.lower().startswith("s3:"))
-        other = tuple(a for a in st.actions if not a.lower().startswith("s3:"))
+        other = tuple(
+            alias
+            for a in st.actions
+            if not a.lower().startswith("s3:")
+            for alias in _as_moto_checks(a)
+        )
         if s3:
             statements.append(PolicyStatement(s3, st.resources))
         if other:
