@@ -24,6 +24,7 @@ from lw_map_aws_logging.remediations import (
     config_recorder,
     key_rotation,
     log_file_validation,
+    metric_alarms,
     sns_subscribers,
     trail_all_regions,
     trail_bucket,
@@ -284,3 +285,31 @@ async def test_sns_subscribers_runbook(admin_client, account_violation, least_pr
     await least_privilege.run(
         sns_subscribers.REMEDIATION, account_violation("AWS_CIS_3_15"), expect=Status.MANUAL
     )
+
+
+async def test_metric_filter_and_alarm(
+    admin_client, cloudtrail, trail, account_violation, least_privilege
+):
+    admin_client("logs").create_log_group(logGroupName="cloudtrail/main")
+    cloudtrail.update_trail(
+        Name="main",
+        IsMultiRegionTrail=True,
+        CloudWatchLogsLogGroupArn="arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail/main:*",
+        CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/ct-cwl",
+    )
+    sns = admin_client("sns")
+    topic = sns.create_topic(Name="cis-alarms")["TopicArn"]
+    # moto confirms an email subscription at once: the alarm notifies somebody.
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="secops@example.com")
+    report = await least_privilege.run(
+        metric_alarms.REMEDIATION,
+        account_violation("AWS_CIS_3_4"),
+        options={"sns_topic_arn": "arn:aws:sns:{region}:{account}:cis-alarms"},
+        revert=True,
+    )
+    assert {c.resource for c in report.calls if c.action == "cloudwatch:PutMetricAlarm"} == {
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:IAMPolicyChanges"
+    }
+    assert {c.resource for c in report.calls if c.action == "logs:PutMetricFilter"} == {
+        "arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail/main"
+    }
