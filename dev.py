@@ -27,6 +27,7 @@ PACKAGES = [
     "plugins/lw-map-cis-iam",
     "plugins/lw-map-aws-network",
     "plugins/lw-map-aws-logging",
+    "plugins/lw-map-aws-services",
 ]
 INPUTS = [
     ROOT / "requirements-dev.txt",
@@ -35,6 +36,7 @@ INPUTS = [
     ROOT / "plugins/lw-map-cis-iam/pyproject.toml",
     ROOT / "plugins/lw-map-aws-network/pyproject.toml",
     ROOT / "plugins/lw-map-aws-logging/pyproject.toml",
+    ROOT / "plugins/lw-map-aws-services/pyproject.toml",
 ]
 
 

@@ -1,0 +1,1 @@
+"""One module per remediation (or per family of rules sharing one engine)."""
