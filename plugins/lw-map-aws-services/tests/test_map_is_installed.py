@@ -48,6 +48,25 @@ ALL_SERVICES_RULES = (
 )
 
 
+#: Legacy id -> lacework-global id (aws-rules.md); LW_AWS_SERVERLESS_3 has no new id.
+NEW_IDS = {
+    **{
+        f"LW_AWS_GENERAL_SECURITY_{n}": f"lacework-global-{g}"
+        for n, g in zip(range(1, 9), (89, 90, 160, 171, 91, 92, 182, 183), strict=True)
+    },
+    "LW_AWS_RDS_1": "lacework-global-93",
+    "LW_AWS_NETWORKING_37": "lacework-global-102",
+    "LW_AWS_SERVERLESS_1": "lacework-global-179",
+    "LW_AWS_SERVERLESS_2": "lacework-global-180",
+    "LW_AWS_SERVERLESS_4": "lacework-global-143",
+    "LW_AWS_SERVERLESS_5": "lacework-global-144",
+    **{
+        f"LW_AWS_ELASTICSEARCH_{n}": f"lacework-global-{g}"
+        for n, g in zip(range(1, 5), (122, 123, 124, 161), strict=True)
+    },
+}
+
+
 def _registry():
     return load_maps(allow=["lw-map-aws-services"], strict=True)
 
@@ -74,6 +93,15 @@ def test_rules_and_manual_flags(rid):
     assert rem.manual_by_default is manual
 
 
+def test_both_id_forms_reach_the_same_remediation():
+    registry = _registry()
+    assert set(NEW_IDS) == ALL_SERVICES_RULES - {"LW_AWS_SERVERLESS_3"}
+    for legacy, new in NEW_IDS.items():
+        [by_legacy] = registry.index.lookup(legacy).remediations
+        [by_new] = registry.index.lookup(new).remediations
+        assert by_legacy is by_new, (legacy, new)
+
+
 def test_maps_cli_lists_every_services_rule():
     result = subprocess.run(
         [sys.executable, "-c", "from lw_remediate.cli import main; main()", "maps", "--json"],
@@ -88,5 +116,7 @@ def test_maps_cli_lists_every_services_rule():
     listed = {r["id"]: r for r in services["remediations"]}
     assert set(listed) == set(EXPECTED)
     assert {rule["rule_id"] for r in listed.values() for rule in r["rules"]} == ALL_SERVICES_RULES
+    aliases = {rule["rule_id"]: rule["alias"] for r in listed.values() for rule in r["rules"]}
+    assert {k: v for k, v in aliases.items() if v} == NEW_IDS
     for rid, (_, manual) in EXPECTED.items():
         assert listed[rid]["manual_by_default"] is manual, rid
