@@ -6,6 +6,9 @@ Maps build ``Remediation`` objects and return them from the
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata as md
+import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import pydantic
 import structlog
 
+from ._markers import ENTRY_POINT_GROUP
 from .calls import AwsCall
 from .errors import RemediationDeclarationError
 from .model import ActionRecord, CheckResult, Plan, VerifyResult, Violation
@@ -43,6 +47,7 @@ class RemediationOptions(pydantic.BaseModel):
 
 
 OptionsT = TypeVar("OptionsT", bound=RemediationOptions)
+ResultT = TypeVar("ResultT")
 
 
 @dataclass
@@ -76,6 +81,32 @@ ApplyFn = Callable[[RemediationContext[Any], Plan], Awaitable[Mapping[str, Any]]
 VerifyFn = Callable[[RemediationContext[Any], Violation], Awaitable[VerifyResult]]
 RevertFn = Callable[[RemediationContext[Any], ActionRecord], Awaitable[str]]
 PolicyFn = Callable[[Any], IamPolicy]
+
+#: The coroutine hooks of a remediation, in lifecycle order.
+HOOKS = ("check", "plan", "apply", "verify", "revert")
+
+
+def _is_coroutine_function(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
+
+
+def _describe_callable(fn: Any) -> str:
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return f"{name} ({'a plain function' if callable(fn) else type(fn).__name__})"
+
+
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
+    """Top-level package -> distributions: the maps' entry points first (they name editable
+    installs too), then every installed distribution's top-level packages."""
+    found: dict[str, list[str]] = {k: list(v) for k, v in md.packages_distributions().items()}
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.dist is not None:
+            found[ep.value.split(".", 1)[0].split(":", 1)[0]] = [ep.dist.name]
+    return found
+
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9]*_[a-z0-9_]+$")
 
@@ -172,6 +203,9 @@ class Remediation:
         separate role).
     :param aws_calls: :class:`~lw_remediate.AwsCall` declarations: the IAM action or
         resource of calls the core's call table gets wrong or cannot know.
+    :param irreversible: ``apply`` makes a change nothing can restore, so it records no
+        before-image and has no ``revert`` (the test kit fails any other remediation
+        whose ``apply`` writes to AWS without ``ctx.record_before``).
     """
 
     id: str
@@ -195,11 +229,26 @@ class Remediation:
     privilege_sensitive: bool = False
     aws_calls: tuple[AwsCall, ...] = ()
     rule_ids: tuple[RuleId, ...] = ()
+    irreversible: bool = False
 
     def __post_init__(self) -> None:
         if not _ID_RE.match(self.id):
             raise RemediationDeclarationError(
                 f"remediation id {self.id!r} is not of the form <set>.<verb>_<object>"
+            )
+        for hook in HOOKS:
+            fn = getattr(self, hook)
+            if fn is not None and not _is_coroutine_function(fn):
+                raise RemediationDeclarationError(
+                    f"{self.id}: {hook} must be a coroutine function (async def), "
+                    f"got {_describe_callable(fn)}"
+                )
+        object.__setattr__(self, "aws_calls", tuple(self.aws_calls))
+        if not all(isinstance(c, AwsCall) for c in self.aws_calls):
+            raise RemediationDeclarationError(f"{self.id}: aws_calls must hold AwsCall objects")
+        if self.irreversible and self.revert is not None:
+            raise RemediationDeclarationError(
+                f"{self.id}: declared irreversible, yet it declares revert"
             )
         declared = tuple(d if isinstance(d, RuleId) else RuleId(str(d)) for d in self.rule_ids)
         object.__setattr__(self, "rule_ids", declared)
@@ -208,10 +257,18 @@ class Remediation:
         if not rules:
             raise RemediationDeclarationError(f"{self.id}: declares no rule ids")
         object.__setattr__(self, "rules", tuple(dict.fromkeys(rules)))
-        if not issubclass(self.options, RemediationOptions):
+        if not (isinstance(self.options, type) and issubclass(self.options, RemediationOptions)):
             raise RemediationDeclarationError(
                 f"{self.id}: options must subclass lw_remediate.RemediationOptions"
             )
+        try:
+            self.options()
+        except pydantic.ValidationError as exc:
+            missing = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+            raise RemediationDeclarationError(
+                f"{self.id}: every option needs a safe default; "
+                f"{self.options.__name__} has none for: {', '.join(missing) or exc}"
+            ) from exc
         if self.auto_remediable:
             if self.apply is None or self.verify is None:
                 raise RemediationDeclarationError(
@@ -225,6 +282,24 @@ class Remediation:
             raise RemediationDeclarationError(f"{self.id}: manual_when needs a runbook")
         if self.revert is not None and self.apply is None:
             raise RemediationDeclarationError(f"{self.id}: revert without apply")
+
+    @property
+    def origin(self) -> str:
+        """The distribution (or, failing that, the module) that declares this remediation."""
+        module = getattr(inspect.unwrap(self.check), "__module__", None) or "?"
+        package = module.split(".", 1)[0]
+        dists = _distributions().get(package)
+        return dists[0] if dists else module
+
+    def expect(self, hook: str, result: object, expected: type[ResultT]) -> ResultT:
+        """``result`` if it is what ``hook`` must return; otherwise a clear error naming the
+        map, the remediation and the hook (instead of an AttributeError further on)."""
+        if isinstance(result, expected):
+            return result
+        raise RemediationDeclarationError(
+            f"map {self.origin}: remediation {self.id}: {hook} returned "
+            f"{type(result).__name__}, not {expected.__name__}"
+        )
 
     @property
     def set_name(self) -> str:

@@ -16,8 +16,23 @@ import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..aws.session import AwsSession
-from ..errors import ApplyPaused, RemediationError, RemediationRefused, RevertNotSupported
-from ..model import ActionRecord, Mode, Plan, Status, Verification, Violation
+from ..errors import (
+    ApplyPaused,
+    RemediationDeclarationError,
+    RemediationError,
+    RemediationRefused,
+    RevertNotSupported,
+)
+from ..model import (
+    ActionRecord,
+    CheckResult,
+    Mode,
+    Plan,
+    Status,
+    Verification,
+    VerifyResult,
+    Violation,
+)
 from ..remediation import Remediation, RemediationContext, RemediationOptions
 
 
@@ -47,7 +62,7 @@ def describe_error(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return (
         text
-        if isinstance(exc, RemediationRefused | RemediationError)
+        if isinstance(exc, RemediationRefused | RemediationError | RemediationDeclarationError)
         else f"{type(exc).__name__}: {text}"
     )
 
@@ -184,14 +199,14 @@ class Runner:
     ) -> ActionRecord:
         violation = record.violation
         record.state = "checking"
-        check = await remediation.check(ctx, violation)
+        check = remediation.expect("check", await remediation.check(ctx, violation), CheckResult)
         if not check.present:
             return await self._finish(record, Status.RESOLVED, check.detail or "already compliant")
         if remediation.is_manual(ctx.options):
             return await self._finish(
                 record, Status.MANUAL, remediation.render_runbook(violation, ctx.options)
             )
-        plan = await remediation.plan(ctx, violation)
+        plan = remediation.expect("plan", await remediation.plan(ctx, violation), Plan)
         record.plan = plan
         if not plan.changes:
             return await self._finish(record, Status.RESOLVED, plan.summary or "nothing to change")
@@ -222,12 +237,18 @@ class Runner:
             await self.guard(record)
         record.state = "applying"
         await self.journal.save(record)  # written before the first AWS write it permits
-        after = await remediation.apply(ctx, record.plan)
+        after = remediation.expect(
+            "apply",
+            await remediation.apply(ctx, record.plan),
+            Mapping,  # type: ignore[type-abstract]  # any mapping is an after-image
+        )
         record.after_image = dict(after)
         record.state = "applied"
         await self.journal.save(record)
         try:
-            result = await remediation.verify(ctx, record.violation)
+            result = remediation.expect(
+                "verify", await remediation.verify(ctx, record.violation), VerifyResult
+            )
         except Exception as exc:  # noqa: BLE001 - the change was made; only its check failed
             return await self._unverified_after_apply(record, exc)
         record.verification = result.status
@@ -279,7 +300,9 @@ class Runner:
             ctx = self._context(remediation, record, options, aws, dry_run=False)
             try:
                 async with asyncio.timeout(self.timeout):
-                    result = await remediation.verify(ctx, record.violation)
+                    result = remediation.expect(
+                        "verify", await remediation.verify(ctx, record.violation), VerifyResult
+                    )
             except Exception as exc:  # noqa: BLE001 - fall through to a full re-run
                 self.log.warning(
                     "resume_verify_failed", action_id=record.id, error=describe_error(exc)
@@ -347,7 +370,7 @@ class Runner:
         ctx = self._context(remediation, record, options, aws, dry_run=False)
         try:
             async with asyncio.timeout(self.timeout):
-                detail = await remediation.revert(ctx, record)
+                detail = remediation.expect("revert", await remediation.revert(ctx, record), str)
         finally:
             await _close_clients(ctx)
         record.status = Status.REVERTED

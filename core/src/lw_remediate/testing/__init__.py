@@ -8,6 +8,7 @@ the ``testing`` extra gives every test suite the fixtures ``moto_server``,
 
 from __future__ import annotations
 
+from .contract import BeforeImageMissing, check_before_image
 from .fake_lacework import FakeLacework
 from .least_privilege import (
     LeastPrivilege,
@@ -19,11 +20,13 @@ from .moto import MotoServer, moto_view
 from .violations import make_violation
 
 __all__ = [
+    "BeforeImageMissing",
     "FakeLacework",
     "LeastPrivilege",
     "LeastPrivilegeError",
     "LeastPrivilegeReport",
     "MotoServer",
+    "check_before_image",
     "make_violation",
     "moto_view",
     "validate_actions",

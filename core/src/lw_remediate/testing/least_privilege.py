@@ -24,6 +24,7 @@ from ..model import ActionRecord, Mode, RecordedCall, Status, Violation
 from ..pipeline.runner import Runner
 from ..policy import IamPolicy, action_matches
 from ..remediation import Remediation, RemediationOptions
+from .contract import check_before_image
 from .moto import MotoServer, iam_enforcement
 
 
@@ -124,6 +125,7 @@ class LeastPrivilege:
             )
             report.record = record
             report.calls.extend(record.calls)
+            check_before_image(remediation, record)
             if record.status is not expect:
                 raise LeastPrivilegeError(
                     f"{remediation.id} ended {record.status} (expected {expect}) under its "

@@ -18,6 +18,7 @@ from ..aws.session import AwsSession
 from ..model import ActionRecord, Mode, Violation
 from ..pipeline.runner import Runner
 from ..remediation import Remediation
+from .contract import check_before_image
 from .fake_lacework import FakeLacework
 from .least_privilege import LeastPrivilege
 from .moto import DEFAULT_ACCOUNT, DEFAULT_REGION, MotoServer
@@ -106,7 +107,9 @@ def least_privilege(moto_server: MotoServer) -> LeastPrivilege:
 def run_remediation(moto_server: MotoServer) -> Callable[..., Any]:
     """``await run_remediation(REMEDIATION, violation, mode="auto", options={...})``.
 
-    Runs the core's lifecycle as an admin principal and returns the ActionRecord.
+    Runs the core's lifecycle as an admin principal and returns the ActionRecord. Fails
+    (:class:`~lw_remediate.testing.BeforeImageMissing`) when the run wrote to AWS without
+    recording a before-image, unless the remediation is declared irreversible.
     """
 
     async def _run(
@@ -119,13 +122,15 @@ def run_remediation(moto_server: MotoServer) -> Callable[..., Any]:
         session = moto_server.session(
             account=violation.account_id, region=violation.region or DEFAULT_REGION
         )
-        return await Runner(timeout=60).run(
+        record = await Runner(timeout=60).run(
             remediation,
             violation,
             aws=session,
             mode=Mode(mode),
             options=remediation.parse_options(options or {}),
         )
+        check_before_image(remediation, record)
+        return record
 
     return _run
 
