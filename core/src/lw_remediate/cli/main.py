@@ -27,6 +27,7 @@ from ..redact import RedactingStream
 from ..rules import alias_of, shares_new_id
 from ..runtime import Runtime
 from .control import control_commands
+from .new_map import new_map_command
 from .options import config_option, echo_json, json_option
 from .sweep import sweep_command
 
@@ -438,6 +439,7 @@ def demo_command(timeout: float) -> None:
 
 
 cli.add_command(sweep_command)
+cli.add_command(new_map_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
