@@ -23,6 +23,8 @@ from lw_remediate import (
     hookimpl,
 )
 from lw_remediate.config import Config, load_config
+from lw_remediate.errors import NotificationFailed
+from lw_remediate.metrics import Metrics
 from lw_remediate.notify import Notifiers
 from lw_remediate.notify.slack import SlackNotifier, parse_retry_after, slack_message
 from lw_remediate.plugins import load_notifiers
@@ -180,36 +182,58 @@ async def test_a_429_waits_for_retry_after(slack):
     assert len(slack.received) == 2
 
 
-async def test_only_one_retry_then_the_failure_is_logged(slack):
-    slack.script = [(503, {}, "down"), (502, {}, "still down"), (200, {}, "ok")]
+async def test_retries_back_off_then_the_failure_is_raised_logged_and_counted(slack):
+    slack.script = [(503, {}, "down"), (502, {}, "down"), (502, {}, "still down"), (200, {}, "ok")]
     notifier = SlackNotifier(slack.url)
-    _no_sleep(notifier)
-    with structlog.testing.capture_logs() as logs:
-        await notifier.notify(OUTCOME)  # does not raise
-    assert len(slack.received) == 2
-    [failed] = [e for e in logs if e["event"] == "notify_failed"]
-    assert failed["http_status"] == 502 and failed["attempts"] == 2
-    assert failed["error"] == "HTTP 502: still down"
+    waits = _no_sleep(notifier)
+    with pytest.raises(NotificationFailed) as caught:
+        await notifier.notify(OUTCOME)
+    assert len(slack.received) == 3
+    assert waits == [notifier.retry_delay, 2 * notifier.retry_delay]  # exponential backoff
+    assert str(caught.value) == "HTTP 502: still down"
+    assert caught.value.fields == {"http_status": 502, "attempts": 3}
 
 
 async def test_a_client_error_is_not_retried(slack):
     slack.script = [(404, {}, "no_service")]
     notifier = SlackNotifier(slack.url)
-    with structlog.testing.capture_logs() as logs:
+    with pytest.raises(NotificationFailed, match=r"^HTTP 404: no_service$"):
         await notifier.notify(OUTCOME)
     assert len(slack.received) == 1
-    assert [e["error"] for e in logs if e["event"] == "notify_failed"] == ["HTTP 404: no_service"]
 
 
 async def test_a_retry_after_beyond_the_budget_is_not_waited_for(slack):
     slack.script = [(429, {"Retry-After": "30"}, ""), (200, {}, "ok")]
     notifier = SlackNotifier(slack.url, timeout=5)
     waits = _no_sleep(notifier)
-    with structlog.testing.capture_logs() as logs:
+    with pytest.raises(NotificationFailed, match="exceeds the 5s budget"):
         await notifier.notify(OUTCOME)
     assert waits == [] and len(slack.received) == 1
+
+
+async def test_failures_are_counted_and_kept_as_the_notifier_state(slack):
+    slack.script = [(404, {}, "no_service"), (200, {}, "ok")]
+    metrics = Metrics()
+    notifiers = Notifiers([SlackNotifier(slack.url)], metrics=metrics)
+    with structlog.testing.capture_logs() as logs:
+        await notifiers.send(OUTCOME)
     [failed] = [e for e in logs if e["event"] == "notify_failed"]
-    assert "exceeds the 5s budget" in failed["error"]
+    assert (failed["error"], failed["http_status"], failed["attempts"]) == (
+        "HTTP 404: no_service",
+        404,
+        1,
+    )
+    state = metrics.dependencies["notify.slack"]
+    assert (state.state, state.failures) == ("failing", 1)
+    assert state.detail == "outcome not delivered: HTTP 404: no_service"
+    text = metrics.render().decode()
+    assert 'lw_remediate_notify_failures_total{notifier="slack"} 1.0' in text
+    assert 'lw_remediate_dependency_up{dependency="notify.slack"} 0.0' in text
+    await notifiers.send(OUTCOME)  # Slack recovered
+    assert metrics.dependencies["notify.slack"].state == "ok"
+    text = metrics.render().decode()
+    assert 'lw_remediate_notifications_sent_total{notifier="slack"} 1.0' in text
+    assert 'lw_remediate_dependency_up{dependency="notify.slack"} 1.0' in text
 
 
 async def test_statuses_filter_outcomes_but_not_other_kinds(slack):

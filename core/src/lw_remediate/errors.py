@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LwRemediateError(Exception):
     """Base class of every error raised by lw-remediate."""
@@ -14,6 +16,15 @@ class ConfigError(LwRemediateError):
 class StartupError(LwRemediateError):
     """The daemon cannot start (a port in use, a store it cannot open); the message says
     what and names the path or address. The CLI prints it as one line, exit status 2."""
+
+
+class NotificationFailed(LwRemediateError):
+    """A notifier gave up on one notification, after its own retries. The fan-out logs
+    it (``notify_failed``, with ``fields``), counts it and shows it on ``/readyz``."""
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class MapLoadError(LwRemediateError):

@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+import datetime
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+@dataclass(frozen=True)
+class DependencyState:
+    """What the daemon last saw of one dependency (``/readyz`` shows it)."""
+
+    #: ``ok`` or ``failing``.
+    state: str
+    #: Why it failed (one line, no secrets), empty when ok.
+    detail: str
+    #: Since when (epoch seconds) it has been in this state.
+    since: float
+    #: When it was last seen (epoch seconds).
+    checked: float
+    #: Failures in a row.
+    failures: int
+    #: It cannot recover without an operator (readiness fails).
+    fatal: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "detail": self.detail,
+            "since": _iso(self.since),
+            "checked": _iso(self.checked),
+            "failures": self.failures,
+            "fatal": self.fatal,
+        }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(timespec="seconds")
 
 
 class Metrics:
@@ -58,6 +93,46 @@ class Metrics:
             "Times the supervisor restarted a crashed worker",
             registry=self.registry,
         )
+
+        self.dependency_up = Gauge(
+            "lw_remediate_dependency_up",
+            "1 when the dependency last answered as expected, 0 when it last failed",
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.notifications_sent = Counter(
+            "lw_remediate_notifications_sent",
+            "Notifications delivered, by notifier",
+            ["notifier"],
+            registry=self.registry,
+        )
+        self.notify_failures = Counter(
+            "lw_remediate_notify_failures",
+            "Notifications that could not be delivered (after the notifier's retries)",
+            ["notifier"],
+            registry=self.registry,
+        )
+        #: Dependency name -> its last known state (``/readyz`` shows them).
+        self.dependencies: dict[str, DependencyState] = {}
+
+    def dependency_ok(self, name: str) -> None:
+        """``name`` (``lacework``, ``notify.slack``, ...) just answered as expected."""
+        self._set_dependency(name, "ok", "", fatal=False)
+
+    def dependency_failed(self, name: str, detail: str, *, fatal: bool = False) -> None:
+        """``name`` just failed. ``fatal``: it cannot work until an operator acts (the
+        Lacework key was rejected), and ``/readyz`` answers 503 until it recovers."""
+        self._set_dependency(name, "failing", detail, fatal=fatal)
+
+    def _set_dependency(self, name: str, state: str, detail: str, *, fatal: bool) -> None:
+        old = self.dependencies.get(name)
+        now = time.time()
+        failures = 0
+        if state == "failing":
+            failures = 1 + (old.failures if old and old.state == "failing" else 0)
+        since = old.since if old and old.state == state else now
+        self.dependencies[name] = DependencyState(state, detail, since, now, failures, fatal)
+        self.dependency_up.labels(dependency=name).set(1 if state == "ok" else 0)
 
     def received(self, shape: str, result: str) -> Any:
         """The alerts-received counter child for (shape, result), cached (hot path)."""

@@ -16,11 +16,15 @@ and the demo all run through it.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from types import TracebackType
+
+import structlog
 
 from .aws.credentials import AwsProvider
 from .config import Config
-from .ingest.lacework import LaceworkClient
+from .ingest.lacework import LaceworkAuthError, LaceworkClient, LaceworkError
 from .metrics import Metrics
 from .model import Mode
 from .notify import Notifiers
@@ -28,6 +32,8 @@ from .pipeline.engine import Engine
 from .plugins import MapRegistry, load_notifiers, load_registry
 from .redact import register as register_secrets
 from .store import SqliteStore, Store
+
+log = structlog.get_logger(__name__)
 
 
 def lacework_client(config: Config) -> LaceworkClient | None:
@@ -66,10 +72,11 @@ class Runtime:
         )
         self.aws = AwsProvider(config.aws)
         self.lacework = lacework_client(config)
-        self.notifiers = Notifiers(
-            load_notifiers(config.notify, allow=config.maps.allow, strict=config.strict_maps)
-        )
         self.metrics = Metrics()
+        self.notifiers = Notifiers(
+            load_notifiers(config.notify, allow=config.maps.allow, strict=config.strict_maps),
+            metrics=self.metrics,
+        )
         self.engine = Engine(
             config=config,
             registry=self.registry,
@@ -85,6 +92,40 @@ class Runtime:
                 else trust_payload_resources
             ),
         )
+
+    async def verify_lacework(
+        self,
+        *,
+        first_delay: float = 2.0,
+        max_delay: float = 300.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Get a Lacework API token, trying again with backoff until one is issued.
+
+        Each result is the ``lacework`` dependency's state (``/readyz``, ``/metrics``):
+        a rejected key is fatal (readiness fails until it is fixed), an outage is not
+        (alerts are kept in the inbox meanwhile). Returns once the key works; the
+        daemon keeps serving all along.
+        """
+        if self.lacework is None:
+            return
+        delay = first_delay
+        while True:
+            try:
+                await self.lacework.verify()
+            except LaceworkAuthError as exc:
+                self.metrics.dependency_failed("lacework", str(exc), fatal=True)
+                error = str(exc)
+            except LaceworkError as exc:
+                self.metrics.dependency_failed("lacework", str(exc))
+                error = str(exc)
+            else:
+                self.metrics.dependency_ok("lacework")
+                log.info("lacework_verified")
+                return
+            log.warning("lacework_unverified", error=error, retry_in=delay)
+            await sleep(delay)
+            delay = min(delay * 2, max_delay)
 
     async def open(self) -> Runtime:
         """Open the store (a no-op when it is open already)."""

@@ -5,10 +5,13 @@ The webhook URL is a secret (anyone holding it can post to the channel): it is
 never logged, never part of an error message, and never in ``repr``.
 
 Delivery: one POST of a JSON message (``text`` for the notification preview plus
-``blocks``), retried once on 5xx, 429 or a refused connection, after the server's
-``Retry-After`` when given. The whole delivery, retry included, fits in
-``timeout_seconds``; a retry that would not fit is not attempted. Failures are
-logged (``notify_failed``) and never raised: a notification must not fail an action.
+``blocks``), retried on 5xx, 429 or a refused connection up to ``max_attempts`` in
+all, with exponential backoff (``retry_delay``, doubling) or after the server's
+``Retry-After`` when given. The whole delivery, retries included, fits in
+``timeout_seconds``; a retry that would not fit is not attempted. A delivery that
+fails raises :class:`~lw_remediate.errors.NotificationFailed`; the fan-out
+(:class:`~lw_remediate.notify.Notifiers`) logs it (``notify_failed``), counts it and
+shows it on ``/readyz``: a notification never fails an action.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import yarl
 
 from .._markers import hookimpl
 from ..config import SlackConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, NotificationFailed
 from ..notification import Notification, NotificationKind, Notifier
 
 log = structlog.get_logger(__name__)
@@ -236,13 +239,16 @@ class SlackNotifier:
         timeout: float = 8.0,
         statuses: Iterable[str] | None = None,
         retry_delay: float = 1.0,
+        max_attempts: int = 3,
     ) -> None:
         """Validate the URL (``https``, or ``http`` on a loopback host only).
 
         :param webhook_url: the incoming-webhook URL (a secret).
         :param timeout: seconds for the whole delivery, retry included.
         :param statuses: send outcomes only with these statuses (other kinds always).
-        :param retry_delay: seconds before the retry when the server gives no Retry-After.
+        :param retry_delay: seconds before the first retry when the server gives no
+            Retry-After; doubles for each further retry.
+        :param max_attempts: attempts in all (the first included).
         """
         url = yarl.URL(webhook_url)
         if not url.host or not (
@@ -257,6 +263,7 @@ class SlackNotifier:
         self.timeout = timeout
         self.statuses = frozenset(statuses) if statuses is not None else None
         self.retry_delay = retry_delay
+        self.max_attempts = max_attempts
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __repr__(self) -> str:
@@ -274,7 +281,7 @@ class SlackNotifier:
         return text
 
     async def notify(self, notification: Notification) -> None:
-        """Deliver one notification; log (never raise) when delivery fails."""
+        """Deliver one notification; :class:`NotificationFailed` when it cannot."""
         if not self.wants(notification):
             return
         payload = slack_message(notification)
@@ -294,9 +301,10 @@ class SlackNotifier:
                     )
                     return
                 error = result.error
-                if attempts >= 2 or not result.retryable:
+                if attempts >= self.max_attempts or not result.retryable:
                     break
-                wait = result.retry_after if result.retry_after is not None else self.retry_delay
+                backoff = self.retry_delay * 2 ** (attempts - 1)
+                wait = result.retry_after if result.retry_after is not None else backoff
                 # Leave the retry at least a second of its own.
                 if loop.time() + wait + 1.0 > deadline:
                     error += (
@@ -311,14 +319,7 @@ class SlackNotifier:
                     error=self._scrub(result.error),
                 )
                 await self._sleep(wait)
-        log.warning(
-            "notify_failed",
-            notifier=self.name,
-            kind=str(notification.kind),
-            http_status=result.status,
-            attempts=attempts,
-            error=self._scrub(error),
-        )
+        raise NotificationFailed(self._scrub(error), http_status=result.status, attempts=attempts)
 
     async def _post(
         self, session: aiohttp.ClientSession, payload: dict[str, Any], remaining: float

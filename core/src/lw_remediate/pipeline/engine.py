@@ -307,16 +307,21 @@ class Engine:
             details = await self.lacework.alert_details(alert.event_id)
         except LaceworkNotFound as exc:
             self.metrics.enrich_failures.labels(reason="not_found").inc()
+            self.metrics.dependency_ok("lacework")  # it answered
             raise EnrichmentPending(f"Lacework has no alert {alert.event_id} (yet): {exc}") from exc
         except LaceworkAuthError as exc:
             self.metrics.enrich_failures.labels(reason="auth").inc()
+            self.metrics.dependency_failed("lacework", str(exc), fatal=True)
             raise EnrichmentPending(f"Lacework API rejected the credentials: {exc}") from exc
         except LaceworkUnavailable as exc:
             self.metrics.enrich_failures.labels(reason="unavailable").inc()
+            self.metrics.dependency_failed("lacework", str(exc))
             raise EnrichmentPending(str(exc), retry_after=exc.retry_after) from exc
         except LaceworkError as exc:
             self.metrics.enrich_failures.labels(reason="unavailable").inc()
+            self.metrics.dependency_failed("lacework", str(exc))
             raise EnrichmentPending(str(exc)) from exc
+        self.metrics.dependency_ok("lacework")
         return violations_from_alert_details(details)
 
     # -- match, gate, dispatch -----------------------------------------------------------

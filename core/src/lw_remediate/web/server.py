@@ -8,6 +8,8 @@ contexts. The inbox commit happens before the 202.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import os
 import socket
@@ -106,16 +108,34 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """200 when the daemon can take alerts and act on them; 503 with the failing check.
+
+    ``dependencies`` holds the last result per dependency (``lacework``,
+    ``notify.<channel>``): a rejected Lacework key fails readiness (no alert can be
+    enriched until an operator fixes it); an outage or a failing notifier does not,
+    and makes the status ``degraded`` with the reason.
+    """
     ready = request.app[READY]
     engine = request.app[ENGINE]
+    dependencies = engine.metrics.dependencies
     checks = {
         "store": engine.store.is_open,
         "maps": bool(engine.registry.remediations) and ready.get("maps", False),
         "worker": WORKER in request.app and request.app[WORKER].alive,
     }
+    if engine.lacework is not None:
+        lw = dependencies.get("lacework")
+        checks["lacework"] = not (lw is not None and lw.state == "failing" and lw.fatal)
+    ok = all(checks.values())
+    degraded = any(d.state == "failing" for d in dependencies.values())
     return web.json_response(
-        {"ready": all(checks.values()), "checks": checks},
-        status=200 if all(checks.values()) else 503,
+        {
+            "ready": ok,
+            "status": "not ready" if not ok else "degraded" if degraded else "ready",
+            "checks": checks,
+            "dependencies": {name: d.to_dict() for name, d in sorted(dependencies.items())},
+        },
+        status=200 if ok else 503,
     )
 
 
@@ -155,6 +175,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> web.Application:
     if run_worker:
         app.cleanup_ctx.append(_worker_ctx)
         app.cleanup_ctx.append(housekeeping_ctx)
+        app.cleanup_ctx.append(_lacework_ctx)
     app.cleanup_ctx.append(sweeps_ctx)
     return app
 
@@ -170,6 +191,16 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     await worker.start()
     yield
     await worker.stop(timeout=engine.config.remediation.timeout_seconds)
+
+
+async def _lacework_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Verify the Lacework key in the background (with backoff): the port is bound and
+    alerts are accepted whatever Lacework answers."""
+    task = asyncio.create_task(app[RUNTIME].verify_lacework())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def run(app: web.Application, *, host: str, port: int) -> None:
