@@ -18,11 +18,21 @@ async def test_rds_key_runbook_and_gone(db_instance, violation, run_remediation,
     rule = "LW_AWS_GENERAL_SECURITY_4"
     record = await run_remediation(manual.RDS_KEY, violation(rule, RDS_ARN))
     assert record.status is Status.RESOLVED
-    db_instance(StorageEncrypted=True)
+    db_instance(StorageEncrypted=True)  # moto: KmsKeyId "default_kms_key_id", no such key
     record = await run_remediation(manual.RDS_KEY, violation(rule, RDS_ARN))
     assert record.status is Status.MANUAL
     assert f"--db-instance-identifier {RDS_ARN}" in record.detail
     assert writes(record) == []
+
+
+async def test_rds_on_a_customer_key_is_resolved(
+    admin_client, db_instance, violation, run_remediation
+):
+    key = admin_client("kms").create_key()["KeyMetadata"]["Arn"]
+    db_instance(StorageEncrypted=True, KmsKeyId=key)
+    record = await run_remediation(manual.RDS_KEY, violation("LW_AWS_GENERAL_SECURITY_4", RDS_ARN))
+    assert record.status is Status.RESOLVED, record.detail
+    assert key in record.detail
 
 
 async def test_heartbleed_certificate_runbook_and_gone(
@@ -94,6 +104,15 @@ async def test_domain_runbooks_and_gone(
     assert writes(record) == []
     record = await run_remediation(remediation, violation(rule, arn.replace("search", "gone")))
     assert record.status is Status.RESOLVED
+
+
+async def test_domain_on_a_customer_key_is_resolved(
+    admin_client, domain, violation, run_remediation
+):
+    key = admin_client("kms").create_key()["KeyMetadata"]["KeyId"]
+    arn = domain("search", EncryptionAtRestOptions={"Enabled": True, "KmsKeyId": key})
+    record = await run_remediation(manual.DOMAIN_KEY, violation("LW_AWS_ELASTICSEARCH_4", arn))
+    assert record.status is Status.RESOLVED, record.detail
 
 
 async def test_domain_in_a_vpc_is_resolved(ec2, domain, violation, run_remediation):

@@ -6,7 +6,8 @@ certificate from before Heartbleed), LW_AWS_SERVERLESS_1 (Lambda with admin priv
 (domain not in a VPC) and 4 (domain encrypted with the AWS-managed key). Each ends
 ``manual`` with a runbook. ``check`` re-reads the state first where an API exposes it
 cheaply and resolves a violation that is gone (resource deleted, function out of its VPC,
-role no longer shared, domain moved into a VPC, certificate reissued). They never write.
+role no longer shared, domain moved into a VPC, certificate reissued, RDS instance or
+domain on a customer managed key). They never write.
 What ``check`` found (key, role, functions, VPC) is in the structured log event
 ``services_manual_finding``.
 """
@@ -41,6 +42,15 @@ def _tail(violation: Violation) -> str:
     return violation.arn.resource.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
+async def _customer_managed(ctx: RemediationContext[Any], key: str | None) -> bool:
+    """True when ``key`` is a customer managed KMS key (False: AWS managed, none, unknown)."""
+    if not key:
+        return False
+    async with ctx.aws.client("kms") as kms:
+        response = await or_none(kms.describe_key(KeyId=key))
+    return bool(response) and response["KeyMetadata"].get("KeyManager") == "CUSTOMER"
+
+
 async def check_rds_key(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
     ident = _tail(violation)
     async with ctx.aws.client("rds") as rds:
@@ -49,10 +59,13 @@ async def check_rds_key(ctx: RemediationContext[Any], violation: Violation) -> C
     if not instances:
         return CheckResult.compliant(f"RDS instance {ident} no longer exists")
     db = instances[0]
-    _found(ctx, violation, encrypted=db.get("StorageEncrypted"), kms_key=db.get("KmsKeyId"))
+    key = db.get("KmsKeyId") if db.get("StorageEncrypted") else None
+    if await _customer_managed(ctx, key):
+        return CheckResult.compliant(f"RDS instance {ident} is encrypted with customer key {key}")
+    _found(ctx, violation, encrypted=db.get("StorageEncrypted"), kms_key=key)
     return CheckResult.violating(
         f"RDS instance {ident}: storage encrypted={bool(db.get('StorageEncrypted'))}, "
-        f"key {db.get('KmsKeyId') or 'none'}; Lacework's finding stands"
+        f"key {key or 'none'} is not a customer managed key"
     )
 
 
@@ -137,10 +150,15 @@ async def check_domain_key(ctx: RemediationContext[Any], violation: Violation) -
     if domain is None:
         return CheckResult.compliant(f"domain {_tail(violation)} no longer exists")
     options = domain.get("EncryptionAtRestOptions") or {}
-    _found(ctx, violation, encrypted=options.get("Enabled"), kms_key=options.get("KmsKeyId"))
+    key = options.get("KmsKeyId") if options.get("Enabled") else None
+    if await _customer_managed(ctx, key):
+        return CheckResult.compliant(
+            f"domain {_tail(violation)} is encrypted with customer key {key}"
+        )
+    _found(ctx, violation, encrypted=options.get("Enabled"), kms_key=key)
     return CheckResult.violating(
         f"domain {_tail(violation)}: encryption at rest {bool(options.get('Enabled'))}, key "
-        f"{options.get('KmsKeyId') or 'none'}; Lacework's finding stands"
+        f"{key or 'none'} is not a customer managed key"
     )
 
 
@@ -225,6 +243,8 @@ def _manual(
     )
 
 
+#: Whether the key is customer managed (KeyManager).
+_KEY_READ = IamPolicy.allow(["kms:DescribeKey"], ["arn:{partition}:kms:{region}:{account}:key/*"])
 _LAMBDA_READ = IamPolicy.allow(["lambda:GetFunctionConfiguration"], [FUNCTION])
 
 RDS_KEY = _manual(
@@ -233,7 +253,7 @@ RDS_KEY = _manual(
     "Re-create an RDS instance encrypted with a customer managed key (manual: migration)",
     "rds:db",
     check_rds_key,
-    IamPolicy.allow(["rds:DescribeDBInstances"], [DB_INSTANCE]),
+    IamPolicy.allow(["rds:DescribeDBInstances"], [DB_INSTANCE]) + _KEY_READ,
 )
 HEARTBLEED_CERTIFICATE = _manual(
     "LW_AWS_GENERAL_SECURITY_6",
@@ -283,7 +303,7 @@ DOMAIN_KEY = _manual(
     "Re-create an Elasticsearch/OpenSearch domain with a customer managed key (manual)",
     "es:domain",
     check_domain_key,
-    IamPolicy.allow(["es:DescribeDomain"], [DOMAIN]),
+    IamPolicy.allow(["es:DescribeDomain"], [DOMAIN]) + _KEY_READ,
 )
 
 REMEDIATIONS: tuple[Remediation, ...] = (
