@@ -174,3 +174,46 @@ def test_an_exemption_by_a_rule_id_a_map_declares_is_accepted(tmp_path):
         environ={},
     )
     config.validate_remediations(registry.remediations)
+
+
+# -- where a bad value came from (issue 18) ---------------------------------------------
+
+
+def test_an_unknown_key_is_called_that(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[aws]\nregoin = 'eu-west-1'\n")
+    with pytest.raises(ConfigError, match=r"^aws\.regoin: unknown key$"):
+        load_config(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"LW_REMEDIATE_SERVER_PORT": "eighty"},
+            "server.port: Input should be a valid integer, unable to parse string as an "
+            "integer (from the environment variable LW_REMEDIATE_SERVER_PORT)",
+        ),
+        (
+            {"LW_REMEDIATE_AWS_REGOIN": "eu-west-1"},
+            "aws.regoin: unknown key (from the environment variable LW_REMEDIATE_AWS_REGOIN)",
+        ),
+        (
+            {"LW_REMEDIATE_AWS_ACCOUNTS": "1234"},
+            "aws.accounts: Value error, '1234' is not a 12-digit AWS account id (from the "
+            "environment variable LW_REMEDIATE_AWS_ACCOUNTS)",
+        ),
+    ],
+)
+def test_errors_from_the_environment_name_the_variable(tmp_path, environ, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, environ=environ)
+    assert str(caught.value) == message
+
+
+def test_a_bad_value_in_the_file_does_not_blame_the_environment(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\nport = 'eighty'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"LW_REMEDIATE_AWS_REGION": "eu-west-1"})
+    assert "environment" not in str(caught.value)

@@ -498,7 +498,7 @@ def test_a_broken_installed_plugin_does_not_stop_the_notifiers(broken_map_dir, m
     ("toml", "message"),
     [
         ("[notify]\nteams = 3\n", "notify.teams: Input should be a valid dictionary"),
-        ('[notify.slack]\nwebhok_url = "x"\n', "notify.slack.webhok_url: Extra inputs"),
+        ('[notify.slack]\nwebhok_url = "x"\n', "notify.slack.webhok_url: unknown key"),
         ('[notify.slack]\nstatuses = ["done"]\n', "notify.slack.statuses.0: Input should be"),
     ],
 )

@@ -398,11 +398,24 @@ class Config(_Section):
                 )
 
 
-def _first_error(exc: pydantic.ValidationError, *, prefix: str = "") -> str:
+def _first_error(
+    exc: pydantic.ValidationError,
+    *,
+    prefix: str = "",
+    origins: Mapping[tuple[str, ...], str] | None = None,
+) -> str:
+    """``<key>: <reason>`` for the first error; ``origins`` names the environment
+    variable a key came from (key path -> variable name)."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     key = ".".join(p for p in (prefix, loc) if p)
-    return f"{key}: {err['msg']}"
+    # pydantic's wording for a key the schema does not have
+    message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+    path = tuple(str(p) for p in err["loc"])
+    variable = next((name for k, name in (origins or {}).items() if path[: len(k)] == k), None)
+    if variable:
+        message += f" (from the environment variable {variable})"
+    return f"{key}: {message}"
 
 
 _MODE_SECTION_KEYS = set(RemediationDefaults.model_fields)
@@ -422,7 +435,9 @@ def _split_remediation_table(data: dict[str, Any]) -> None:
     data["remediations"] = per
 
 
-def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Apply the environment to ``data``; return which key each variable set."""
+    origins: dict[tuple[str, ...], str] = {}
     lw = data.setdefault("lacework", {})
     for env, key in (
         ("LW_ACCOUNT", "account"),
@@ -432,6 +447,7 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     ):
         if environ.get(env):
             lw[key] = environ[env]
+            origins[("lacework", key)] = env
     sections = {
         "SERVER": "server",
         "LACEWORK": "lacework",
@@ -449,6 +465,7 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         rest = name[len(ENV_PREFIX) :]
         if rest == "STRICT_MAPS":
             data["strict_maps"] = value.lower() in {"1", "true", "yes", "on"}
+            origins[("strict_maps",)] = name
             continue
         section, _, key = rest.partition("_")
         if section in sections and key:
@@ -458,6 +475,8 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
                 target[key] = [v.strip() for v in value.split(",") if v.strip()]
             else:
                 target[key] = value
+            origins[(sections[section], key)] = name
+    return origins
 
 
 def load_config(
@@ -478,11 +497,11 @@ def load_config(
         except OSError as exc:
             raise ConfigError(f"{path}: {exc.strerror}") from None
     _split_remediation_table(data)
-    _env_overrides(data, environ)
+    origins = _env_overrides(data, environ)
     try:
         config = Config.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(_first_error(exc)) from None
+        raise ConfigError(_first_error(exc, origins=origins)) from None
     config.source = str(path) if path else None
     register_secrets(config.secret_values())
     return config

@@ -17,13 +17,17 @@ and the demo all run through it.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import structlog
 
 from .aws.credentials import AwsProvider
 from .config import Config
+from .errors import ConfigError
 from .ingest.lacework import LaceworkAuthError, LaceworkClient, LaceworkError
 from .metrics import Metrics
 from .model import Mode
@@ -42,6 +46,42 @@ def lacework_client(config: Config) -> LaceworkClient | None:
     if not (cfg.base_url or cfg.key_id or cfg.resolved_secret()):
         return None
     return LaceworkClient.from_config(cfg)
+
+
+#: Sections a reload does not change (the running values stay until a restart).
+_RESTART_SECTIONS = ("server", "store", "lacework")
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What a configuration reload changed."""
+
+    source: str | None
+    #: Top-level sections that differ (``remediations``, ``safety``, ...).
+    changed: list[str]
+    #: ``<remediation id>: <old mode> -> <new mode>`` for each mode that changed.
+    modes: list[str]
+    #: Changed settings that keep their running value until a restart.
+    restart_needed: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "changed": self.changed,
+            "modes": self.modes,
+            "restart_needed": self.restart_needed,
+            "notes": self.notes,
+        }
+
+    def describe(self) -> str:
+        what = ", ".join(self.changed) if self.changed else "nothing changed"
+        text = f"configuration reloaded from {self.source or '(environment)'}: {what}"
+        if self.modes:
+            text += "; modes " + "; ".join(self.modes)
+        if self.restart_needed:
+            text += f"; needs a restart to apply: {', '.join(self.restart_needed)}"
+        return text
 
 
 class Runtime:
@@ -126,6 +166,68 @@ class Runtime:
             log.warning("lacework_unverified", error=error, retry_in=delay)
             await sleep(delay)
             delay = min(delay * 2, max_delay)
+
+    async def reload(self, *, by: str, via: str) -> Reloaded:
+        """Read the configuration file again and use it, as ``serve`` would start with it.
+
+        The new file goes through the start-up checks first: when it fails them the
+        running configuration stays, the reason is logged and audited, and
+        :class:`ConfigError` says why. Otherwise modes, options, rules, exemptions,
+        budgets, safety, AWS and notification settings apply to every action from now
+        on; ``[server]``, ``[store]``, ``[lacework]`` and ``[remediation] concurrency``
+        keep their running values until a restart (the answer lists them). Audited as
+        ``config_reloaded`` / ``config_reload_failed`` with ``by``.
+        """
+        from .config import load_config
+        from .operate.startup import run_checks
+
+        source = self.config.source
+        try:
+            new = load_config(source) if source else load_config(environ=os.environ)
+            startup = run_checks(new)
+        except ConfigError as exc:
+            log.warning("config_reload_failed", error=str(exc), by=by, via=via, source=source)
+            await self.engine.safety.audit(
+                "config_reload_failed",
+                f"{exc}; the running configuration is kept",
+                actor=by,
+                data={"via": via, "source": source},
+            )
+            raise
+        assert startup.registry is not None  # the maps check loaded it
+        old = self.config
+        kept = {s: getattr(old, s) for s in _RESTART_SECTIONS}
+        restart = [s for s in _RESTART_SECTIONS if getattr(new, s) != kept[s]]
+        if new.remediation.concurrency != old.remediation.concurrency:
+            restart.append("remediation.concurrency")
+        remediation = new.remediation.model_copy(
+            update={"concurrency": old.remediation.concurrency}
+        )
+        new = new.model_copy(update={**kept, "remediation": remediation})
+        changed = [
+            name
+            for name in Config.model_fields
+            if name != "source" and getattr(new, name) != getattr(old, name)
+        ]
+        modes = [
+            f"{rid}: {old.mode_for(rid).value} -> {new.mode_for(rid).value}"
+            for rid in sorted(startup.registry.remediations)
+            if rid not in self.registry.remediations or old.mode_for(rid) != new.mode_for(rid)
+        ]
+        self.config = new
+        self.registry = startup.registry
+        self.aws.reconfigure(new.aws)
+        self.notifiers.notifiers = load_notifiers(
+            new.notify, allow=new.maps.allow, strict=new.strict_maps
+        )
+        self.engine.reconfigure(new, startup.registry)
+        register_secrets(new.secret_values())
+        result = Reloaded(source, changed, modes, restart, startup.notes)
+        log.info("config_reloaded", by=by, via=via, **result.to_dict())
+        await self.engine.safety.audit(
+            "config_reloaded", result.describe(), actor=by, data={"via": via, **result.to_dict()}
+        )
+        return result
 
     async def open(self) -> Runtime:
         """Open the store (a no-op when it is open already)."""

@@ -35,6 +35,13 @@ class AwsProvider:
         #: Every AssumeRole request made: (role ARN, session policy or None). For tests/audit.
         self.assumed: list[tuple[str, Mapping[str, Any] | None]] = []
 
+    def reconfigure(self, config: AwsConfig) -> None:
+        """Use ``config`` from now on (a configuration reload); cached credentials go."""
+        self.config = config
+        self._cache.clear()
+        self._bases.clear()
+        self._caller_account = None
+
     def _base(self, region: str) -> AwsSession:
         """The daemon's own credentials (default chain), one session per region: creating
         a botocore session costs tens of milliseconds, and AssumeRole runs per action."""

@@ -75,7 +75,8 @@ def lw_remediate_notifiers(config: Mapping[str, Any]) -> list[Notifier]:
         # Not str(exc): pydantic quotes the input, which may be the webhook URL.
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"notify.slack.{loc}: {err['msg']}") from None
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(f"notify.slack.{loc}: {message}") from None
     if not settings.configured:
         return []
     url = settings.resolved_url()

@@ -103,8 +103,20 @@ class Engine:
         self._inflight: set[asyncio.Task[Any]] = set()
         #: The gates, in order (:mod:`lw_remediate.safety.gates`); others may be appended.
         self.gates: list[Gate] = standard_gates(config, self.safety)
+        self._standard_gates = len(self.gates)
         #: ``time.monotonic()`` of the worker loop's last round (its liveness).
         self.heartbeat: float | None = None
+
+    def reconfigure(self, config: Config, registry: MapRegistry) -> None:
+        """Use ``config`` and ``registry`` for every action from now on (a reload).
+
+        Actions already running finish with what they started with. The store, the
+        Lacework client and the concurrency stay as they are (they need a restart).
+        """
+        self.config = config
+        self.registry = registry
+        self.safety.reconfigure(config)
+        self.gates[: self._standard_gates] = standard_gates(config, self.safety)
 
     # -- ingest ------------------------------------------------------------------------
 

@@ -87,6 +87,13 @@ class Safety:
         self._budget_notified: dict[str, float] = {}
         self._kill_notified: float | None = None
 
+    def reconfigure(self, config: Config) -> None:
+        """Use ``config`` from now on (a configuration reload)."""
+        self.config = config
+        path = config.safety.resolved_kill_switch_file(config.store.path)
+        if path != self.kill_switch.path:
+            self.kill_switch = KillSwitch(path)
+
     # -- audit -----------------------------------------------------------------------
 
     async def audit(

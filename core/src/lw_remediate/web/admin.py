@@ -23,11 +23,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from ..errors import ConfigError
 from ..ingest.body import BodyError, decode_json_body
-from ..operate.control import Actor, BadRequest, Control
+from ..operate.control import Actor, BadRequest, Control, ControlError
 from .auth import admin_auth
 from .errors import Handler, json_response
-from .keys import CONTROL, HOUSEKEEPING
+from .keys import CONTROL, HOUSEKEEPING, RUNTIME
 from .sweeps import add_sweep_routes
 
 log = structlog.get_logger(__name__)
@@ -188,6 +189,19 @@ async def retry_inbox(request: web.Request, control: Control) -> Any:
     return await control.retry_inbox(inbox_id, _actor(request, body))
 
 
+@admin_route
+async def reload_config(request: web.Request, control: Control) -> Any:
+    """Read the configuration file again (validated first; a bad one changes nothing)."""
+    actor = _actor(request, await _body(request))
+    try:
+        result = await request.config_dict[RUNTIME].reload(by=actor.name, via=actor.via)
+    except ConfigError as exc:
+        raise ControlError(
+            f"configuration not reloaded: {exc}; the running configuration is kept"
+        ) from None
+    return result.to_dict()
+
+
 def admin_app() -> web.Application:
     """The ``/admin`` sub-application: its routes behind :func:`admin_auth`."""
     app = web.Application(middlewares=[admin_auth])
@@ -208,6 +222,7 @@ def admin_app() -> web.Application:
     r.add_get("/audit", audit)
     r.add_get("/inbox", list_inbox)
     r.add_post("/inbox/{id}/retry", retry_inbox)
+    r.add_post("/reload", reload_config)
     add_sweep_routes(app)
     return app
 

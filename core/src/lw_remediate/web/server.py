@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -213,6 +214,7 @@ def run(app: web.Application, *, host: str, port: int) -> None:
     def listening(_banner: str) -> None:  # aiohttp calls it once every site is bound
         log.info("listening", url=f"http://{host}:{port}", host=host, port=port)
 
+    app.on_startup.append(_reload_on_sighup)
     try:
         web.run_app(
             app, host=host, port=port, access_log=None, print=listening, shutdown_timeout=10
@@ -222,6 +224,25 @@ def run(app: web.Application, *, host: str, port: int) -> None:
             raise
         reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+async def _reload_on_sighup(app: web.Application) -> None:
+    """``kill -HUP`` (``systemctl reload``) reloads the configuration file, as the
+    admin API's ``POST /admin/reload`` does; a bad file keeps the running one."""
+    runtime = app[RUNTIME]
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        with contextlib.suppress(ConfigError):  # logged and audited by reload()
+            await runtime.reload(by="SIGHUP", via="signal")
+
+    def on_signal() -> None:
+        task = loop.create_task(reload())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_signal)
 
 
 def _is_bind_error(exc: OSError) -> bool:
