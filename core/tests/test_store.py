@@ -1,41 +1,61 @@
-"""The SQLite store: durable inbox with group commit, dedupe, claims, actions."""
+"""The store contract: every test here runs against SQLite and PostgreSQL (a throwaway
+cluster, see ``lw_remediate.testing.postgres``) unless it names one backend."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 
+import asyncpg
 import pytest
 
 from lw_remediate import ActionRecord, Mode, Plan, Status, Violation
-from lw_remediate.store import SqliteStore
+from lw_remediate.store import PostgresStore, SqliteStore
 
 
-@pytest.fixture
-async def store(tmp_path):
-    s = SqliteStore(str(tmp_path / "s.sqlite3"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = SqliteStore(str(tmp_path / "s.sqlite3"))
+    else:
+        s = PostgresStore(await request.getfixturevalue("postgres_server").create_database())
     await s.open()
     yield s
     await s.close()
 
 
-async def test_enqueue_is_durable_and_dedupes(store, tmp_path):
+async def committed_rows(store, table: str) -> int:
+    """Rows in ``table`` as another connection sees them."""
+    if isinstance(store, SqliteStore):
+        conn = sqlite3.connect(store.path)
+        try:
+            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        finally:
+            conn.close()
+    conn = await asyncpg.connect(store.url)
+    try:
+        return await conn.fetchval(f"SELECT COUNT(*) FROM {table}")
+    finally:
+        await conn.close()
+
+
+async def test_enqueue_is_durable_and_dedupes(store):
     first = await store.enqueue([("classic:1", "classic", "1", {"event_id": "1"})])
     again = await store.enqueue([("classic:1", "classic", "1", {"event_id": "1"})])
     assert first[0][1] is True and again == [(first[0][0], False)]
     # Another connection sees the row at once: it was committed before enqueue returned.
-    conn = sqlite3.connect(str(tmp_path / "s.sqlite3"))
-    assert conn.execute("SELECT COUNT(*) FROM inbox").fetchone() == (1,)
-    conn.close()
+    assert await committed_rows(store, "inbox") == 1
 
 
-async def test_concurrent_deliveries_share_commits(store):
+async def test_concurrent_deliveries_each_get_one_row(store):
     n = 200
     results = await asyncio.gather(
         *(store.enqueue([(f"classic:{i}", "classic", str(i), '{"raw": true}')]) for i in range(n))
     )
-    assert sorted(r[0][0] for r in results) == list(range(1, n + 1))
-    assert store.commits < n / 4, f"{store.commits} commits for {n} concurrent deliveries"
+    assert len({r[0][0] for r in results}) == n and all(r[0][1] for r in results)
+    assert await committed_rows(store, "inbox") == n
+    if isinstance(store, SqliteStore):  # group commit is SQLite's
+        assert store.commits < n / 4, f"{store.commits} commits for {n} concurrent deliveries"
 
 
 async def test_claim_requeue_and_retry(store):

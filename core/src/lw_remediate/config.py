@@ -12,6 +12,7 @@ import datetime
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -111,11 +112,48 @@ class AwsConfig(_Section):
 
 
 class StoreConfig(_Section):
+    """``[store]``: SQLite (``path``, the embedded default) or, with ``url``, the shared
+    PostgreSQL store several instances run on (``LW_REMEDIATE_STORE_URL``)."""
+
     path: str = "lw-remediate.sqlite3"
+    #: ``postgresql://user:password@host:5432/db?sslmode=verify-full``; when set, the
+    #: store is PostgreSQL and ``path`` only places the local kill-switch file.
+    url: pydantic.SecretStr | None = None
+    #: CA bundle the PostgreSQL server's certificate is verified against (TLS on,
+    #: host name checked); without it the URL's ``sslmode`` decides.
+    ssl_root_cert: str | None = None
+    pool_min: int = pydantic.Field(1, ge=0, le=100)
+    pool_max: int = pydantic.Field(10, ge=1, le=100)
+    #: How long an instance's claim on an inbox row or an action outlives its last
+    #: renewal (a live instance renews every third of it); a dead instance's work is
+    #: taken over by another after this long.
+    lease_seconds: float = pydantic.Field(60, ge=1, le=3600)
     #: SQLite durability of each commit. "full" survives power loss; "normal" (WAL)
     #: survives a crash of the daemon or a SIGKILL but may lose the last commits on
     #: power loss, for roughly twice the ingest throughput (bench/ingest.py).
     synchronous: Literal["full", "normal"] = "full"
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _url(cls, value: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        text = value.get_secret_value()
+        if not text.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (use [store] path for SQLite)")
+        return value
+
+    @property
+    def resolved_url(self) -> str | None:
+        return self.url.get_secret_value() if self.url else None
+
+    def url_secrets(self) -> list[str]:
+        """The URL and its password, masked wherever they could be printed."""
+        url = self.resolved_url
+        if not url:
+            return []
+        password = urllib.parse.urlsplit(url).password
+        return [url, *([password] if password else [])]
 
 
 class SlackConfig(_Section):
@@ -331,7 +369,8 @@ class Config(_Section):
 
     def secret_values(self) -> list[str]:
         """Every configured secret that can be read: webhook and admin tokens, the
-        Lacework key id and secret, the Slack webhook URL (for redaction by value)."""
+        Lacework key id and secret, the Slack webhook URL, the store URL and its
+        password (for redaction by value)."""
         getters = (
             self.server.resolved_webhook_token,
             self.server.resolved_admin_token,
@@ -339,7 +378,7 @@ class Config(_Section):
             lambda: self.lacework.key_id,
             self.notify.slack.resolved_url,
         )
-        values: list[str] = []
+        values: list[str] = list(self.store.url_secrets())
         for get in getters:
             try:
                 value = get()

@@ -53,3 +53,7 @@ class RevertNotSupported(RemediationRefused):
 
 class ApplyPaused(LwRemediateError):
     """The kill switch is on: the action is parked before ``apply`` (ends awaiting approval)."""
+
+
+class StoreUnavailable(StartupError):
+    """The PostgreSQL store cannot be opened (unreachable, refused, or a newer schema)."""

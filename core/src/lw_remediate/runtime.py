@@ -35,7 +35,7 @@ from .notify import Notifiers
 from .pipeline.engine import Engine
 from .plugins import MapRegistry, load_notifiers, load_registry
 from .redact import register as register_secrets
-from .store import SqliteStore, Store
+from .store import PostgresStore, SqliteStore, Store
 
 log = structlog.get_logger(__name__)
 
@@ -84,12 +84,28 @@ class Reloaded:
         return text
 
 
+def make_store(config: Config, store_path: str | None = None) -> Store:
+    """The configured store: PostgreSQL when ``[store] url`` is set (and no other SQLite
+    file is asked for), else the SQLite file."""
+    cfg = config.store
+    url = cfg.resolved_url
+    if url and store_path is None:
+        return PostgresStore(
+            url,
+            ssl_root_cert=cfg.ssl_root_cert,
+            pool_min=cfg.pool_min,
+            pool_max=max(cfg.pool_max, cfg.pool_min),
+            lease_seconds=cfg.lease_seconds,
+        )
+    return SqliteStore(store_path or cfg.path, synchronous=cfg.synchronous.upper())
+
+
 class Runtime:
     """Owns the store, the Lacework client, the AWS provider, the notifiers and the
     engine built on them, and their shutdown.
 
     :param registry: the loaded maps (default: :func:`load_registry` of ``config``).
-    :param store_path: another store file than ``[store] path``.
+    :param store_path: another SQLite store file than ``[store] path`` / ``url``.
     :param mode_override: one mode for every remediation (``replay --mode``).
     :param trust_payload_resources: use the resources a payload lists without asking
         the Lacework API (default: ``[lacework] trust_payload_resources``).
@@ -107,9 +123,7 @@ class Runtime:
         self.config = config
         register_secrets(config.secret_values())
         self.registry = registry if registry is not None else load_registry(config)
-        self.store: Store = SqliteStore(
-            store_path or config.store.path, synchronous=config.store.synchronous.upper()
-        )
+        self.store: Store = make_store(config, store_path)
         self.aws = AwsProvider(config.aws)
         self.lacework = lacework_client(config)
         self.metrics = Metrics()

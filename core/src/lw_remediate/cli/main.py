@@ -29,6 +29,7 @@ from ..runtime import Runtime
 from .control import control_commands
 from .new_map import new_map_command
 from .options import config_option, echo_json, json_option
+from .store import store_group
 from .sweep import sweep_command
 
 log = structlog.get_logger(__name__)
@@ -440,6 +441,7 @@ def demo_command(timeout: float) -> None:
 
 cli.add_command(sweep_command)
 cli.add_command(new_map_command)
+cli.add_command(store_group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

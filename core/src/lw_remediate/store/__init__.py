@@ -10,6 +10,15 @@ embedded default. A second backend implements the protocol and is chosen in
 from __future__ import annotations
 
 from .base import ActionRow, AuditEvent, InboxRow, Store, StoreJournal
+from .postgres import PostgresStore
 from .sqlite import SqliteStore
 
-__all__ = ["ActionRow", "AuditEvent", "InboxRow", "SqliteStore", "Store", "StoreJournal"]
+__all__ = [
+    "ActionRow",
+    "AuditEvent",
+    "InboxRow",
+    "PostgresStore",
+    "SqliteStore",
+    "Store",
+    "StoreJournal",
+]

@@ -9,7 +9,6 @@ violations, actions and the audit trail are here.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 import uuid
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import StartupError
-from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
-from ..redact import redact, redact_value
+from ..model import ActionRecord, Violation
 from .base import ActionRow, AuditEvent, StoreJournal
+from .rows import action_record, action_row, audit_event, audit_values, new_action, saved_action
 from .sqlite_inbox import INBOX_MIGRATION, SqliteInboxTables
 from .sqlite_safety import SAFETY_SCHEMA, SqliteSafetyTables
 from .sqlite_sweeps import SWEEP_SCHEMA, SqliteSweepTables
@@ -102,14 +101,6 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_action ON audit (action_id, at);
 """
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -232,22 +223,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
                 "INSERT INTO actions (id, violation_id, inbox_id, remediation_id, rule_id, resource_arn, account_id,"
                 " mode, state, status, detail, violation, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.id,
-                    violation_id,
-                    inbox_id,
-                    record.remediation_id,
-                    record.violation.rule_id,
-                    record.violation.resource_arn,
-                    record.violation.account_id,
-                    str(record.mode),
-                    record.state,
-                    str(record.status) if record.status else None,
-                    record.detail,
-                    json.dumps(record.violation.to_dict()),
-                    now,
-                    now,
-                ),
+                (record.id, violation_id, inbox_id, *new_action(record), now, now),
             )
             return record, True
 
@@ -261,52 +237,15 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             conn.execute(
                 "UPDATE actions SET mode = ?, state = ?, status = ?, detail = ?, plan = ?, before_image = ?,"
                 " after_image = ?, verification = ?, calls = ?, error = ?, updated_at = ? WHERE id = ?",
-                (
-                    str(record.mode),
-                    record.state,
-                    str(record.status) if record.status else None,
-                    redact(record.detail),
-                    _dumps(record.plan.to_dict() if record.plan else None),
-                    _dumps(record.before_image),
-                    _dumps(record.after_image),
-                    str(record.verification) if record.verification else None,
-                    json.dumps(redact_value([c.to_dict() for c in record.calls])),
-                    redact(record.error) if record.error else None,
-                    time.time(),
-                    record.id,
-                ),
+                (*saved_action(record), time.time(), record.id),
             )
 
         await self._run(_save)
 
-    @staticmethod
-    def _record(row: sqlite3.Row) -> ActionRecord:
-        plan = _loads(row["plan"])
-        return ActionRecord(
-            remediation_id=row["remediation_id"],
-            violation=Violation.from_dict(json.loads(row["violation"])),
-            mode=Mode(row["mode"]),
-            status=Status(row["status"]) if row["status"] else None,
-            detail=row["detail"],
-            plan=Plan.from_dict(plan) if plan else None,
-            before_image=_loads(row["before_image"]),
-            after_image=_loads(row["after_image"]),
-            verification=Verification(row["verification"]) if row["verification"] else None,
-            calls=[RecordedCall(**c) for c in json.loads(row["calls"])],
-            error=row["error"],
-            id=row["id"],
-            state=row["state"],
-        )
+    _record = staticmethod(action_record)
 
     def _row(self, row: sqlite3.Row) -> ActionRow:
-        return ActionRow(
-            record=self._record(row),
-            violation_id=row["violation_id"],
-            inbox_id=row["inbox_id"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            approver=row["approver"],
-        )
+        return action_row(row)
 
     async def get_action(self, action_id: str) -> ActionRow | None:
         def _get(conn: sqlite3.Connection) -> ActionRow | None:
@@ -384,14 +323,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
         await self._run(
             lambda c: c.execute(
                 "INSERT INTO audit (at, action_id, actor, kind, detail, data) VALUES (?,?,?,?,?,?)",
-                (
-                    time.time(),
-                    action_id,
-                    actor,
-                    kind,
-                    redact(detail),
-                    redact(json.dumps(data or {}, default=str)),
-                ),
+                (time.time(), action_id, actor, kind, *audit_values(detail, data)),
             )
         )
 
@@ -406,17 +338,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
                 )
             else:
                 rows = conn.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
-            return [
-                AuditEvent(
-                    r["at"],
-                    r["action_id"],
-                    r["actor"],
-                    r["kind"],
-                    r["detail"],
-                    json.loads(r["data"]),
-                )
-                for r in rows.fetchall()
-            ]
+            return [audit_event(r) for r in rows.fetchall()]
 
         return await self._run(_events)
 

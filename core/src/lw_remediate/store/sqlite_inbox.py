@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -18,32 +17,12 @@ from typing import Any, TypeVar
 
 from ..redact import redact
 from .base import InboxRow
+from .rows import inbox_row, stored_body
 
 T = TypeVar("T")
 
 #: Migration of schema version 1 (bodies stored as decoded text) to 2.
 INBOX_MIGRATION = "ALTER TABLE inbox ADD COLUMN body_encoding TEXT"
-
-
-def stored_body(body: Any) -> tuple[bytes, str]:
-    """What the inbox keeps of a body: bytes as received (or the JSON text/value
-    encoded as UTF-8) and the encoding JSON detects in them."""
-    if isinstance(body, bytes | bytearray):
-        raw = bytes(body)
-    elif isinstance(body, str):
-        raw = body.encode("utf-8", "surrogatepass")
-    else:
-        raw = json.dumps(body).encode("utf-8")
-    return raw, json.detect_encoding(raw)
-
-
-def read_body(value: bytes | str, encoding: str | None) -> tuple[bytes, str]:
-    """A stored body back: version-2 rows are bytes with their encoding; version-1 rows
-    are text (a UTF-8 BOM included when the body had one)."""
-    if isinstance(value, str):
-        raw = value.encode("utf-8", "surrogatepass")
-        return raw, json.detect_encoding(raw)
-    return bytes(value), encoding or json.detect_encoding(bytes(value))
 
 
 class SqliteInboxTables:
@@ -117,22 +96,7 @@ class SqliteInboxTables:
         self.commits += 1
         return out
 
-    @staticmethod
-    def _inbox(row: sqlite3.Row) -> InboxRow:
-        raw, encoding = read_body(row["body"], row["body_encoding"])
-        return InboxRow(
-            id=row["id"],
-            delivery_key=row["delivery_key"],
-            shape=row["shape"],
-            event_id=row["event_id"],
-            raw=raw,
-            encoding=encoding,
-            state=row["state"],
-            attempts=row["attempts"],
-            received_at=row["received_at"],
-            next_attempt_at=row["next_attempt_at"],
-            last_error=row["last_error"],
-        )
+    _inbox = staticmethod(inbox_row)
 
     async def claim_due(self, now: float, limit: int) -> list[InboxRow]:
         def _claim(conn: sqlite3.Connection) -> list[InboxRow]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .base import ApprovalRow, ChangeCounts, ChangeRow, ExemptionRow, FlapRow
+from .rows import exemption_row, flap_row
 
 T = TypeVar("T")
 
@@ -59,19 +60,6 @@ CREATE TABLE IF NOT EXISTS notices (key TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 
-def _flap(row: sqlite3.Row) -> FlapRow:
-    return FlapRow(
-        id=row["id"],
-        rule_id=row["rule_id"],
-        account_id=row["account_id"],
-        resource_arn=row["resource_arn"],
-        flagged_at=row["flagged_at"],
-        changes=row["changes"],
-        cleared_at=row["cleared_at"],
-        cleared_by=row["cleared_by"],
-    )
-
-
 def _active_flag(
     conn: sqlite3.Connection, rule_id: str, account_id: str, resource_arn: str
 ) -> FlapRow | None:
@@ -80,7 +68,7 @@ def _active_flag(
         " AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
         (resource_arn, rule_id, account_id),
     ).fetchone()
-    return None if row is None else _flap(row)
+    return None if row is None else flap_row(row)
 
 
 def _resource_changes(
@@ -202,7 +190,7 @@ class SqliteSafetyTables:
         def _list(conn: sqlite3.Connection) -> list[FlapRow]:
             where = "WHERE cleared_at IS NULL" if active_only else ""
             rows = conn.execute(f"SELECT * FROM flapping {where} ORDER BY id DESC")  # noqa: S608
-            return [_flap(r) for r in rows.fetchall()]
+            return [flap_row(r) for r in rows.fetchall()]
 
         return await self._run(_list)
 
@@ -217,7 +205,7 @@ class SqliteSafetyTables:
                 if rule_id is not None:
                     sql += " AND rule_id = ?"
                     args += (rule_id,)
-                rows = [_flap(r) for r in conn.execute(sql, args).fetchall()]
+                rows = [flap_row(r) for r in conn.execute(sql, args).fetchall()]
                 for row in rows:
                     conn.execute(
                         "UPDATE flapping SET cleared_at = ?, cleared_by = ? WHERE id = ?",
@@ -343,17 +331,7 @@ class SqliteSafetyTables:
         def _list(conn: sqlite3.Connection) -> list[ExemptionRow]:
             where = "" if include_removed else "WHERE removed_at IS NULL"
             rows = conn.execute(f"SELECT * FROM exemptions {where} ORDER BY created_at, id")  # noqa: S608
-            return [
-                ExemptionRow(
-                    r["id"],
-                    json.loads(r["spec"]),
-                    r["created_at"],
-                    r["created_by"],
-                    r["removed_at"],
-                    r["removed_by"],
-                )
-                for r in rows.fetchall()
-            ]
+            return [exemption_row(r) for r in rows.fetchall()]
 
         return await self._run(_list)
 

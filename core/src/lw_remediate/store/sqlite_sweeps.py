@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..model import Mode, Status
 from ..redact import redact
 from .base import INTERRUPTED, RUNNING, ActionRow, SweepClaim, SweepPriorRow
+from .rows import prior_row, sweep_row
 
 T = TypeVar("T")
 
@@ -163,25 +163,7 @@ class SqliteSweepTables:
             rows = conn.execute(
                 sql, (tag, *accounts, since if since is not None else float("inf"), tag)
             ).fetchall()
-            return [
-                SweepPriorRow(
-                    rule_id=r["rule_id"],
-                    resource_arn=r["resource_arn"],
-                    account_id=r["account_id"],
-                    reason=r["reason"],
-                    remediation_id=r["remediation_id"],
-                    status=Status(r["status"]) if r["status"] else None,
-                    state=r["state"],
-                    mode=Mode(r["mode"]),
-                    updated_at=float(r["updated_at"]),
-                    this_sweep=bool(r["this_sweep"]),
-                    detail=r["detail"] or "",
-                    call_errors=frozenset(
-                        c["error"] for c in json.loads(r["calls"] or "[]") if c.get("error")
-                    ),
-                )
-                for r in rows
-            ]
+            return [prior_row(r) for r in rows]
 
         return await self._run(_query)
 
@@ -213,29 +195,13 @@ class SqliteSweepTables:
     async def get_sweep(self, sweep_id: int) -> dict[str, Any] | None:
         def _get(conn: sqlite3.Connection) -> dict[str, Any] | None:
             row = conn.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
-            return None if row is None else _sweep_row(row)
+            return None if row is None else sweep_row(row)
 
         return await self._run(_get)
 
     async def list_sweeps(self, *, limit: int = 20) -> list[dict[str, Any]]:
         def _list(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute("SELECT * FROM sweeps ORDER BY id DESC LIMIT ?", (limit,))
-            return [_sweep_row(r) for r in rows.fetchall()]
+            return [sweep_row(r) for r in rows.fetchall()]
 
         return await self._run(_list)
-
-
-def _sweep_row(row: sqlite3.Row) -> dict[str, Any]:
-    progress = json.loads(row["progress"] or "{}")
-    return {
-        **progress,
-        "id": row["id"],
-        "state": row["state"],
-        "request": json.loads(row["request"]),
-        "runs": row["runs"],
-        "owner": row["owner"],
-        "error": row["error"],
-        "started_at": row["started_at"],
-        "updated_at": row["updated_at"],
-        "finished_at": row["finished_at"],
-    }

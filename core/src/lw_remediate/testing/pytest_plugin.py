@@ -22,6 +22,7 @@ from .contract import check_before_image
 from .fake_lacework import FakeLacework
 from .least_privilege import LeastPrivilege
 from .moto import DEFAULT_ACCOUNT, DEFAULT_REGION, MotoServer
+from .postgres import PostgresServer, find_bindir
 from .violations import make_violation as _make_violation
 
 _HERMETIC_ENV = {
@@ -158,3 +159,25 @@ async def fake_lacework() -> AsyncIterator[FakeLacework]:
     """A running fake Lacework API on 127.0.0.1; load alerts/reports into it."""
     async with FakeLacework() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (one per session), started from the
+    installed binaries. Skips without PostgreSQL, except under ``CI=true``, where it
+    fails."""
+    bindir = find_bindir()
+    if bindir is None:
+        reason = "PostgreSQL binaries (initdb, pg_ctl) not found: install Debian's postgresql"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database on :func:`postgres_server`."""
+    return await postgres_server.create_database()

@@ -1,0 +1,364 @@
+"""PostgreSQL store: the shared store several instances run on.
+
+asyncpg drives it (a native asyncio driver with its own connection pool, binary
+protocol, LISTEN/NOTIFY and TLS through an ``ssl.SSLContext``). The schema comes from
+the versioned migrations in :mod:`.postgres_schema`, applied on :meth:`open`.
+
+What differs from SQLite is what several processes on one database need:
+
+* an inbox row claimed by an instance carries a *lease* (``claimed_by``,
+  ``lease_until``); a live instance renews its leases every third of
+  ``lease_seconds``, so only a dead instance's rows expire, and :meth:`claim_due`
+  takes those over (``FOR UPDATE SKIP LOCKED``: two instances never claim one row);
+* an unfinished action carries the same kind of lease (``owner``); an instance
+  resumes only its own or expired ones;
+* budgets and the flap guard count changes under one transaction-level advisory
+  lock, so two instances cannot both take the last slot.
+
+The tables are grouped like SQLite's: the inbox (:mod:`.postgres_inbox`), the safety
+envelope (:mod:`.postgres_safety`), sweeps (:mod:`.postgres_sweeps`); violations,
+actions and the audit trail are here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+
+from ..errors import StoreUnavailable
+from ..model import ActionRecord, Violation
+from ..redact import redact
+from .base import ActionRow, AuditEvent, StoreJournal
+from .postgres_inbox import PostgresInboxTables
+from .postgres_safety import PostgresSafetyTables
+from .postgres_schema import migrate
+from .postgres_sweeps import PostgresSweepTables
+from .rows import action_record, action_row, audit_event, audit_values, new_action, saved_action
+
+log = structlog.get_logger(__name__)
+
+#: States of an action nobody needs to resume.
+SETTLED = ("done", "awaiting_approval")
+
+
+def new_action_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def instance_id() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is new)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def ssl_context(root_cert: str | None) -> ssl.SSLContext | None:
+    """TLS that verifies the server against ``root_cert`` (a CA bundle file), or None
+    to let the URL's ``sslmode`` decide."""
+    if not root_cert:
+        return None
+    return ssl.create_default_context(cafile=root_cert)
+
+
+class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTables):
+    """The shared :class:`~lw_remediate.store.Store` on PostgreSQL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ssl_root_cert: str | None = None,
+        pool_min: int = 1,
+        pool_max: int = 10,
+        lease_seconds: float = 60.0,
+        owner: str | None = None,
+    ) -> None:
+        self.url = url
+        self.ssl_root_cert = ssl_root_cert
+        self.pool_min = pool_min
+        self.pool_max = pool_max
+        self.lease_seconds = lease_seconds
+        self.owner = owner or instance_id()
+        self._pool: asyncpg.Pool | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        #: The migrations the last :meth:`open` applied.
+        self.applied: list[int] = []
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "store is not open"
+        return self._pool
+
+    def lease(self) -> float:
+        """Until when a lease taken now holds."""
+        return time.time() + self.lease_seconds
+
+    async def open(self) -> None:
+        try:
+            ctx = ssl_context(self.ssl_root_cert)
+            pool = await asyncpg.create_pool(
+                self.url,
+                min_size=self.pool_min,
+                max_size=self.pool_max,
+                **({"ssl": ctx} if ctx is not None else {}),
+            )
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreUnavailable(
+                f"cannot open the PostgreSQL store: {redact(str(exc))}"
+            ) from None
+        try:
+            async with pool.acquire() as conn:
+                applied = await migrate(conn)
+        except BaseException as exc:
+            await pool.close()
+            if isinstance(exc, RuntimeError | asyncpg.PostgresError):
+                raise StoreUnavailable(f"PostgreSQL store: {redact(str(exc))}") from None
+            raise
+        self._pool = pool
+        self.applied = applied
+        if applied:
+            log.info("store_migrated", applied=applied)
+        self._heartbeat = asyncio.create_task(self._renew_leases(), name="lw-store-leases")
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        pool, self._pool = self._pool, None
+        await pool.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def _renew_leases(self) -> None:
+        """Keep this instance's claims alive while it runs (a dead one stops renewing)."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.renew_leases()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("lease_renewal_failed", error=str(exc))
+
+    async def renew_leases(self) -> None:
+        until = self.lease()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE inbox SET lease_until = $1 WHERE claimed_by = $2 AND state = 'processing'",
+                until,
+                self.owner,
+            )
+            await conn.execute(
+                "UPDATE actions SET lease_until = $1 WHERE owner = $2"
+                " AND state NOT IN ('done', 'awaiting_approval')",
+                until,
+                self.owner,
+            )
+
+    # -- violations and actions --------------------------------------------------------
+
+    async def add_violation(self, inbox_id: int | None, violation: Violation) -> int:
+        v = violation
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO violations (inbox_id, rule_id, source_rule_id, resource_arn, account_id,"
+                " region, reason, resource_type, alert_id, created_at)"
+                " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING",
+                inbox_id,
+                v.rule_id,
+                v.source_rule_id,
+                v.resource_arn,
+                v.account_id,
+                v.region,
+                v.reason,
+                v.resource_type,
+                v.alert_id,
+                time.time(),
+            )
+            value = await conn.fetchval(
+                "SELECT id FROM violations WHERE inbox_id IS NOT DISTINCT FROM $1 AND rule_id = $2"
+                " AND resource_arn = $3 AND account_id = $4 AND COALESCE(reason, '') = $5",
+                inbox_id,
+                v.rule_id,
+                v.resource_arn,
+                v.account_id,
+                v.reason or "",
+            )
+        return int(value)
+
+    async def create_action(
+        self, violation_id: int, inbox_id: int | None, record: ActionRecord
+    ) -> tuple[ActionRecord, bool]:
+        async with self.pool.acquire() as conn:
+            existing = await conn.fetchrow(
+                "SELECT * FROM actions WHERE violation_id = $1 AND remediation_id = $2",
+                violation_id,
+                record.remediation_id,
+            )
+            if existing is not None:
+                return action_record(existing), False
+            action_id = record.id or new_action_id()
+            now = time.time()
+            inserted = await conn.fetchval(
+                "INSERT INTO actions (id, violation_id, inbox_id, remediation_id, rule_id,"
+                " resource_arn, account_id, mode, state, status, detail, violation, created_at,"
+                " updated_at, owner, lease_until)"
+                " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
+                " ON CONFLICT (violation_id, remediation_id) DO NOTHING RETURNING id",
+                action_id,
+                violation_id,
+                inbox_id,
+                *new_action(record),
+                now,
+                now,
+                self.owner,
+                self.lease(),
+            )
+            if inserted is None:  # another instance created it meanwhile
+                row = await conn.fetchrow(
+                    "SELECT * FROM actions WHERE violation_id = $1 AND remediation_id = $2",
+                    violation_id,
+                    record.remediation_id,
+                )
+                return action_record(row), False
+        record.id = action_id
+        return record, True
+
+    async def save_action(self, record: ActionRecord) -> None:
+        if record.id is None:
+            raise ValueError("save_action needs a record created by create_action")
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE actions SET mode = $1, state = $2, status = $3, detail = $4, plan = $5,"
+                " before_image = $6, after_image = $7, verification = $8, calls = $9, error = $10,"
+                " updated_at = $11, owner = $12, lease_until = $13 WHERE id = $14",
+                *saved_action(record),
+                time.time(),
+                self.owner,
+                self.lease(),
+                record.id,
+            )
+
+    async def get_action(self, action_id: str) -> ActionRow | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT * FROM actions WHERE id = $1", action_id)
+        return None if row is None else action_row(row)
+
+    async def list_actions(
+        self,
+        *,
+        limit: int = 50,
+        status: str | None = None,
+        states: Sequence[str] | None = None,
+        remediation_id: str | None = None,
+        resource_arn: str | None = None,
+        since: float | None = None,
+    ) -> list[ActionRow]:
+        where: list[str] = ["TRUE"]
+        args: list[Any] = []
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if status:
+            where.append(f"status = {arg(status)}")
+        if states:
+            where.append(f"state = ANY({arg(list(states))}::text[])")
+        if remediation_id:
+            where.append(f"remediation_id = {arg(remediation_id)}")
+        if resource_arn:
+            where.append(f"resource_arn = {arg(resource_arn)}")
+        if since is not None:
+            where.append(f"updated_at >= {arg(since)}")
+        # Only fixed column conditions are joined here; every value is a bound parameter.
+        sql = (
+            f"SELECT * FROM actions WHERE {' AND '.join(where)}"  # noqa: S608
+            f" ORDER BY created_at DESC, seq DESC LIMIT {arg(limit)}"
+        )
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(sql, *args)
+        return [action_row(r) for r in rows]
+
+    async def unfinished_actions(self) -> list[ActionRow]:
+        """Unfinished actions nobody else holds: this instance's, unowned ones, and those
+        whose owner stopped renewing its lease. They become this instance's (one
+        ``UPDATE``, so two instances never both take one over)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "UPDATE actions SET owner = $1, lease_until = $2"
+                " WHERE state <> ALL($3::text[])"
+                " AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $4)"
+                " RETURNING *",
+                self.owner,
+                self.lease(),
+                list(SETTLED),
+                time.time(),
+            )
+        ordered = sorted(rows, key=lambda r: (r["created_at"], r["seq"]))
+        return [action_row(r) for r in ordered]
+
+    async def count_actions(self, *, status: str | None = None) -> int:
+        async with self.pool.acquire() as conn:
+            if status:
+                value = await conn.fetchval(
+                    "SELECT COUNT(*) FROM actions WHERE status = $1", status
+                )
+            else:
+                value = await conn.fetchval("SELECT COUNT(*) FROM actions")
+        return int(value)
+
+    # -- audit -------------------------------------------------------------------------
+
+    async def audit(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        actor: str,
+        action_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO audit (at, action_id, actor, kind, detail, data)"
+                " VALUES ($1,$2,$3,$4,$5,$6)",
+                time.time(),
+                action_id,
+                actor,
+                kind,
+                *audit_values(detail, data),
+            )
+
+    async def audit_events(
+        self, *, action_id: str | None = None, limit: int = 100
+    ) -> list[AuditEvent]:
+        async with self.pool.acquire() as conn:
+            if action_id:
+                rows = await conn.fetch(
+                    "SELECT * FROM audit WHERE action_id = $1 ORDER BY id DESC LIMIT $2",
+                    action_id,
+                    limit,
+                )
+            else:
+                rows = await conn.fetch("SELECT * FROM audit ORDER BY id DESC LIMIT $1", limit)
+        return [audit_event(r) for r in rows]
+
+    # -- journal adapter ---------------------------------------------------------------
+
+    def journal(self) -> StoreJournal:
+        return StoreJournal(self)

@@ -1,0 +1,159 @@
+"""The inbox in the PostgreSQL store (mixed into :class:`PostgresStore`).
+
+Deliveries are unique by ``delivery_key`` in the database, so a redelivery to another
+instance is recognised as one. A claim is ``FOR UPDATE SKIP LOCKED`` with a lease:
+instances claiming at once get disjoint rows, and a row whose holder died (its lease
+ran out) is claimed again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from ..redact import redact
+from .base import InboxRow
+from .rows import inbox_row, stored_body
+
+#: The channel a new delivery is announced on (LISTEN/NOTIFY).
+INBOX_CHANNEL = "lw_remediate_inbox"
+
+
+class PostgresInboxTables:
+    """The inbox half of :class:`~lw_remediate.store.base.Store` on the store's pool."""
+
+    owner: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:  # provided by PostgresStore
+        raise NotImplementedError
+
+    def lease(self) -> float:  # provided by PostgresStore
+        raise NotImplementedError
+
+    async def enqueue(self, items: Sequence[tuple[str, str, str, Any]]) -> list[tuple[int, bool]]:
+        now = time.time()
+        out: list[tuple[int, bool]] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            for key, shape, event_id, body in items:
+                raw, encoding = stored_body(body)
+                new_id = await conn.fetchval(
+                    "INSERT INTO inbox (delivery_key, shape, event_id, body, body_encoding,"
+                    " received_at, next_attempt_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$6,$6)"
+                    " ON CONFLICT (delivery_key) DO NOTHING RETURNING id",
+                    key,
+                    shape,
+                    event_id,
+                    raw,
+                    encoding,
+                    now,
+                )
+                if new_id is not None:
+                    out.append((int(new_id), True))
+                else:
+                    old = await conn.fetchval("SELECT id FROM inbox WHERE delivery_key = $1", key)
+                    out.append((int(old), False))
+            if any(created for _, created in out):
+                await conn.execute(f"NOTIFY {INBOX_CHANNEL}")
+        return out
+
+    async def claim_due(self, now: float, limit: int) -> list[InboxRow]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "UPDATE inbox SET state = 'processing', attempts = attempts + 1, updated_at = $1,"
+                " claimed_by = $3, lease_until = $4 WHERE id IN ("
+                " SELECT id FROM inbox WHERE (state = 'queued' AND next_attempt_at <= $1)"
+                " OR (state = 'processing' AND lease_until < $5)"
+                " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING *",
+                now,
+                limit,
+                self.owner,
+                self.lease(),
+                time.time(),
+            )
+        return [inbox_row(r) for r in sorted(rows, key=lambda r: r["id"])]
+
+    async def requeue_processing(self) -> int:
+        """Give up this instance's claims (and any whose holder's lease ran out) so the
+        work runs again; other live instances' claims stay theirs."""
+        now = time.time()
+        async with self.pool.acquire() as conn:
+            status = await conn.execute(
+                "UPDATE inbox SET state = 'queued', claimed_by = NULL, lease_until = NULL,"
+                " updated_at = $1 WHERE state = 'processing'"
+                " AND (claimed_by IS NULL OR claimed_by = $2 OR lease_until < $1)",
+                now,
+                self.owner,
+            )
+        return _count(status)
+
+    async def next_due_at(self) -> float | None:
+        async with self.pool.acquire() as conn:
+            value = await conn.fetchval(
+                "SELECT MIN(next_attempt_at) FROM inbox WHERE state = 'queued'"
+            )
+        return None if value is None else float(value)
+
+    async def retry_later(self, inbox_id: int, *, next_attempt_at: float, error: str) -> int:
+        async with self.pool.acquire() as conn:
+            attempts = await conn.fetchval(
+                "UPDATE inbox SET state = 'queued', next_attempt_at = $1, last_error = $2,"
+                " updated_at = $3, claimed_by = NULL, lease_until = NULL WHERE id = $4"
+                " RETURNING attempts",
+                next_attempt_at,
+                redact(error),
+                time.time(),
+                inbox_id,
+            )
+        return int(attempts)
+
+    async def mark_inbox(self, inbox_id: int, state: str, *, error: str | None = None) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE inbox SET state = $1, last_error = COALESCE($2, last_error),"
+                " updated_at = $3 WHERE id = $4",
+                state,
+                redact(error) if error else None,
+                time.time(),
+                inbox_id,
+            )
+
+    async def inbox_counts(self) -> dict[str, int]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT state, COUNT(*) AS n FROM inbox GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    async def requeue_inbox(self, inbox_id: int) -> bool:
+        """Send a ``dead`` alert back to the queue with a fresh attempt count."""
+        now = time.time()
+        async with self.pool.acquire() as conn:
+            status = await conn.execute(
+                "UPDATE inbox SET state = 'queued', attempts = 0, next_attempt_at = $1,"
+                " updated_at = $1 WHERE id = $2 AND state = 'dead'",
+                now,
+                inbox_id,
+            )
+        return _count(status) == 1
+
+    async def get_inbox(self, inbox_id: int) -> InboxRow | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT * FROM inbox WHERE id = $1", inbox_id)
+        return None if row is None else inbox_row(row)
+
+    async def list_inbox(self, *, state: str | None = None, limit: int = 100) -> list[InboxRow]:
+        async with self.pool.acquire() as conn:
+            if state:
+                rows = await conn.fetch(
+                    "SELECT * FROM inbox WHERE state = $1 ORDER BY id DESC LIMIT $2", state, limit
+                )
+            else:
+                rows = await conn.fetch("SELECT * FROM inbox ORDER BY id DESC LIMIT $1", limit)
+        return [inbox_row(r) for r in rows]
+
+
+def _count(status: str) -> int:
+    """The row count of a command tag such as ``UPDATE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
