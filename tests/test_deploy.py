@@ -93,6 +93,13 @@ def test_config_loads_and_validates_against_the_installed_maps(path):
     config.validate_remediations(REGISTRY.remediations)
 
 
+def test_the_example_config_runs_everything_in_dry_run():
+    """Rollout step 1: nothing installed from the example changes anything."""
+    config = load_config(EXAMPLE, environ={})
+    modes = {config.mode_for(rid).value for rid in REGISTRY.remediations}
+    assert modes <= {"dry-run", "off"}, modes
+
+
 def test_example_config_shows_every_key_of_the_schema():
     text = EXAMPLE.read_text()
     data = _example_data()

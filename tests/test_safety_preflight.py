@@ -131,17 +131,38 @@ async def test_preflight_reports_what_the_role_lacks(moto_server, role, tmp_path
     }
 
 
-async def test_preflight_says_when_it_cannot_tell(moto_server, tmp_path):
+async def test_a_missing_role_is_reported_once(moto_server, tmp_path):
     data = config_data(moto_server.endpoint_url, tmp_path)
     config = make_config(data)
-    # No role in OTHER: moto lets AssumeRole through, but nothing can be read or simulated.
+    # No role in OTHER: moto lets AssumeRole through (AWS would refuse it); IAM says
+    # the role does not exist, and that is the one line instead of a line per action.
     (account,) = await run_preflight(config, REGISTRY, AwsProvider(config.aws), accounts=[OTHER])
     assert (
-        account.method == "none"
-        and "grant the role iam:SimulatePrincipalPolicy" in account.method_detail
+        account.error == f"role arn:aws:iam::{OTHER}:role/lw-remediate not found in account {OTHER}"
     )
-    assert {a.decision for r in account.remediations for a in r.actions} == {"unknown"}
-    assert not account.ok
+    assert account.remediations == [] and not account.ok
+    assert render_text([account]) == [
+        f"account {OTHER} (arn:aws:iam::{OTHER}:role/lw-remediate): ERROR role "
+        f"arn:aws:iam::{OTHER}:role/lw-remediate not found in account {OTHER}"
+    ]
+
+
+def test_the_generated_role_can_run_preflight_on_itself():
+    from lw_remediate.cli.main import merged_policy
+    from lw_remediate.config import Config as Cfg
+
+    policies = merged_policy(REGISTRY, Cfg(), enabled_only=False, revert=True, role_name="lw-r")
+    rendered = policies["core"].render(account="123456789012", partition="aws")
+    listed = [
+        (
+            [st["Action"]] if isinstance(st["Action"], str) else st["Action"],
+            [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"],
+        )
+        for st in rendered["Statement"]
+    ]
+    pairs = {(a, r) for actions, resources in listed for a in actions for r in resources}
+    role = "arn:aws:iam::123456789012:role/lw-r"
+    assert {("iam:SimulatePrincipalPolicy", role), ("iam:GetRole", role)} <= pairs
 
 
 def test_preflight_cli_exit_status_and_json(moto_server, role, tmp_path):

@@ -34,6 +34,22 @@ def test_maps_text_output(cli):
     assert "AWS_CIS_4_1 (lacework-global-68, also AWS_CIS_4_2)" in result.stdout
 
 
+def test_maps_has_a_header_and_shows_the_configured_mode(cli, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[remediation."s3.enable_versioning"]\nmode = "approve"\n')
+    result = cli("maps", "--config", str(cfg))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["REMEDIATION", "CAPABILITY", "MODE", "RULES"]
+    (row,) = [line for line in lines if line.split()[:1] == ["s3.enable_versioning"]]
+    assert row.split()[1:4] == ["auto", "approve", "LW_S3_16"]
+    (other,) = [line for line in lines if line.split()[:1] == ["s3.require_secure_transport"]]
+    assert other.split()[2] == "dry-run"  # the default mode
+    data = json.loads(cli("maps", "--json", "--config", str(cfg)).stdout)
+    modes = {r["id"]: r["mode"] for m in data["maps"] for r in m["remediations"]}
+    assert modes["s3.enable_versioning"] == "approve"
+
+
 def test_policy_json_is_valid_iam_with_real_actions(cli):
     result = cli("policy")
     assert result.returncode == 0, result.stderr

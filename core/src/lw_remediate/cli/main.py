@@ -105,15 +105,22 @@ def _flag(summary: dict[str, Any]) -> str:
 @json_option
 @config_option
 def maps_command(as_json: bool, config_path: str | None) -> None:
-    """List installed map distributions, their remediations and rule ids."""
-    _, registry = _load(config_path)
+    """List installed map distributions, their remediations and rule ids.
+
+    CAPABILITY is what a remediation can do (auto, manual, manual unless an option
+    allows auto); MODE is what the configuration (--config) makes it do.
+    """
+    config, registry = _load(config_path)
     data: dict[str, Any] = {
         "maps": [
             {
                 "name": m.name,
                 "version": m.version,
                 "entry_point": m.entry_point,
-                "remediations": [remediation_summary(registry, r) for r in m.remediations],
+                "remediations": [
+                    {**remediation_summary(registry, r), "mode": config.mode_for(r).value}
+                    for r in m.remediations
+                ],
             }
             for m in registry.maps
             if m.loaded
@@ -132,13 +139,14 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
         return
     for m in data["maps"]:
         click.echo(f"{m['name']} {m['version']}")
+        click.echo(f"  {'REMEDIATION':<42} {'CAPABILITY':<22} {'MODE':<8} RULES")
         for r in m["remediations"]:
             rules = ", ".join(_rule_text(x) for x in r["rules"])
             extra = " [privilege-sensitive]" if r["privilege_sensitive"] else ""
-            click.echo(f"  {r['id']:<42} {_flag(r):<22} {rules}{extra}")
+            click.echo(f"  {r['id']:<42} {_flag(r):<22} {r['mode']:<8} {rules}{extra}")
             for d in r["rule_ids"]:
                 only = f" when reason is {' or '.join(d['reasons'])}" if d["reasons"] else ""
-                click.echo(f"  {'':<42} {'':<22} {d['id']}{only} -> {d['means']}")
+                click.echo(f"  {'':<42} {'':<22} {'':<8} {d['id']}{only} -> {d['means']}")
     for m in data["failed"]:
         click.echo(f"FAILED {m['name']} {m['version']}: {m['error']}")
     for c in data["conflicts"]:
@@ -148,7 +156,12 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
 
 
 def merged_policy(
-    registry: MapRegistry, config: Config, *, enabled_only: bool, revert: bool
+    registry: MapRegistry,
+    config: Config,
+    *,
+    enabled_only: bool,
+    revert: bool,
+    role_name: str | None = None,
 ) -> dict[str, IamPolicy]:
     """Merged least-privilege policy per map set (``s3``, ``cis_iam``, ...)."""
     by_set: dict[str, list[IamPolicy]] = {}
@@ -162,6 +175,13 @@ def merged_policy(
     core = core_policy(config, config_exemptions(config.exemptions))
     if core:  # tag exemptions / exemption tagging in the configuration
         by_set.setdefault("core", []).append(core)
+    if role_name:  # preflight (and config check --online) read the role itself
+        by_set.setdefault("core", []).append(
+            IamPolicy.allow(
+                ["iam:GetRole", "iam:SimulatePrincipalPolicy"],
+                [f"arn:{{partition}}:iam::{{account}}:role/{role_name}"],
+            )
+        )
     return {name: IamPolicy.merge(policies) for name, policies in by_set.items()}
 
 
@@ -260,7 +280,9 @@ def policy_command(
         raise click.BadParameter(
             f"{account!r} is not a 12-digit AWS account id", param_hint="--account"
         )
-    policies = merged_policy(registry, config, enabled_only=enabled_only, revert=not no_revert)
+    policies = merged_policy(
+        registry, config, enabled_only=enabled_only, revert=not no_revert, role_name=role_name
+    )
     if fmt == "cloudformation":
         echo_json(cloudformation(policies, role_name=role_name))
         return

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..aws.credentials import AwsProvider
+from ..aws_errors import aws_error_code
 from ..config import Config
 from ..errors import RemediationRefused
 from ..model import Arn, Mode
@@ -343,6 +344,19 @@ async def run_preflight(
     return results
 
 
+async def _role_missing(session: Any, role_arn: str) -> bool:
+    """True when IAM says the role does not exist (the role may read itself:
+    ``iam:GetRole`` on its own ARN is in the generated policy). Any other answer,
+    AccessDenied included, is not proof of anything."""
+    name = Arn.parse(role_arn).resource_name
+    try:
+        async with session.client("iam") as iam:
+            await iam.get_role(RoleName=name)
+    except Exception as exc:  # noqa: BLE001 - only NoSuchEntity counts
+        return aws_error_code(exc) == "NoSuchEntity"
+    return False
+
+
 async def _check_account(
     config: Config,
     aws: AwsProvider,
@@ -364,7 +378,17 @@ async def _check_account(
             check.principal = principal = role_arn_of(str(identity["Arn"]))
     except Exception as exc:  # noqa: BLE001 - the account's one result
         what = f"assume {principal}" if role_name else "use the default credentials"
-        check.error = f"cannot {what}: {describe_error(exc)}"
+        hint = (
+            " (the role does not exist in that account, or its trust policy does not name "
+            "this principal)"
+            if role_name and aws_error_code(exc) == "AccessDenied"
+            else ""
+        )
+        check.error = f"cannot {what}: {describe_error(exc)}{hint}"
+        return check
+    if role_name and await _role_missing(session, principal):
+        # Said once, instead of "could not evaluate" for every action.
+        check.error = f"role {principal} not found in account {account}"
         return check
     evaluator = _Evaluator(session, principal)
     items: list[tuple[str, IamPolicy]] = [
