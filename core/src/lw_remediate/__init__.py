@@ -14,6 +14,7 @@ from .calls import AwsCall
 from .errors import (
     ConfigError,
     LwRemediateError,
+    ManualActionRequired,
     MapLoadError,
     RemediationDeclarationError,
     RemediationError,
@@ -58,6 +59,7 @@ __all__ = [
     "Credentials",
     "IamPolicy",
     "LwRemediateError",
+    "ManualActionRequired",
     "MapLoadError",
     "Mode",
     "Notification",

@@ -43,6 +43,12 @@ class RemediationRefused(LwRemediateError):
     """A remediation declines to act (e.g. no log target configured); ends ``refused``."""
 
 
+class ManualActionRequired(LwRemediateError):
+    """What ``check`` or ``plan`` read live needs a person, not this remediation (a default
+    security group still in use, a key AWS cannot rotate): the action ends ``manual`` and the
+    message, a runbook built from the live state, is what the operator is sent."""
+
+
 class ResourceChanged(RemediationRefused):
     """``revert`` refuses: the resource changed since the action, so undo would clobber it."""
 

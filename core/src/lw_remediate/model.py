@@ -259,6 +259,8 @@ class Plan:
     A plan with no changes means there is nothing to do (the action ends ``resolved``).
     ``data`` carries whatever ``apply`` needs beyond the changes (JSON-serialisable).
     ``irreversible`` marks a change ``revert`` cannot fully undo; ``notes`` say why.
+    ``requires_approval`` makes an operator confirm this change even in ``auto`` mode (the
+    action waits in ``awaiting_approval``, as in ``approve`` mode).
     """
 
     summary: str
@@ -266,6 +268,7 @@ class Plan:
     data: Mapping[str, Any] = field(default_factory=dict)
     irreversible: bool = False
     notes: Sequence[str] = ()
+    requires_approval: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -274,6 +277,7 @@ class Plan:
             "data": dict(self.data),
             "irreversible": self.irreversible,
             "notes": list(self.notes),
+            "requires_approval": self.requires_approval,
         }
 
     def binding(self) -> dict[str, Any]:
@@ -296,6 +300,7 @@ class Plan:
             data=data.get("data", {}),
             irreversible=bool(data.get("irreversible", False)),
             notes=tuple(data.get("notes", ())),
+            requires_approval=bool(data.get("requires_approval", False)),
         )
 
 

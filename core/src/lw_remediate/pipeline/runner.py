@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..aws.session import AwsSession
 from ..errors import (
     ApplyPaused,
+    ManualActionRequired,
     RemediationDeclarationError,
     RemediationError,
     RemediationRefused,
@@ -175,6 +176,8 @@ class Runner:
                 return record
             except RemediationRefused as exc:
                 return await self._finish(record, Status.REFUSED, describe_error(exc))
+            except ManualActionRequired as exc:
+                return await self._finish(record, Status.MANUAL, str(exc))
             except (ClientError, BotoCoreError, RemediationError, Exception) as exc:  # noqa: BLE001
                 self.log.warning(
                     "remediation_error",
@@ -220,9 +223,13 @@ class Runner:
             return record
         if mode is Mode.DRY_RUN:
             return await self._finish(record, Status.PLANNED, plan.summary)
-        if mode is Mode.APPROVE:
+        if mode is Mode.APPROVE or (plan.requires_approval and approved_plan is None):
             record.status = Status.AWAITING_APPROVAL
-            record.detail = plan.summary
+            record.detail = (
+                plan.summary
+                if mode is Mode.APPROVE
+                else f"this change needs an operator's approval even in auto mode: {plan.summary}"
+            )
             record.state = "awaiting_approval"
             await self.journal.save(record)
             return record
