@@ -64,21 +64,21 @@ async def test_already_rotating_is_resolved_without_a_write(
     assert writes(record) == []
 
 
-async def test_an_asymmetric_key_is_refused_with_the_manual_procedure(
+async def test_an_asymmetric_key_ends_manual_with_the_procedure(
     kms, key_violation, run_remediation, writes
 ):
     key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
     record = await run_remediation(REMEDIATION, key_violation(key))
-    assert record.status is Status.REFUSED
+    assert record.status is Status.MANUAL
     assert "is a RSA_2048 key" in record.detail and "Rotate by hand" in record.detail
     # moto would accept enable_key_rotation here (AWS: UnsupportedOperationException)
     assert writes(record) == [] and rotation(kms, key) is False
 
 
-async def test_imported_key_material_is_refused(kms, key_violation, run_remediation, writes):
+async def test_imported_key_material_ends_manual(kms, key_violation, run_remediation, writes):
     key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["Arn"]
     record = await run_remediation(REMEDIATION, key_violation(key))
-    assert record.status is Status.REFUSED
+    assert record.status is Status.MANUAL
     assert "key material from EXTERNAL" in record.detail
     assert writes(record) == []
 

@@ -60,7 +60,7 @@ async def test_unused_default_group_is_emptied_and_undo_restores_it(
     assert sorted(map(str, egress)) == sorted(map(str, before[1]))
 
 
-async def test_default_group_in_use_is_refused_with_the_interfaces(
+async def test_default_group_in_use_ends_manual_with_the_interfaces(
     ec2, vpc_id, default_group, sg_violation, run_remediation, writes
 ):
     subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
@@ -68,7 +68,7 @@ async def test_default_group_in_use_is_refused_with_the_interfaces(
         "NetworkInterfaceId"
     ]
     record = await run_remediation(REMEDIATION, sg_violation("AWS_CIS_4_4", default_group))
-    assert record.status is Status.REFUSED
+    assert record.status is Status.MANUAL
     assert eni in record.detail and "force = true" in record.detail
     assert writes(record) == []
     forced = await run_remediation(

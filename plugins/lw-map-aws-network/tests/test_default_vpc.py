@@ -41,7 +41,13 @@ async def test_deletes_an_empty_default_vpc_irreversibly(
 ):
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=default_vpc)
-    record = await run_remediation(REMEDIATION, vpc_violation(default_vpc), options=DELETE)
+    waiting = await run_remediation(REMEDIATION, vpc_violation(default_vpc), options=DELETE)
+    assert waiting.status is Status.AWAITING_APPROVAL, waiting.detail
+    assert waiting.plan.requires_approval
+    assert vpc_exists(ec2, default_vpc)  # nothing deleted before the approval
+    record = await run_remediation(
+        REMEDIATION, vpc_violation(default_vpc), options=DELETE, approve=True
+    )
     assert record.status is Status.REMEDIATED, record.detail
     assert record.plan.irreversible
     assert any("IRREVERSIBLE" in note for note in record.plan.notes)

@@ -101,6 +101,9 @@ class LeastPrivilege:
         :param policy: override the declared policy (the kit's own tests use this to show
             that removing one action fails the assertion).
         :param expect: the status the happy path must reach (``manual`` for manual rules).
+
+        A plan that ``requires_approval`` is approved as an operator would, and the calls of
+        both runs (planning, then the approved apply) are checked.
         """
         opts = (
             options
@@ -123,6 +126,10 @@ class LeastPrivilege:
             record = await runner.run(
                 remediation, violation, aws=session, mode=Mode.AUTO, options=opts
             )
+            needs_operator = record.plan is not None and record.plan.requires_approval
+            if needs_operator and record.status is Status.AWAITING_APPROVAL:
+                # The happy path of a change that needs an operator: they approve it.
+                record = await runner.approve(remediation, record, aws=session, options=opts)
             report.record = record
             report.calls.extend(record.calls)
             check_before_image(remediation, record)

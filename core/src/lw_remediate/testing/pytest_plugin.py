@@ -15,7 +15,7 @@ import pytest
 import structlog
 
 from ..aws.session import AwsSession
-from ..model import ActionRecord, Mode, Violation
+from ..model import ActionRecord, Mode, Status, Violation
 from ..pipeline.runner import Runner
 from ..remediation import Remediation
 from .contract import check_before_image
@@ -106,7 +106,10 @@ def least_privilege(moto_server: MotoServer) -> LeastPrivilege:
 
 @pytest.fixture
 def run_remediation(moto_server: MotoServer) -> Callable[..., Any]:
-    """``await run_remediation(REMEDIATION, violation, mode="auto", options={...})``.
+    """``await run_remediation(REMEDIATION, violation, mode="auto", options={...}, approve=False)``.
+
+    With ``approve=True``, an action that ends awaiting approval (approve mode, or a plan
+    that ``requires_approval``) is approved once, as an operator would, and run again.
 
     Runs the core's lifecycle as an admin principal and returns the ActionRecord. Fails
     (:class:`~lw_remediate.testing.BeforeImageMissing`) when the run wrote to AWS without
@@ -119,17 +122,18 @@ def run_remediation(moto_server: MotoServer) -> Callable[..., Any]:
         *,
         mode: Mode | str = Mode.AUTO,
         options: dict[str, Any] | None = None,
+        approve: bool = False,
     ) -> ActionRecord:
         session = moto_server.session(
             account=violation.account_id, region=violation.region or DEFAULT_REGION
         )
-        record = await Runner(timeout=60).run(
-            remediation,
-            violation,
-            aws=session,
-            mode=Mode(mode),
-            options=remediation.parse_options(options or {}),
+        runner = Runner(timeout=60)
+        opts = remediation.parse_options(options or {})
+        record = await runner.run(
+            remediation, violation, aws=session, mode=Mode(mode), options=opts
         )
+        if approve and record.status is Status.AWAITING_APPROVAL:
+            record = await runner.approve(remediation, record, aws=session, options=opts)
         check_before_image(remediation, record)
         return record
 

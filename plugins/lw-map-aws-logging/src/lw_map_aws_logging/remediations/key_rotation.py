@@ -5,7 +5,7 @@ AWS rotates only symmetric encryption keys whose material it generated (``KeySpe
 
 - an AWS-managed key is rotated by AWS every year: ``resolved``, saying so;
 - a key that no longer exists or is pending deletion: ``resolved``;
-- an asymmetric or HMAC key, imported key material or a custom key store: ``refused``
+- an asymmetric or HMAC key, imported key material or a custom key store: ``manual``
   with what to do by hand (create a new key and move aliases/users to it);
 - a disabled key: ``refused`` (AWS rejects rotation changes on it).
 
@@ -25,6 +25,7 @@ from lw_remediate import (
     Change,
     CheckResult,
     IamPolicy,
+    ManualActionRequired,
     Plan,
     Remediation,
     RemediationContext,
@@ -111,7 +112,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         return Plan(done or "nothing to do")
     reason = no_rotation_reason(meta)
     if reason:
-        raise RemediationRefused(f"manual: {reason}")
+        raise ManualActionRequired(str(reason))
     if meta.get("KeyState") != "Enabled":
         raise RemediationRefused(
             f"key {meta['KeyId']} is {meta.get('KeyState')}: AWS changes rotation only on an "
@@ -174,7 +175,7 @@ REMEDIATION = Remediation(
     title="Enable automatic rotation of a customer-managed KMS key",
     description=(
         "Enables rotation on symmetric customer-managed keys; AWS-managed keys end resolved, "
-        "keys AWS cannot rotate end refused with the manual procedure."
+        "keys AWS cannot rotate end manual with the procedure."
     ),
     resource_type="kms:key",
     policy=IamPolicy.allow(

@@ -2,8 +2,8 @@
 
 Every ingress and egress rule of the VPC's ``default`` group is revoked -- but only when
 no network interface uses the group: anything still in it would lose its traffic. When
-interfaces use it, the action is refused with the list of interfaces and what to do
-(move them to purpose-built groups, or set ``force``). The default group itself cannot
+interfaces use it, the action ends ``manual`` with a runbook listing the interfaces and
+what to do (move them to purpose-built groups, or set ``force``). The default group itself cannot
 be deleted; undo authorizes every recorded rule again (descriptions kept, new rule ids).
 """
 
@@ -17,6 +17,7 @@ from lw_remediate import (
     Change,
     CheckResult,
     IamPolicy,
+    ManualActionRequired,
     Plan,
     Remediation,
     RemediationContext,
@@ -88,7 +89,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         interfaces = await interfaces_using(ec2, group_id)
     ingress, egress = _rules(group)
     if interfaces and not ctx.options.force:
-        raise RemediationRefused(in_use_runbook(violation, group, interfaces))
+        raise ManualActionRequired(in_use_runbook(violation, group, interfaces))
     arn = violation.resource_arn
     changes = [Change("revoke_ingress", arn, p, None) for p in ingress]
     changes += [Change("revoke_egress", arn, p, None) for p in egress]
@@ -137,7 +138,7 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
         if not ctx.options.force:
             interfaces = await interfaces_using(ec2, group_id)
             if interfaces:
-                raise RemediationRefused(in_use_runbook(violation, group, interfaces))
+                raise ManualActionRequired(in_use_runbook(violation, group, interfaces))
         ingress, egress = _rules(group)
         await ctx.record_before(
             {"GroupId": group_id, "IpPermissions": ingress, "IpPermissionsEgress": egress}
@@ -188,7 +189,7 @@ REMEDIATION = Remediation(
     title="Remove every rule of a VPC's default security group (when nothing uses it)",
     description=(
         "Revokes all ingress and egress rules of the default group when no network "
-        "interface uses it; refused with the list of interfaces otherwise (option force)."
+        "interface uses it; otherwise manual, with a runbook listing the interfaces (option force)."
     ),
     resource_type="ec2:security-group",
     policy=describe_policy("ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces")

@@ -5,9 +5,9 @@ that nothing uses -- no network interface, no security group but ``default``, no
 table but the main one, no network ACL but the default one, no VPC endpoint -- by
 detaching and deleting its internet gateways, deleting its subnets, then the VPC.
 **Irreversible**: ``CreateDefaultVpc`` makes a new default VPC with new ids, and anything
-that pointed at the old ids stays broken, so there is no undo. Run it with
-``mode = "approve"`` so an operator confirms each deletion: the map cannot see the mode,
-the plan is marked irreversible and says so. Reports name a bare ``vpc-…`` id; the core
+that pointed at the old ids stays broken, so there is no undo. The plan is marked
+irreversible and ``requires_approval``: even in ``auto`` mode each deletion waits for an
+operator's approval. Reports name a bare ``vpc-…`` id; the core
 builds the VPC ARN.
 """
 
@@ -38,7 +38,7 @@ class Options(RemediationOptions):
     """The (irreversible) deletion switch."""
 
     #: Delete a default VPC nothing uses. IRREVERSIBLE (a new default VPC gets new ids).
-    #: Configure this remediation with mode = "approve".
+    #: Each deletion waits for an operator's approval, whatever the mode.
     delete_when_empty: bool = False
 
 
@@ -130,10 +130,11 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         ),
         changes=changes,
         irreversible=True,
+        requires_approval=True,
         notes=[
             "IRREVERSIBLE: there is no undo; aws ec2 create-default-vpc makes a new default "
             "VPC with new ids",
-            'run this remediation with mode = "approve" so each deletion is confirmed',
+            "an operator approves each deletion, whatever the remediation's mode",
         ],
     )
 
@@ -184,8 +185,8 @@ any tooling that assumes a default VPC.
    aws ec2 describe-subnets --region {region} --filters Name=vpc-id,Values={resource_name}
    aws ec2 delete-subnet --region {region} --subnet-id <subnet-…>   (each)
    aws ec2 delete-vpc --region {region} --vpc-id {resource_name}
-3. Or set delete_when_empty = true with mode = "approve" under
-   [remediation."network.delete_default_vpc"]."""
+3. Or set delete_when_empty = true under [remediation."network.delete_default_vpc"]:
+   each deletion then waits for an operator's approval, whatever the mode."""
 
 
 def option_policy(options: Options) -> IamPolicy:
@@ -217,10 +218,11 @@ def option_policy(options: Options) -> IamPolicy:
 REMEDIATION = Remediation(
     id="network.delete_default_vpc",
     rules=("LW_AWS_NETWORKING_46",),
-    title="Delete an unused default VPC (manual; option, irreversible, approve mode)",
+    title="Delete an unused default VPC (manual; option, irreversible, always approved)",
     description=(
         "Manual by default. delete_when_empty deletes a default VPC with no interfaces, "
-        "extra groups, route tables, ACLs or endpoints: gateways, subnets, VPC. No undo."
+        "extra groups, route tables, ACLs or endpoints: gateways, subnets, VPC. No undo; "
+        "each deletion waits for an operator's approval even in auto mode."
     ),
     resource_type="ec2:vpc",
     policy=describe_policy("ec2:DescribeVpcs"),
