@@ -264,3 +264,15 @@ def test_containerfile_shape():
             continue
         source = copy.split()[0]
         assert (ROOT / source).exists(), f"COPY source {source} does not exist"
+
+
+def test_the_hand_sent_classic_sample_in_the_guide_is_a_classic_alert():
+    import json
+
+    from lw_remediate.ingest.alerts import Shape, parse_payload
+
+    text = (ROOT / "docs" / "operating.md").read_text()
+    match = re.search(r"-d '(\{\n  \"event_id\".*?\})'", text, re.S)
+    assert match, "the classic curl sample is gone from docs/operating.md"
+    (alert,) = parse_payload(json.loads(match.group(1)))
+    assert alert.shape is Shape.CLASSIC and alert.rule_ids == ("LW_S3_16",)

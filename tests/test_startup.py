@@ -320,3 +320,15 @@ async def test_config_check_online_from_the_cli(tmp_path, moto_server, fake_lace
     assert proc.returncode == 0, err.decode()
     assert "OK (start-up and online checks passed)" in out.decode()
     assert fake_lacework.count("/api/v2/access/tokens", 201) == 1
+
+
+def test_with_a_postgresql_store_the_sqlite_path_is_not_checked(tmp_path):
+    config = load_config(
+        write_config(
+            tmp_path,
+            store={"url": "postgresql://lw@127.0.0.1:9/lw", "path": f"{UNWRITABLE}/lw.sqlite3"},
+            safety={"kill_switch_file": str(tmp_path / "ks")},
+        ),
+        environ={},
+    )
+    assert run_checks(config).registry is not None

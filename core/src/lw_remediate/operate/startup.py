@@ -163,7 +163,7 @@ def _writable_dir(key: str, path: str) -> None:
 
 
 def _store(s: Startup) -> None:
-    if s.config.store.path != ":memory:":
+    if s.config.store.url is None and s.config.store.path != ":memory:":
         _writable_dir("store.path", s.config.store.path)
 
 
@@ -216,7 +216,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "store.path",
-        "no file can be created in the store's directory",
+        "SQLite (no `store.url`): no file can be created in the store's directory",
         "store.path: cannot write <path>: <reason> (...)",
         _store,
     ),
@@ -361,8 +361,13 @@ async def run_online_checks(state: Startup) -> None:
 SERVE_ONLY: tuple[tuple[str, str, str], ...] = (
     (
         "store.path",
-        "the store cannot be opened (not a SQLite file, locked, ...)",
+        "the SQLite store cannot be opened (not a SQLite file, locked, ...)",
         "cannot start: store.path: cannot open <path>: <reason>",
+    ),
+    (
+        "store.url",
+        "the PostgreSQL store cannot be opened (unreachable, refused, a newer schema)",
+        "cannot start: PostgreSQL store: <reason>",
     ),
     (
         "server.host, server.port",
