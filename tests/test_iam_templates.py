@@ -9,7 +9,10 @@ from types import ModuleType
 
 import pytest
 
+from lw_remediate import IamPolicy
+from lw_remediate.cli.main import MANAGED_POLICY_MAX_CHARS, cloudformation
 from lw_remediate.plugins import load_maps
+from lw_remediate.testing.least_privilege import validate_actions
 
 IAM = Path(__file__).resolve().parents[1] / "deploy" / "iam"
 
@@ -61,3 +64,43 @@ def test_the_role_template_has_the_role_and_one_policy_per_map_set():
     policies = {k for k, v in resources.items() if v["Type"] == "AWS::IAM::ManagedPolicy"}
     assert attached == policies and policies
     assert "TrustedPrincipalArn" in template["Parameters"]
+
+
+def test_every_managed_policy_is_valid_and_under_iams_size_limit():
+    template = json.loads((IAM / "role.cloudformation.json").read_text())
+    documents = [
+        v["Properties"]["PolicyDocument"]
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+    assert len(documents) <= 10, "IAM attaches at most 10 managed policies to a role by default"
+    for doc in documents:
+        assert len(json.dumps(doc, separators=(",", ":"))) <= MANAGED_POLICY_MAX_CHARS
+        actions = [a for st in doc["Statement"] for a in st["Action"]]
+        assert validate_actions(actions) == []
+
+
+def test_a_map_set_over_the_limit_is_split_into_several_managed_policies():
+    group = "arn:{partition}:ec2:*:{account}:security-group/sg-"
+    wide = IamPolicy.merge(
+        IamPolicy.allow(["ec2:RevokeSecurityGroupIngress"], [f"{group}{i:040d}"])
+        for i in range(120)
+    )
+    template = cloudformation(
+        {"network": wide, "s3": IamPolicy.allow(["s3:GetBucketAcl"], ["*"])}, role_name="r"
+    )
+    resources = template["Resources"]
+    parts = sorted(k for k in resources if k.startswith("NetworkPolicy"))
+    assert len(parts) > 1 and parts[0] == "NetworkPolicy"
+    attached = [
+        ref["Ref"] for ref in resources["RemediationRole"]["Properties"]["ManagedPolicyArns"]
+    ]
+    assert set(attached) == {*parts, "S3Policy"}
+    statements = []
+    for name in parts:
+        doc = resources[name]["Properties"]["PolicyDocument"]
+        assert len(json.dumps(doc, separators=(",", ":"))) <= MANAGED_POLICY_MAX_CHARS
+        statements += doc["Statement"]
+    rendered = wide.render(account="${AWS::AccountId}", partition="${AWS::Partition}")
+    assert len(statements) == len(rendered["Statement"])
+    assert "part 1 of" in resources["NetworkPolicy"]["Properties"]["Description"]

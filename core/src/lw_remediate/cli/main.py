@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -185,7 +185,50 @@ def merged_policy(
     return {name: IamPolicy.merge(policies) for name, policies in by_set.items()}
 
 
+#: IAM's limit on a managed policy document, counted without white space.
+MANAGED_POLICY_MAX_CHARS = 6144
+
+
+def _policy_documents(name: str, policy: IamPolicy) -> list[tuple[str, str, dict[str, Any]]]:
+    """The map set's policy as CloudFormation documents, split into as many managed
+    policies (``<Set>Policy``, ``<Set>Policy2``, …) as IAM's size limit needs."""
+    doc = policy.render(account="${AWS::AccountId}", partition="${AWS::Partition}")
+    for st in doc["Statement"]:
+        st["Resource"] = _cfn_sub(st["Resource"])
+        if "Condition" in st:
+            st["Condition"] = _cfn_sub(st["Condition"])
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for statement in doc["Statement"]:
+        candidate = {"Version": doc["Version"], "Statement": [*chunks[-1], statement]}
+        if chunks[-1] and _size(candidate) > MANAGED_POLICY_MAX_CHARS:
+            chunks.append([])
+        chunks[-1].append(statement)
+    documents = []
+    for index, statements in enumerate(chunks, start=1):
+        part = {"Version": doc["Version"], "Statement": statements}
+        if _size(part) > MANAGED_POLICY_MAX_CHARS:
+            raise ConfigError(
+                f"one statement of the {name} map set's policy is over IAM's "
+                f"{MANAGED_POLICY_MAX_CHARS}-character managed-policy limit"
+            )
+        suffix = "" if index == 1 else str(index)
+        description = f"lw-remediate least-privilege policy for the {name} map set"
+        if len(chunks) > 1:
+            description += f" (part {index} of {len(chunks)})"
+        documents.append((f"{_cfn_name(name)}Policy{suffix}", description, part))
+    return documents
+
+
+def _size(document: Mapping[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
 def cloudformation(policies: dict[str, IamPolicy], *, role_name: str) -> dict[str, Any]:
+    documents = [
+        item
+        for name, policy in sorted(policies.items())
+        for item in _policy_documents(name, policy)
+    ]
     resources: dict[str, Any] = {
         "RemediationRole": {
             "Type": "AWS::IAM::Role",
@@ -203,20 +246,15 @@ def cloudformation(policies: dict[str, IamPolicy], *, role_name: str) -> dict[st
                         }
                     ],
                 },
-                "ManagedPolicyArns": [{"Ref": f"{_cfn_name(n)}Policy"} for n in sorted(policies)],
+                "ManagedPolicyArns": [{"Ref": logical} for logical, _, _ in documents],
             },
         }
     }
-    for name, policy in sorted(policies.items()):
-        doc = policy.render(account="${AWS::AccountId}", partition="${AWS::Partition}")
-        for st in doc["Statement"]:
-            st["Resource"] = _cfn_sub(st["Resource"])
-            if "Condition" in st:
-                st["Condition"] = _cfn_sub(st["Condition"])
-        resources[f"{_cfn_name(name)}Policy"] = {
+    for logical, description, doc in documents:
+        resources[logical] = {
             "Type": "AWS::IAM::ManagedPolicy",
             "Properties": {
-                "Description": f"lw-remediate least-privilege policy for the {name} map set",
+                "Description": description,
                 "PolicyDocument": doc,
             },
         }
