@@ -3,7 +3,7 @@
 ::
 
     async with Runtime(config) as rt:
-        replayed = await rt.engine.replay(alerts)
+        await rt.engine.handle_violation(violation)
 
 Building a :class:`Runtime` is synchronous and opens nothing: it loads the maps the
 configuration allows, validates every per-remediation table against them (a bad key

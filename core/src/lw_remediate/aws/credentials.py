@@ -20,6 +20,9 @@ from ..config import AwsConfig
 from ..errors import RemediationRefused
 from .session import AwsSession, Credentials, assume_role
 
+#: STS AssumeRole's limit on the plain text of a session policy, in characters.
+SESSION_POLICY_LIMIT = 2048
+
 
 class AwsProvider:
     """Hands out :class:`AwsSession` objects bound to an account and region."""

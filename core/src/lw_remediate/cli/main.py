@@ -400,11 +400,12 @@ def replay_command(
         config, mode_override=Mode(mode) if mode else None, trust_payload_resources=True
     )
 
-    from ..pipeline.engine import EnrichmentPending, Replayed
+    from ..pipeline.enrich import EnrichmentPending
+    from ..pipeline.replay import Replayed, replay
 
     async def go() -> Replayed:
         async with runtime as rt:
-            return await rt.engine.replay(alerts, again=again)
+            return await replay(rt.engine, alerts, again=again)
 
     try:
         replayed = asyncio.run(go())

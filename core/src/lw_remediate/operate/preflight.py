@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..aws.credentials import AwsProvider
+from ..aws.credentials import SESSION_POLICY_LIMIT, AwsProvider
 from ..aws_errors import aws_error_code
 from ..config import Config
 from ..errors import RemediationRefused
@@ -34,9 +34,6 @@ from ..model import Arn, Mode
 from ..pipeline.runner import describe_error
 from ..plugins import MapRegistry
 from ..policy import IamPolicy, action_matches, resource_matches
-
-#: AWS's limit on the plain text of an AssumeRole session policy.
-SESSION_POLICY_LIMIT = 2048
 
 #: The pseudo-remediation for what the core itself needs (tag exemptions, tagging).
 CORE_EXEMPTIONS = "core.exemptions"

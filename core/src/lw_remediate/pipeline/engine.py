@@ -10,25 +10,18 @@ import asyncio
 import json
 import random
 import time
-import uuid
 import weakref
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
 
-from ..aws.credentials import AwsProvider
+from ..aws.credentials import SESSION_POLICY_LIMIT, AwsProvider
 from ..config import Config
 from ..errors import RemediationRefused
-from ..ingest.alerts import Alert, PayloadError, Shape, parse_payload
-from ..ingest.details import violations_from_alert_details
+from ..ingest.alerts import Alert, PayloadError, parse_payload
 from ..ingest.lacework import (
-    LaceworkAuthError,
     LaceworkClient,
-    LaceworkError,
-    LaceworkNotFound,
-    LaceworkUnavailable,
 )
 from ..logs import action_context, alert_context
 from ..metrics import Metrics
@@ -38,32 +31,14 @@ from ..plugins import MapRegistry
 from ..remediation import Remediation
 from ..safety import Candidate, Decision, Gate, Safety, run_gates, standard_gates
 from ..store import InboxRow, Store
+from .enrich import MAX_RETRY_DELAY, EnrichmentPending, enrich
 from .runner import Runner, describe_error
 
 log = structlog.get_logger(__name__)
 
-#: STS AssumeRole's limit on the (packed) session policy, in characters.
-SESSION_POLICY_LIMIT = 2048
-
 
 #: Outcomes logged at warning: the daemon tried and did not get there.
 _WARN_STATUSES = frozenset({"failed", "unverified"})
-
-
-class EnrichmentPending(Exception):
-    """The alert cannot be enriched yet (API unavailable); it stays queued.
-
-    ``retry_after``: the seconds Lacework asked to wait (``Retry-After``), if it did.
-    """
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-#: The longest wait between two enrichment attempts of one alert, whatever
-#: ``Retry-After`` asks (a day: a bad header must not park an alert for ever).
-MAX_RETRY_DELAY = 86400.0
 
 
 class Engine:
@@ -302,39 +277,13 @@ class Engine:
     # -- enrich ------------------------------------------------------------------------
 
     async def enrich(self, alert: Alert) -> list[Violation]:
-        """The violations of an alert, from the Lacework API (fail closed).
-
-        Resources listed in the payload are used only when ``trust_payload_resources``
-        is on (``replay`` of an operator's own file, or the operator's explicit choice).
-        """
-        if alert.shape is Shape.TEST:
-            return []
-        if self.trust_payload_resources and alert.violations and not alert.dropped:
-            return list(alert.violations)
-        if self.lacework is None:
-            raise EnrichmentPending(
-                "no Lacework API configured ([lacework] account/api_url, key_id, secret)"
-            )
-        try:
-            details = await self.lacework.alert_details(alert.event_id)
-        except LaceworkNotFound as exc:
-            self.metrics.enrich_failures.labels(reason="not_found").inc()
-            self.metrics.dependency_ok("lacework")  # it answered
-            raise EnrichmentPending(f"Lacework has no alert {alert.event_id} (yet): {exc}") from exc
-        except LaceworkAuthError as exc:
-            self.metrics.enrich_failures.labels(reason="auth").inc()
-            self.metrics.dependency_failed("lacework", str(exc), fatal=True)
-            raise EnrichmentPending(f"Lacework API rejected the credentials: {exc}") from exc
-        except LaceworkUnavailable as exc:
-            self.metrics.enrich_failures.labels(reason="unavailable").inc()
-            self.metrics.dependency_failed("lacework", str(exc))
-            raise EnrichmentPending(str(exc), retry_after=exc.retry_after) from exc
-        except LaceworkError as exc:
-            self.metrics.enrich_failures.labels(reason="unavailable").inc()
-            self.metrics.dependency_failed("lacework", str(exc))
-            raise EnrichmentPending(str(exc)) from exc
-        self.metrics.dependency_ok("lacework")
-        return violations_from_alert_details(details)
+        """The violations of an alert, from the Lacework API (fail closed; see :func:`enrich`)."""
+        return await enrich(
+            alert,
+            lacework=self.lacework,
+            metrics=self.metrics,
+            trust_payload_resources=self.trust_payload_resources,
+        )
 
     # -- match, gate, dispatch -----------------------------------------------------------
 
@@ -555,72 +504,3 @@ class Engine:
             calls=len(record.calls),
             duration_ms=round(seconds * 1000, 1),
         )
-
-    # -- replay --------------------------------------------------------------------------
-
-    async def replay(self, alerts: Iterable[Alert], *, again: bool = False) -> Replayed:
-        """Run alerts through the pipeline once, now (no HTTP, no queue).
-
-        An alert whose delivery (``<shape>:<event id>``) is already in the store -- replayed
-        before, or received by the daemon -- is not run again and not answered with the
-        earlier result: it is listed in :attr:`Replayed.already_seen`. With ``again`` it
-        runs once more as a new delivery (its own inbox row, so new actions).
-        """
-        result = Replayed()
-        for alert in alerts:
-            if alert.shape is Shape.TEST:
-                continue
-            key = alert.delivery_key
-            ((inbox_id, created),) = await self.store.enqueue(
-                [(key, str(alert.shape), alert.event_id, dict(alert.raw))]
-            )
-            if not created:
-                earlier = await self.store.get_inbox(inbox_id)
-                if not again:
-                    result.already_seen.append(
-                        SeenDelivery(key, inbox_id, earlier.state if earlier else "unknown")
-                    )
-                    log.info("replay_already_seen", delivery_key=key, inbox_id=inbox_id)
-                    continue
-                ((inbox_id, _),) = await self.store.enqueue(
-                    [
-                        (
-                            f"{key}#again-{uuid.uuid4().hex[:12]}",
-                            str(alert.shape),
-                            alert.event_id,
-                            dict(alert.raw),
-                        )
-                    ]
-                )
-                log.info("replay_again", delivery_key=key, inbox_id=inbox_id)
-            violations = await self.enrich(alert)
-            for violation in violations:
-                result.records.extend(await self.handle_violation(violation, inbox_id=inbox_id))
-            await self.store.mark_inbox(inbox_id, "done")
-            result.ran.append(key)
-        return result
-
-
-@dataclass(frozen=True)
-class SeenDelivery:
-    """A replayed alert whose delivery was already in the store (not run again)."""
-
-    delivery_key: str
-    inbox_id: int
-    state: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.delivery_key} is already in the store (inbox {self.inbox_id}, {self.state}); "
-            "not run again (pass --again to run it once more)"
-        )
-
-
-@dataclass
-class Replayed:
-    """What :meth:`Engine.replay` ran, and which alerts it left alone as already seen."""
-
-    records: list[ActionRecord] = field(default_factory=list)
-    #: Delivery keys of the alerts that ran (in order).
-    ran: list[str] = field(default_factory=list)
-    already_seen: list[SeenDelivery] = field(default_factory=list)
