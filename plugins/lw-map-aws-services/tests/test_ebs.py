@@ -63,12 +63,12 @@ async def test_dry_run_plans_without_writing(writes, ec2, volume, violation, run
     assert not default_on(ec2)
 
 
-async def test_default_already_on_refuses_with_the_volume_runbook(
+async def test_default_already_on_ends_manual_with_the_volume_runbook(
     writes, ec2, volume, violation, run_remediation
 ):
     ec2.enable_ebs_encryption_by_default()
     record = await run_remediation(ebs_encryption.REMEDIATION, violation(GS2, volume_arn(volume)))
-    assert record.status is Status.REFUSED
+    assert record.status is Status.MANUAL
     assert "already on" in record.detail
     assert f"aws ec2 create-snapshot --region {REGION} --volume-id {volume}" in record.detail
     assert writes(record) == []

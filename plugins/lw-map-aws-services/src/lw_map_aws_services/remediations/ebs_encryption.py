@@ -6,7 +6,7 @@ be automated is the region-level prevention: **EBS encryption by default**, so n
 unencrypted volume appears in the region (forward-only; existing volumes stay as they
 are). That is what this remediation applies; its plan and result say that the reported
 volume still needs the runbook. With default encryption already on, there is nothing to
-automate: the action ends ``refused`` with the volume runbook. ``enable_region_default =
+automate: the action ends ``manual`` with the volume runbook. ``enable_region_default =
 false`` makes it manual-only.
 
 Revert turns default encryption off again when it was off before.
@@ -21,11 +21,11 @@ from lw_remediate import (
     ActionRecord,
     Change,
     CheckResult,
+    ManualActionRequired,
     Plan,
     Remediation,
     RemediationContext,
     RemediationOptions,
-    RemediationRefused,
     VerifyResult,
     Violation,
 )
@@ -82,7 +82,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     region = _region(ctx)
     runbook = REMEDIATION.render_runbook(violation, ctx.options)
     if await _region_default(ctx):
-        raise RemediationRefused(
+        raise ManualActionRequired(
             f"EBS encryption by default is already on in {region}; volume "
             f"{violation.resource_name} itself stays unencrypted until it is re-created:\n"
             + runbook
