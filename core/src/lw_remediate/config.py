@@ -56,6 +56,29 @@ class ServerConfig(_Section):
     admin_token: pydantic.SecretStr | None = None
     admin_token_file: str | None = None
     max_body_bytes: int = pydantic.Field(1024 * 1024, ge=1024)
+    #: Per-person tokens for the web console (``/ui``): name -> token, so the audit
+    #: trail names who approved. The admin token logs in as ``admin``.
+    operators: dict[str, pydantic.SecretStr] = pydantic.Field(default_factory=dict)
+    #: The console's external base URL (``https://remediate.example.com``): Slack
+    #: messages for an action awaiting approval link to its approval page.
+    public_url: str | None = None
+
+    @pydantic.field_validator("operators")
+    @classmethod
+    def _operators(cls, value: dict[str, pydantic.SecretStr]) -> dict[str, pydantic.SecretStr]:
+        for name, token in value.items():
+            if not re.fullmatch(r"[\w.@+-]{1,64}", name):
+                raise ValueError(f"{name!r}: an operator name is 1-64 letters, digits or ._@+-")
+            if len(token.get_secret_value()) < 16:
+                raise ValueError(f"{name}: use at least 16 random characters for a token")
+        return value
+
+    @pydantic.field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) base URL")
+        return value.rstrip("/") if value else value
 
     def resolved_webhook_token(self) -> str | None:
         raw = self.webhook_token.get_secret_value() if self.webhook_token else None
@@ -379,6 +402,7 @@ class Config(_Section):
             self.notify.slack.resolved_url,
         )
         values: list[str] = list(self.store.url_secrets())
+        values += [t.get_secret_value() for t in self.server.operators.values()]
         for get in getters:
             try:
                 value = get()

@@ -1,5 +1,5 @@
-"""The HTTP side of the daemon (aiohttp): webhooks, health, readiness, metrics, and
-the ``/admin`` sub-application.
+"""The HTTP side of the daemon (aiohttp): webhooks, health, readiness, metrics, the
+``/admin`` sub-application and the operators' console ``/ui`` (:mod:`.ui`).
 
 One app factory, state in typed ``web.AppKey``s (:mod:`.keys`), one error middleware
 (:mod:`.errors`), every resource and background task created and torn down in cleanup
@@ -40,6 +40,7 @@ from .keys import (
     WORKER,
 )
 from .sweeps import sweeps_ctx
+from .ui import ui_app
 
 log = structlog.get_logger(__name__)
 
@@ -170,6 +171,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.add_subapp("/admin", admin_app())
+    app.add_subapp("/ui", ui_app())
     # Cleanup contexts end in reverse order: sweeps and the worker stop before the
     # runtime (store, Lacework client) closes.
     app.cleanup_ctx.append(_runtime_ctx)

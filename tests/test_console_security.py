@@ -1,0 +1,257 @@
+"""The web console's security: no page without a session, CSRF on every form, the
+session cookie's flags, logout, and stored text rendered inert.
+
+Plain HTTP against a daemon on a loopback port (moto, the fake Lacework); the browser
+tests are in test_console_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import aiohttp
+import pytest
+
+from lw_remediate.model import Status
+from lw_remediate.testing.fake_lacework import load_fixture
+
+ACCOUNT = "123456789012"
+ADMIN = "admin-" + secrets.token_urlsafe(24)
+CAROL = "carol-" + secrets.token_urlsafe(24)
+
+#: Every console route: (method, path). A test holds this list against the router.
+ROUTES = [
+    ("GET", "/ui/"),
+    ("GET", "/ui/approvals"),
+    ("POST", "/ui/actions/x/approve"),
+    ("POST", "/ui/actions/x/reject"),
+    ("POST", "/ui/logout"),
+]
+
+
+async def start(start_daemon, **overrides):
+    server = {"admin_token": ADMIN, "operators": {"carol": CAROL}, **overrides.pop("server", {})}
+    return await start_daemon(server=server, **overrides)
+
+
+def browser() -> aiohttp.ClientSession:
+    # unsafe=True: keep cookies for an IP address host (127.0.0.1), as a browser does.
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+async def login(http: aiohttp.ClientSession, url: str, token: str, **headers: str):
+    async with http.get(f"{url}/ui/login", headers=headers) as resp:
+        assert resp.status == 200
+        form = {"csrf": csrf_of(await resp.text()), "token": token}
+    if headers:  # a Secure login cookie is not sent back over plain HTTP: send it as a proxy would
+        headers = {**headers, "Cookie": f"lwr_login={form['csrf']}"}
+    async with http.post(
+        f"{url}/ui/login", data=form, allow_redirects=False, headers=headers
+    ) as resp:
+        return resp.status, resp.headers.getall("Set-Cookie", []), resp.headers.get("Location")
+
+
+async def page(http: aiohttp.ClientSession, url: str, path: str) -> tuple[int, str]:
+    async with http.get(f"{url}{path}", allow_redirects=False) as resp:
+        return resp.status, await resp.text()
+
+
+def test_route_list_is_complete():
+    from lw_remediate.web.ui import ui_app
+
+    app = ui_app()
+    routes = {
+        (r.method, "/ui" + (r.resource.canonical if r.resource else ""))
+        for r in app.router.routes()
+        if r.method != "HEAD"
+    }
+    public = {("GET", "/ui/login"), ("POST", "/ui/login"), ("GET", "/ui/static")}
+    declared = {(m, p.replace("/x/", "/{id}/")) for m, p in ROUTES}
+    assert routes - public == declared
+
+
+async def test_every_route_needs_a_session(start_daemon):
+    daemon = await start(start_daemon)
+    async with browser() as http:
+        for method, path in ROUTES:
+            # The admin token as a Bearer does not open the console either: it is a login.
+            async with http.request(
+                method,
+                f"{daemon.url}{path}",
+                allow_redirects=False,
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            ) as resp:
+                if method == "GET":
+                    assert resp.status == 303, path
+                    assert resp.headers["Location"] == "/ui/login"
+                else:
+                    assert resp.status == 401, path
+                assert "Content-Security-Policy" in resp.headers
+        # A made-up session cookie is no session.
+        http.cookie_jar.update_cookies({"lwr_session": "forged"})
+        status, _ = await page(http, daemon.url, "/ui/")
+        assert status == 303
+
+
+async def test_console_is_off_without_an_admin_token(start_daemon):
+    daemon = await start_daemon()
+    async with browser() as http:
+        status, _ = await page(http, daemon.url, "/ui/login")
+        assert status == 404
+
+
+async def test_login_sets_a_strict_httponly_cookie_and_names_the_operator(start_daemon):
+    daemon = await start(start_daemon)
+    async with browser() as http:
+        status, _, _ = await login(http, daemon.url, "wrong-" + secrets.token_urlsafe(20))
+        assert status == 401
+        status, cookies, location = await login(http, daemon.url, CAROL)
+        assert status == 303 and location == "/ui/"
+        session = next(c for c in cookies if c.startswith("lwr_session="))
+        flags = {f.strip().lower() for f in session.split(";")[1:]}
+        assert {"httponly", "samesite=strict", "path=/ui"} <= flags
+        assert "secure" not in flags  # plain HTTP: a Secure cookie would never come back
+        assert CAROL not in session
+        status, html = await page(http, daemon.url, "/ui/")
+        assert status == 200 and "carol" in html and CAROL not in html
+    # Behind a TLS-terminating proxy the cookie is Secure.
+    async with browser() as http:
+        _, cookies, _ = await login(http, daemon.url, ADMIN, **{"X-Forwarded-Proto": "https"})
+        session = next(c for c in cookies if c.startswith("lwr_session="))
+        assert "secure" in {f.strip().lower() for f in session.split(";")[1:]}
+
+
+async def test_pages_carry_a_strict_csp(start_daemon):
+    daemon = await start(start_daemon)
+    async with browser() as http:
+        await login(http, daemon.url, ADMIN)
+        async with http.get(f"{daemon.url}/ui/") as resp:
+            csp = resp.headers["Content-Security-Policy"]
+            assert "default-src 'none'" in csp and "script-src 'self'" in csp
+            assert "unsafe-inline" not in csp
+            assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_logout_ends_the_session(start_daemon):
+    daemon = await start(start_daemon)
+    async with browser() as http:
+        await login(http, daemon.url, ADMIN)
+        status, html = await page(http, daemon.url, "/ui/")
+        assert status == 200
+        old = {c.key: c.value for c in http.cookie_jar}["lwr_session"]
+        async with http.post(
+            f"{daemon.url}/ui/logout", data={"csrf": csrf_of(html)}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "/ui/login"
+        status, _ = await page(http, daemon.url, "/ui/")
+        assert status == 303
+    # The old cookie replayed by someone who kept it opens nothing.
+    async with browser() as http:
+        http.cookie_jar.update_cookies({"lwr_session": old})
+        status, _ = await page(http, daemon.url, "/ui/approvals")
+        assert status == 303
+
+
+async def _awaiting(daemon, fake_lacework, s3, bucket: str) -> str:
+    s3.create_bucket(Bucket=bucket)
+    fake_lacework.add_compliance_alert(
+        "61001", "LW_S3_16", [(f"arn:aws:s3:::{bucket}", "us-east-1", ACCOUNT)]
+    )
+    body = load_fixture("webhook_classic_compliance_lw_s3_16.json")
+    body.update(event_id="61001", rec_id="LW_S3_16")
+    status, _ = await daemon.post(body)
+    assert status == 202
+    await daemon.settle()
+    rows = await daemon.engine.store.list_actions(status=str(Status.AWAITING_APPROVAL))
+    assert len(rows) == 1
+    return rows[0].record.id or ""
+
+
+async def test_a_form_without_its_csrf_token_changes_nothing(
+    start_daemon, fake_lacework, admin_client
+):
+    s3 = admin_client("s3")
+    daemon = await start(start_daemon, remediation={"default_mode": "approve"})
+    action_id = await _awaiting(daemon, fake_lacework, s3, "csrf-bucket")
+    async with browser() as http:
+        await login(http, daemon.url, CAROL)
+        for form in ({}, {"csrf": "wrong"}, {"csrf": ""}):
+            async with http.post(
+                f"{daemon.url}/ui/actions/{action_id}/approve", data=form, allow_redirects=False
+            ) as resp:
+                assert resp.status == 403
+        row = await daemon.engine.store.get_action(action_id)
+        assert row is not None and row.record.status is Status.AWAITING_APPROVAL
+        assert "Status" not in s3.get_bucket_versioning(Bucket="csrf-bucket")
+        # With the token from the page, the same form approves, as carol.
+        _, html = await page(http, daemon.url, "/ui/approvals")
+        assert "csrf-bucket" in html
+        async with http.post(
+            f"{daemon.url}/ui/actions/{action_id}/approve",
+            data={"csrf": csrf_of(html)},
+            allow_redirects=False,
+        ) as resp:
+            assert resp.status == 303
+        assert s3.get_bucket_versioning(Bucket="csrf-bucket")["Status"] == "Enabled"
+        events = await daemon.engine.store.audit_events(action_id=action_id, limit=50)
+        assert any(e.kind == "approved" and e.actor == "carol" for e in events)
+
+
+async def test_login_form_needs_its_csrf_token(start_daemon):
+    daemon = await start(start_daemon)
+    async with (
+        browser() as http,
+        http.post(f"{daemon.url}/ui/login", data={"token": ADMIN}, allow_redirects=False) as resp,
+    ):
+        assert resp.status == 403
+        assert not any(c.startswith("lwr_session=") for c in resp.headers.getall("Set-Cookie", []))
+
+
+@pytest.mark.parametrize("where", ["resource", "url"])
+async def test_script_in_stored_text_is_rendered_inert(start_daemon, where):
+    daemon = await start(start_daemon)
+    evil = "<script>alert(1)</script>"
+    async with browser() as http:
+        await login(http, daemon.url, ADMIN)
+        _, html = await page(http, daemon.url, "/ui/approvals")
+        if where == "url":
+            # An id in the path that is echoed back in the error message (no "/" in it).
+            evil = "<script>alert(1)<\\script>"
+            async with http.post(
+                f"{daemon.url}/ui/actions/{evil}/reject", data={"csrf": csrf_of(html)}
+            ) as resp:
+                text = await resp.text()
+                assert resp.status == 404
+                assert "no action &#39;&lt;script&gt;alert(1)&lt;" in text
+        else:
+            await _store_awaiting(daemon, f"arn:aws:s3:::{evil}")
+            _, text = await page(http, daemon.url, "/ui/approvals")
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert evil not in text and "<script" not in text
+
+
+async def _store_awaiting(daemon, arn: str) -> str:
+    """An action awaiting approval whose violation names ``arn`` (stored as the runner
+    stores one: Lacework chose the name, the console must not trust it)."""
+    from lw_remediate.model import ActionRecord, Mode, Plan, Violation
+
+    store = daemon.engine.store
+    violation = Violation(rule_id="LW_S3_16", resource_arn=arn, account_id=ACCOUNT)
+    violation_id = await store.add_violation(None, violation)
+    record, _ = await store.create_action(
+        violation_id,
+        None,
+        ActionRecord(remediation_id="s3.enable_versioning", violation=violation, mode=Mode.APPROVE),
+    )
+    record.status, record.state = Status.AWAITING_APPROVAL, "awaiting_approval"
+    record.plan = Plan(summary=f"enable versioning on {arn}")
+    record.detail = "waits for approval"
+    await store.save_action(record)
+    return record.id or ""
