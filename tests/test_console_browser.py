@@ -133,3 +133,72 @@ async def test_approve_and_reject_in_the_browser(
     await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     await page.goto(f"{daemon.url}/ui/")
     assert page.url == f"{daemon.url}/ui/login"
+
+
+async def test_exemption_kill_switch_and_history_in_the_browser(
+    start_daemon, fake_lacework, admin_client, browser_page
+):
+    from playwright.async_api import expect
+
+    page = browser_page
+    s3 = admin_client("s3")
+    for bucket in ("ui-exempt-me", "ui-paused", "ui-fixed"):
+        s3.create_bucket(Bucket=bucket)
+    daemon = await start_daemon(server={"admin_token": ADMIN})
+    await page.goto(f"{daemon.url}/ui/login")
+    await page.get_by_label("Token").fill(ADMIN)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+    # An exemption added in the console: the next violation on that bucket is left alone.
+    await page.get_by_role("link", name="Exemptions").click()
+    await page.get_by_label("Resource ARN").fill("arn:aws:s3:::ui-exempt-me")
+    await page.get_by_label("Owner").fill("web-team")
+    await page.get_by_label("Reason", exact=True).fill("static website")
+    await page.get_by_label("Expires").fill("30d")
+    await page.get_by_role("button", name="Add exemption").click()
+    await expect(page.locator("#exemptions")).to_contain_text("arn:aws:s3:::ui-exempt-me")
+    await shot(page, "exemptions")
+    await post_alert(daemon, fake_lacework, "72001", "ui-exempt-me", "ui-fixed")
+    rows = {
+        r.record.violation.resource_name: r.record for r in await daemon.engine.store.list_actions()
+    }
+    assert rows["ui-exempt-me"].status is Status.EXEMPTED
+    assert "Status" not in s3.get_bucket_versioning(Bucket="ui-exempt-me")
+    assert rows["ui-fixed"].status is Status.REMEDIATED
+
+    # The kill switch on, with a reason: the next apply is parked, nothing written.
+    await page.get_by_role("link", name="Kill switch").click()
+    await page.get_by_label("Reason").fill("incident 42")
+    await page.get_by_role("button", name="Turn the kill switch on").click()
+    await expect(page.locator("#kill-switch-state")).to_contain_text("incident 42")
+    await shot(page, "kill-switch-on")
+    await post_alert(daemon, fake_lacework, "72002", "ui-paused")
+    paused = [
+        r.record
+        for r in await daemon.engine.store.list_actions()
+        if r.record.violation.resource_name == "ui-paused"
+    ]
+    assert [p.status for p in paused] == [Status.AWAITING_APPROVAL]
+    assert paused[0].detail.startswith("paused by the kill switch")
+    assert "Status" not in s3.get_bucket_versioning(Bucket="ui-paused")
+    await page.get_by_role("link", name="Overview").click()
+    await expect(page.locator("#kill-switch-state")).to_contain_text("ON")
+    await page.get_by_role("link", name="Kill switch").click()
+    await page.get_by_role("button", name="Turn the kill switch off").click()
+    await expect(page.locator("#kill-switch-state")).to_contain_text("off")
+    assert not daemon.engine.safety.kill_switch.is_on()
+
+    # History: filter by status, open the detail with its plan, calls and audit events.
+    await page.get_by_role("link", name="Actions").click()
+    await page.get_by_label("Status").select_option("remediated")
+    await page.get_by_role("button", name="Filter").click()
+    table = page.locator("#actions")
+    await expect(table).to_contain_text("ui-fixed")
+    await expect(table).not_to_contain_text("ui-exempt-me")
+    await shot(page, "actions")
+    await table.get_by_role("link", name=rows["ui-fixed"].id or "").click()
+    await expect(page.locator("#status")).to_have_text("remediated")
+    await expect(page.locator("#calls")).to_contain_text("PutBucketVersioning")
+    await expect(page.locator("#before_image")).to_be_visible()
+    await shot(page, "action-detail")

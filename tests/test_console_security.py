@@ -27,6 +27,15 @@ ROUTES = [
     ("POST", "/ui/actions/x/approve"),
     ("POST", "/ui/actions/x/reject"),
     ("POST", "/ui/logout"),
+    ("GET", "/ui/actions"),
+    ("GET", "/ui/actions/x"),
+    ("POST", "/ui/actions/x/undo"),
+    ("GET", "/ui/exemptions"),
+    ("POST", "/ui/exemptions"),
+    ("POST", "/ui/exemptions/x/remove"),
+    ("GET", "/ui/kill-switch"),
+    ("POST", "/ui/kill-switch/on"),
+    ("POST", "/ui/kill-switch/off"),
 ]
 
 
@@ -73,7 +82,7 @@ def test_route_list_is_complete():
         if r.method != "HEAD"
     }
     public = {("GET", "/ui/login"), ("POST", "/ui/login"), ("GET", "/ui/static")}
-    declared = {(m, p.replace("/x/", "/{id}/")) for m, p in ROUTES}
+    declared = {(m, re.sub(r"/x(/|$)", r"/{id}\1", p)) for m, p in ROUTES}
     assert routes - public == declared
 
 
@@ -231,9 +240,14 @@ async def test_script_in_stored_text_is_rendered_inert(start_daemon, where):
                 assert resp.status == 404
                 assert "no action &#39;&lt;script&gt;alert(1)&lt;" in text
         else:
-            await _store_awaiting(daemon, f"arn:aws:s3:::{evil}")
-            _, text = await page(http, daemon.url, "/ui/approvals")
-            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+            action_id = await _store_awaiting(daemon, f"arn:aws:s3:::{evil}")
+            text = ""
+            for path in ("/ui/approvals", "/ui/actions", f"/ui/actions/{action_id}"):
+                status, html = await page(http, daemon.url, path)
+                assert status == 200
+                assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+                assert evil not in html, path
+                text += html
         assert evil not in text and "<script" not in text
 
 

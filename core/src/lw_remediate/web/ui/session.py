@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from ...errors import ConfigError
+from ...operate.control import ControlError
 from ..auth import token_ok
 from ..errors import Handler
 from ..keys import ADMIN_TOKEN, CONFIG
@@ -141,7 +143,12 @@ async def ui_guard(request: web.Request, handler: Handler) -> web.StreamResponse
                 if not csrf_ok(session.csrf, form.get("csrf")):
                     raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page")
             request[SESSION] = session
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except ControlError as exc:  # unknown id, refused: the reason as plain text
+            response = web.Response(status=exc.status, text=str(exc))
+        except ConfigError as exc:  # a configured path that cannot be used (kill switch)
+            response = web.Response(status=409, text=str(exc))
     except web.HTTPException as exc:
         exc.headers.update(SECURITY_HEADERS)
         raise
