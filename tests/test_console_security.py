@@ -269,3 +269,34 @@ async def _store_awaiting(daemon, arn: str) -> str:
     record.detail = "waits for approval"
     await store.save_action(record)
     return record.id or ""
+
+
+class _Recorder:
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def notify(self, notification) -> None:
+        self.sent.append(notification)
+
+
+async def test_slack_approval_message_links_to_the_approval_page(
+    start_daemon, fake_lacework, admin_client
+):
+    from lw_remediate.notify import NotificationKind
+    from lw_remediate.notify.slack import slack_message
+
+    daemon = await start(
+        start_daemon,
+        server={"public_url": "https://remediate.example.com/"},
+        remediation={"default_mode": "approve"},
+    )
+    recorder = _Recorder()
+    daemon.engine.notifiers.notifiers.append(recorder)
+    action_id = await _awaiting(daemon, fake_lacework, admin_client("s3"), "linked-bucket")
+    [requested] = [n for n in recorder.sent if n.kind is NotificationKind.APPROVAL_REQUESTED]
+    url = f"https://remediate.example.com/ui/approvals#action-{action_id}"
+    assert requested.data["approval_url"] == url
+    texts = [b["text"]["text"] for b in slack_message(requested)["blocks"] if "text" in b]
+    assert f"<{url}|Approve or reject in the console>" in texts

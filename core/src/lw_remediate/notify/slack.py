@@ -150,6 +150,10 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(plan, _SECTION_LIMIT)}}
         )
+    url = n.data.get("approval_url")
+    if isinstance(url, str) and url:
+        link = f"<{_escape(url).replace('|', '%7C')}|Approve or reject in the console>"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": link}})
     blocks.append(
         {
             "type": "context",

@@ -480,9 +480,11 @@ class Engine:
             else NotificationKind.OUTCOME
         )
         plan = record.plan.to_dict() if record.plan else None
-        await self.notifiers.send(
-            Notification.about(kind, record, data={"plan": plan, "mode": str(record.mode)})
-        )
+        data: dict[str, Any] = {"plan": plan, "mode": str(record.mode)}
+        console = self.config.server.public_url
+        if kind is NotificationKind.APPROVAL_REQUESTED and console and record.id:
+            data["approval_url"] = f"{console}/ui/approvals#action-{record.id}"
+        await self.notifiers.send(Notification.about(kind, record, data=data))
 
     def _finished(self, record: ActionRecord, seconds: float) -> None:
         v = record.violation
