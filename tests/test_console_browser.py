@@ -58,7 +58,13 @@ async def browser_page(chromium: Path) -> AsyncIterator[Any]:
         )
         try:
             context = await browser.new_context()
-            yield await context.new_page()
+            page = await context.new_page()
+            # A CSP violation or a script error shows as a console error: none allowed.
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page
+            assert errors == []
         finally:
             await browser.close()
 
@@ -103,6 +109,9 @@ async def test_approve_and_reject_in_the_browser(
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     await expect(page.locator("#outcomes")).to_contain_text("awaiting_approval")
+    # htmx (shipped in the wheel) loaded under the strict CSP; it refreshes #live.
+    assert await page.evaluate("typeof htmx") == "object"
+    assert await page.locator("#live").get_attribute("hx-trigger") == "every 10s"
     await shot(page, "overview")
 
     await page.get_by_role("link", name="Approvals", exact=True).click()
