@@ -1,5 +1,6 @@
 """Console pages beyond approvals: the actions (list and detail, undo), exemptions
-(list, add, remove) and the kill switch. Thin handlers over
+(list, add, remove), the kill switch, retrying a dead alert and clearing a flapping
+resource (forms on the overview). Thin handlers over
 :class:`~lw_remediate.operate.control.Control`, as :mod:`.pages`."""
 
 from __future__ import annotations
@@ -138,6 +139,27 @@ async def kill_switch_off(request: web.Request) -> web.StreamResponse:
     return see_other("/ui/kill-switch")
 
 
+# -- dead alerts and flapping resources (forms on the overview) ------------------------
+
+
+async def retry_dead(request: web.Request) -> web.StreamResponse:
+    try:
+        inbox_id = int(request.match_info["id"])
+    except ValueError:
+        raise BadRequest("the inbox id is a number") from None
+    await _control(request).retry_inbox(inbox_id, _actor(request))
+    return see_other("/ui/")
+
+
+async def clear_flapping(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    arn, rule = _form_str(form, "resource_arn"), _form_str(form, "rule_id")
+    if not arn:
+        raise BadRequest("resource_arn is required")
+    await _control(request).clear_flapping(arn, rule or None, _actor(request))
+    return see_other("/ui/")
+
+
 def add_manage_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/actions", actions)
@@ -149,3 +171,5 @@ def add_manage_routes(app: web.Application) -> None:
     r.add_get("/kill-switch", kill_switch)
     r.add_post("/kill-switch/on", kill_switch_on)
     r.add_post("/kill-switch/off", kill_switch_off)
+    r.add_post("/inbox/{id}/retry", retry_dead)
+    r.add_post("/flapping/clear", clear_flapping)
