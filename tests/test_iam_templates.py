@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from lw_remediate import IamPolicy
-from lw_remediate.cli.main import MANAGED_POLICY_MAX_CHARS, cloudformation
+from lw_remediate.cli.policy import MANAGED_POLICY_MAX_CHARS, cloudformation
 from lw_remediate.plugins import load_maps
 from lw_remediate.testing.least_privilege import validate_actions
 

@@ -148,7 +148,7 @@ async def test_a_missing_role_is_reported_once(moto_server, tmp_path):
 
 
 def test_the_generated_role_can_run_preflight_on_itself():
-    from lw_remediate.cli.main import merged_policy
+    from lw_remediate.cli.policy import merged_policy
     from lw_remediate.config import Config as Cfg
 
     policies = merged_policy(REGISTRY, Cfg(), enabled_only=False, revert=True, role_name="lw-r")

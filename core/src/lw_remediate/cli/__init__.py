@@ -1,8 +1,9 @@
 """The ``lw-remediate`` command line (click).
 
-:mod:`.main` holds the group and the commands that inspect or run the daemon,
-:mod:`.control` the operator controls, :mod:`.sweep` the sweep, :mod:`.demo` the
-simulated end-to-end run, :mod:`.options` the options they share.
+:mod:`.main` holds the group and its entry point and registers the commands: one module
+per command group (:mod:`.serve`, :mod:`.replay`, :mod:`.maps`, :mod:`.policy`,
+:mod:`.control` the operator controls, :mod:`.sweep`, ...); :mod:`.options` holds the
+options and output helpers they share.
 """
 
 from __future__ import annotations

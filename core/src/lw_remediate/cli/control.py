@@ -1,5 +1,5 @@
 """CLI commands for the operator controls: approve, reject, undo, the kill switch,
-exemptions, flapping resources, the audit trail and preflight.
+exemptions, flapping resources, the inbox and the audit trail.
 
 They run :class:`~lw_remediate.operate.control.Control` against the configured store (the
 SQLite file a running daemon also uses; WAL mode and compare-and-set decisions make
@@ -395,51 +395,6 @@ def inbox_retry_command(inbox_id: int, by: str, config_path: str | None) -> None
     click.echo(f"inbox entry {row['inbox_id']} (event {row['event_id']}) is {row['state']} again")
 
 
-# -- preflight -----------------------------------------------------------------------------
-
-
-@click.command("preflight")
-@click.option(
-    "--account",
-    "accounts",
-    multiple=True,
-    help="Check this account (repeatable; default: [aws] accounts).",
-)
-@json_option
-@config_option
-def preflight_command(accounts: tuple[str, ...], as_json: bool, config_path: str | None) -> None:
-    """Check that the role can do what each enabled remediation declares, per account.
-
-    Exits 1 when something is missing or could not be checked.
-    """
-    for account in accounts:
-        if not (account.isdigit() and len(account) == 12):
-            raise click.BadParameter(
-                f"{account!r} is not a 12-digit AWS account id", param_hint="--account"
-            )
-
-    async def go(c: Control) -> Any:
-        from ..operate.preflight import run_preflight
-        from ..safety import core_policy
-
-        engine = c.engine
-        policy = core_policy(engine.config, await engine.safety.exemptions())
-        return await run_preflight(
-            engine.config, engine.registry, engine.aws, accounts=accounts, core_policy=policy
-        )
-
-    results = run_control(config_path, go)
-    from ..operate.preflight import render_text
-
-    if as_json:
-        echo_json([r.to_dict() for r in results])
-    else:
-        for line in render_text(results):
-            click.echo(line)
-    if not all(r.ok for r in results):
-        raise SystemExit(1)
-
-
 def control_commands() -> list[click.Command]:
     """The commands ``lw-remediate`` registers from this module."""
     return [
@@ -451,5 +406,4 @@ def control_commands() -> list[click.Command]:
         flapping_group,
         audit_command,
         inbox_group,
-        preflight_command,
     ]

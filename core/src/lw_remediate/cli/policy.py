@@ -1,0 +1,189 @@
+"""``lw-remediate policy``: the merged least-privilege IAM policy of the installed
+remediations, as JSON or a CloudFormation template."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from ..config import Config
+from ..errors import ConfigError
+from ..plugins import MapRegistry
+from ..policy import IamPolicy
+from .options import config_option, echo_json, load_config_and_maps
+
+
+def merged_policy(
+    registry: MapRegistry,
+    config: Config,
+    *,
+    enabled_only: bool,
+    revert: bool,
+    role_name: str | None = None,
+) -> dict[str, IamPolicy]:
+    """Merged least-privilege policy per map set (``s3``, ``cis_iam``, ...)."""
+    by_set: dict[str, list[IamPolicy]] = {}
+    for rid, rem in sorted(registry.remediations.items()):
+        if enabled_only and config.mode_for(rid).value == "off":
+            continue
+        options = rem.parse_options(config.options_for(rid))
+        by_set.setdefault(rem.set_name, []).append(rem.policy_for(options, revert=revert))
+    from ..safety import config_exemptions, core_policy
+
+    core = core_policy(config, config_exemptions(config.exemptions))
+    if core:  # tag exemptions / exemption tagging in the configuration
+        by_set.setdefault("core", []).append(core)
+    if role_name:  # preflight (and config check --online) read the role itself
+        by_set.setdefault("core", []).append(
+            IamPolicy.allow(
+                ["iam:GetRole", "iam:SimulatePrincipalPolicy"],
+                [f"arn:{{partition}}:iam::{{account}}:role/{role_name}"],
+            )
+        )
+    return {name: IamPolicy.merge(policies) for name, policies in by_set.items()}
+
+
+#: IAM's limit on a managed policy document, counted without white space.
+MANAGED_POLICY_MAX_CHARS = 6144
+
+
+def _policy_documents(name: str, policy: IamPolicy) -> list[tuple[str, str, dict[str, Any]]]:
+    """The map set's policy as CloudFormation documents, split into as many managed
+    policies (``<Set>Policy``, ``<Set>Policy2``, …) as IAM's size limit needs."""
+    doc = policy.render(account="${AWS::AccountId}", partition="${AWS::Partition}")
+    for st in doc["Statement"]:
+        st["Resource"] = _cfn_sub(st["Resource"])
+        if "Condition" in st:
+            st["Condition"] = _cfn_sub(st["Condition"])
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for statement in doc["Statement"]:
+        candidate = {"Version": doc["Version"], "Statement": [*chunks[-1], statement]}
+        if chunks[-1] and _size(candidate) > MANAGED_POLICY_MAX_CHARS:
+            chunks.append([])
+        chunks[-1].append(statement)
+    documents = []
+    for index, statements in enumerate(chunks, start=1):
+        part = {"Version": doc["Version"], "Statement": statements}
+        if _size(part) > MANAGED_POLICY_MAX_CHARS:
+            raise ConfigError(
+                f"one statement of the {name} map set's policy is over IAM's "
+                f"{MANAGED_POLICY_MAX_CHARS}-character managed-policy limit"
+            )
+        suffix = "" if index == 1 else str(index)
+        description = f"lw-remediate least-privilege policy for the {name} map set"
+        if len(chunks) > 1:
+            description += f" (part {index} of {len(chunks)})"
+        documents.append((f"{_cfn_name(name)}Policy{suffix}", description, part))
+    return documents
+
+
+def _size(document: Mapping[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def cloudformation(policies: dict[str, IamPolicy], *, role_name: str) -> dict[str, Any]:
+    documents = [
+        item
+        for name, policy in sorted(policies.items())
+        for item in _policy_documents(name, policy)
+    ]
+    resources: dict[str, Any] = {
+        "RemediationRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": role_name,
+                "Description": "Assumed by lw-remediate to fix Lacework compliance violations",
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Ref": "TrustedPrincipalArn"}},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [{"Ref": logical} for logical, _, _ in documents],
+            },
+        }
+    }
+    for logical, description, doc in documents:
+        resources[logical] = {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "Description": description,
+                "PolicyDocument": doc,
+            },
+        }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "lw-remediate remediation role (generated by `lw-remediate policy`)",
+        "Parameters": {
+            "TrustedPrincipalArn": {
+                "Type": "String",
+                "Description": "ARN of the principal the lw-remediate daemon runs as",
+            }
+        },
+        "Resources": resources,
+        "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["RemediationRole", "Arn"]}}},
+    }
+
+
+def _cfn_sub(value: Any) -> Any:
+    """Wrap every string holding a ``${AWS::...}`` substitution in ``Fn::Sub``."""
+    if isinstance(value, str):
+        return {"Fn::Sub": value} if "${" in value else value
+    if isinstance(value, list):
+        return [_cfn_sub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cfn_sub(v) for k, v in value.items()}
+    return value
+
+
+def _cfn_name(set_name: str) -> str:
+    return "".join(part.capitalize() for part in set_name.replace("-", "_").split("_"))
+
+
+@click.command("policy")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "cloudformation"]),
+    default="json",
+    show_default=True,
+)
+@click.option(
+    "--account", default="*", show_default=True, help="Account id for resource ARNs (json)."
+)
+@click.option("--partition", default="aws", show_default=True)
+@click.option("--enabled-only", is_flag=True, help="Only remediations whose mode is not 'off'.")
+@click.option("--no-revert", is_flag=True, help="Leave out the actions only undo needs.")
+@click.option("--role-name", default="lw-remediate", show_default=True)
+@config_option
+def policy_command(
+    fmt: str,
+    account: str,
+    partition: str,
+    enabled_only: bool,
+    no_revert: bool,
+    role_name: str,
+    config_path: str | None,
+) -> None:
+    """Print the merged least-privilege IAM policy of the installed remediations."""
+    config, registry = load_config_and_maps(config_path)
+    if account != "*" and not (account.isdigit() and len(account) == 12):
+        raise click.BadParameter(
+            f"{account!r} is not a 12-digit AWS account id", param_hint="--account"
+        )
+    policies = merged_policy(
+        registry, config, enabled_only=enabled_only, revert=not no_revert, role_name=role_name
+    )
+    if fmt == "cloudformation":
+        echo_json(cloudformation(policies, role_name=role_name))
+        return
+    merged = IamPolicy.merge(policies.values())
+    echo_json(merged.render(account=account, partition=partition))
