@@ -202,6 +202,7 @@ def unit_settings(*, include_commented: bool = False) -> list[tuple[str, str]]:
         ("UMask", "0077"),
         ("Restart", "on-failure"),
         ("RestartPreventExitStatus", "2"),
+        ("ExecReload", "/bin/kill -HUP $MAINPID"),
     ],
 )
 def test_systemd_unit_keeps_its_hardening(key, value):
@@ -277,3 +278,31 @@ def test_the_hand_sent_classic_sample_in_the_guide_is_a_classic_alert():
     assert match, "the classic curl sample is gone from docs/operating.md"
     (alert,) = parse_payload(json.loads(match.group(1)))
     assert alert.shape is Shape.CLASSIC and alert.rule_ids == ("LW_S3_16",)
+
+
+def test_the_container_secrets_port_and_store_agree():
+    """The secrets the image's example creates are the ones its configuration reads;
+    the health check asks the port the daemon listens on; the store is on the volume,
+    in a directory the image's user owns (issue 18)."""
+    text = CONTAINERFILE.read_text()
+    created = set(re.findall(r"podman secret create (\w+) -", text))
+    passed = set(re.findall(r"--secret (\w+)", text))
+    read = set(re.findall(r"/run/secrets/(\w+)", CONTAINER_CONFIG.read_text()))
+    assert created == passed == read == {"lw_webhook_token", "lw_api_secret"}
+    guide = (ROOT / "docs" / "operating.md").read_text()
+    section = guide.split("## Running in a container", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```sh\n(.*?)```", section, re.S)[:1]
+    assert set(re.findall(r"podman secret create (\w+) -", example)) == created
+    assert set(re.findall(r"--secret (\w+)", example)) == created
+
+    config = load_config(CONTAINER_CONFIG, environ={})
+    (expose,) = re.findall(r"^EXPOSE (\d+)$", text, re.M)
+    (health,) = re.findall(r"http://127\.0\.0\.1:(\d+)/healthz", text)
+    assert config.server.port == int(expose) == int(health)
+
+    (volume,) = re.findall(r'^VOLUME \["([^"]+)"\]', text, re.M)
+    assert Path(config.store.path).parent == Path(volume)
+    kill_switch = config.safety.resolved_kill_switch_file(config.store.path)
+    assert Path(kill_switch).parent == Path(volume)
+    (user,) = re.findall(r"^USER (\d+):\d+$", text, re.M)
+    assert re.search(rf"install -d -o {user} -g \d+ -m 0700 {re.escape(volume)}", text)
