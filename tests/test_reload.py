@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ ADMIN = "admin-" + "h" * 24
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
-def write(path: Path, data: dict[str, Any], mode: str) -> None:
-    data = {**data, "remediation": {"default_mode": "dry-run", "enrich_retry_seconds": 0.05}}
+def write(path: Path, data: dict[str, Any], mode: str, **remediation: Any) -> None:
+    data = {
+        **data,
+        "remediation": {"default_mode": "dry-run", "enrich_retry_seconds": 0.05, **remediation},
+    }
     data["remediation"]["s3.enable_versioning"] = {"mode": mode}
     path.write_text(to_toml(data))
 
@@ -97,14 +101,36 @@ async def test_a_bad_file_keeps_the_running_configuration_and_says_why(served):
     assert failed["actor"] == "bob" and "the running configuration is kept" in failed["detail"]
 
 
-async def test_settings_that_need_a_restart_are_named_and_kept(served):
+#: setting -> (how the new file changes it, the running value that must stay)
+RESTART: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[Any], Any]]] = {
+    "server": (
+        lambda d: {**d, "server": {**d["server"], "port": d["server"]["port"] + 1}},
+        lambda config: config.server.port,
+    ),
+    "store": (
+        lambda d: {**d, "store": {**d["store"], "path": d["store"]["path"] + ".new"}},
+        lambda config: config.store.path,
+    ),
+    "lacework": (
+        lambda d: {**d, "lacework": {**d["lacework"], "max_attempts": 5}},
+        lambda config: config.lacework.max_attempts,
+    ),
+    "remediation.concurrency": (lambda d: d, lambda config: config.remediation.concurrency),
+}
+
+
+@pytest.mark.parametrize("setting", list(RESTART))
+async def test_settings_that_need_a_restart_are_named_and_kept(served, setting):
+    """[server], [store], [lacework] and [remediation] concurrency keep their running
+    values until a restart (docs/operating.md, Reloading the configuration)."""
     runtime, http, path, data = served
-    port = data["server"]["port"]
-    changed = {**data, "server": {**data["server"], "port": port + 1}}
-    write(path, changed, "dry-run")
+    change, running = RESTART[setting]
+    before = running(runtime.config)
+    extra = {"concurrency": 3} if setting == "remediation.concurrency" else {}
+    write(path, change(data), "dry-run", **extra)
     status, body = await call(http, "POST", "/admin/reload", json={"by": "carol"})
-    assert status == 200 and body["restart_needed"] == ["server"]
-    assert runtime.config.server.port == port  # still serving where it listens
+    assert status == 200 and body["restart_needed"] == [setting], body
+    assert running(runtime.config) == before and running(runtime.engine.config) == before
 
 
 async def wait_for_audit(url: str, kind: str, timeout: float = 30) -> dict[str, Any]:
