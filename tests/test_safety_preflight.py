@@ -92,7 +92,8 @@ def role(admin_client):
 
 async def test_preflight_reports_what_the_role_lacks(moto_server, role, tmp_path):
     config = make_config(config_data(moto_server.endpoint_url, tmp_path))
-    (account,) = await run_preflight(config, REGISTRY, AwsProvider(config.aws))
+    async with AwsProvider(config.aws) as aws:
+        (account,) = await run_preflight(config, REGISTRY, aws)
     assert account.account == ACCOUNT and account.error is None
     assert account.principal == f"arn:aws:iam::{ACCOUNT}:role/lw-remediate"
     assert (
@@ -124,7 +125,8 @@ async def test_preflight_reports_what_the_role_lacks(moto_server, role, tmp_path
             {"Effect": "Allow", "Action": "s3:*Versioning", "Resource": "arn:aws:s3:::*"}
         ),
     )
-    (account,) = await run_preflight(config, REGISTRY, AwsProvider(config.aws))
+    async with AwsProvider(config.aws) as aws:
+        (account,) = await run_preflight(config, REGISTRY, aws)
     assert {r.remediation_id: r.ok for r in account.remediations} == {
         "s3.enable_versioning": True,
         "s3.remove_public_acl_grants": False,
@@ -136,7 +138,8 @@ async def test_a_missing_role_is_reported_once(moto_server, tmp_path):
     config = make_config(data)
     # No role in OTHER: moto lets AssumeRole through (AWS would refuse it); IAM says
     # the role does not exist, and that is the one line instead of a line per action.
-    (account,) = await run_preflight(config, REGISTRY, AwsProvider(config.aws), accounts=[OTHER])
+    async with AwsProvider(config.aws) as aws:
+        (account,) = await run_preflight(config, REGISTRY, aws, accounts=[OTHER])
     assert (
         account.error == f"role arn:aws:iam::{OTHER}:role/lw-remediate not found in account {OTHER}"
     )

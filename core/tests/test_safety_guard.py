@@ -107,6 +107,8 @@ async def env(tmp_path: Path):
         return safety
 
     yield store, make
+    for safety in made:
+        await safety.aws.close()
     await store.close()
 
 

@@ -56,6 +56,9 @@ class RemediationContext(Generic[OptionsT]):
 
     ``aws`` is bound to the violation's account and region; ``deadline`` is the
     event-loop time (``loop.time()``) by which the remediation must finish.
+    ``checked`` is what ``check`` returned in this run (set before ``plan``; None when
+    ``plan`` runs without a ``check``): ``plan`` may build on ``checked.observed``
+    instead of reading the same state again.
     """
 
     violation: Violation
@@ -65,6 +68,7 @@ class RemediationContext(Generic[OptionsT]):
     dry_run: bool
     deadline: float
     _before_sink: Callable[[Mapping[str, Any]], Awaitable[None]] = field(repr=False)
+    checked: CheckResult | None = None
 
     async def record_before(self, image: Mapping[str, Any]) -> None:
         """Store the before-image. Call it in ``apply`` after the re-read, before any write.

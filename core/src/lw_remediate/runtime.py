@@ -250,12 +250,15 @@ class Runtime:
         return self
 
     async def close(self) -> None:
-        """Close the store and the Lacework client; safe to call twice."""
+        """Close the store, the Lacework client and the pooled AWS clients; safe to call twice."""
         try:
             await self.store.close()
         finally:
-            if self.lacework is not None:
-                await self.lacework.close()
+            try:
+                if self.lacework is not None:
+                    await self.lacework.close()
+            finally:
+                await self.aws.close()
 
     async def __aenter__(self) -> Runtime:
         return await self.open()

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import AwsConfig
 from ..errors import RemediationRefused
+from .pool import ClientPool
 from .session import AwsSession, Credentials, assume_role
 
 #: STS AssumeRole's limit on the plain text of a session policy, in characters.
@@ -25,7 +26,13 @@ SESSION_POLICY_LIMIT = 2048
 
 
 class AwsProvider:
-    """Hands out :class:`AwsSession` objects bound to an account and region."""
+    """Hands out :class:`AwsSession` objects bound to an account and region.
+
+    Every session it hands out shares one :class:`ClientPool`: a client per (account,
+    region, service, credentials) lives across actions until its credentials leave the
+    cache (``ttl``, well inside the STS duration), and :meth:`close` closes them all.
+    A session policy gives its own credentials, so down-scoping stays per remediation.
+    """
 
     def __init__(self, config: AwsConfig, *, partition: str = "aws", ttl: float = 600.0) -> None:
         self.config = config
@@ -35,6 +42,7 @@ class AwsProvider:
         self._lock = asyncio.Lock()
         self._caller_account: str | None = None
         self._bases: dict[str, AwsSession] = {}
+        self.pool = ClientPool()
         #: Every AssumeRole request made: (role ARN, session policy or None). For tests/audit.
         self.assumed: list[tuple[str, Mapping[str, Any] | None]] = []
 
@@ -55,8 +63,19 @@ class AwsProvider:
                 region=region,
                 endpoint_url=self.config.endpoint_url,
                 partition=self.partition,
+                pool=self.pool,
             )
         return session
+
+    async def close(self) -> None:
+        """Close every pooled client (at shutdown)."""
+        await self.pool.close()
+
+    async def __aenter__(self) -> AwsProvider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     def role_arn(self, account: str, role_name: str | None = None) -> str:
         """The role assumed in ``account``: ``role_name`` (a remediation's own role) or
@@ -93,19 +112,22 @@ class AwsProvider:
                 region=region,
                 endpoint_url=self.config.endpoint_url,
                 partition=self.partition,
+                pool=self.pool,
             )
-        creds = await self._assumed(account, session_policy, label, role_name)
+        creds, expires_at = await self._assumed(account, session_policy, label, role_name)
         return AwsSession(
             account_id=account,
             region=region,
             credentials=creds,
             endpoint_url=self.config.endpoint_url,
             partition=self.partition,
+            pool=self.pool,
+            expires_at=expires_at,
         )
 
     async def _assumed(
         self, account: str, policy: Mapping[str, Any] | None, label: str, role_name: str
-    ) -> Credentials:
+    ) -> tuple[Credentials, float]:
         policy_key = (
             hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
             if policy
@@ -115,7 +137,7 @@ class AwsProvider:
         async with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > time.monotonic():
-                return hit[1]
+                return hit[1], hit[0]
             role_arn = self.role_arn(account, role_name)
             self.assumed.append((role_arn, policy))
             creds = await assume_role(
@@ -126,5 +148,6 @@ class AwsProvider:
                 external_id=self.config.external_id,
                 duration_seconds=900,
             )
-            self._cache[key] = (time.monotonic() + self.ttl, creds)
-            return creds
+            expires_at = time.monotonic() + self.ttl
+            self._cache[key] = (expires_at, creds)
+            return creds, expires_at

@@ -1,15 +1,18 @@
 """AWS access for remediations: a client factory bound to one account and region.
 
 Every client it hands out records each API call (service, operation, the IAM action
-it needs and the resource it touches) through botocore's event hooks, so the audit
-trail and the least-privilege test kit see exactly what a remediation did.
+it needs and the resource it touches) into the session's sink, so the audit trail and
+the least-privilege test kit see exactly what a remediation did. The recording is
+per-action context (:func:`~lw_remediate.aws.pool.recording`), not a hook per client,
+so a session with a :class:`~lw_remediate.aws.pool.ClientPool` shares its clients with
+every other action using the same credentials.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -23,10 +26,9 @@ from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
 
 from ..calls import AwsCall
-from ..model import RecordedCall
-from .iam_actions import resolve
+from .pool import CallSink, ClientPool, Recording, attach_recorder, recording
 
-CallSink = Callable[[RecordedCall], None]
+__all__ = ["AwsSession", "CallSink", "ClientPool", "Credentials", "assume_role"]
 
 _LOADER: Loader | None = None
 
@@ -98,6 +100,8 @@ class AwsSession:
         connect_timeout: float = 10,
         read_timeout: float = 30,
         max_attempts: int = 5,
+        pool: ClientPool | None = None,
+        expires_at: float | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -108,21 +112,50 @@ class AwsSession:
         self._declared: Sequence[AwsCall] = ()
         self._stack: AsyncExitStack | None = None
         self._clients: dict[str, Any] = {}
-        core = AioSession()
-        core.register_component("data_loader", _shared_loader())
-        self._session = aioboto3.Session(
-            botocore_session=core,
-            aws_access_key_id=credentials.access_key_id if credentials else None,
-            aws_secret_access_key=credentials.secret_access_key if credentials else None,
-            aws_session_token=credentials.session_token if credentials else None,
-            region_name=region,
-        )
+        #: With a pool, clients outlive this session: shared by every session with the
+        #: same account, region, credentials and endpoint, closed by the pool when
+        #: ``expires_at`` (``pool.clock`` time, the credentials' end) has passed.
+        self._pool = pool
+        self._expires_at = expires_at
+        self._session_obj: aioboto3.Session | None = None
         self._config = AioConfig(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             s3={"addressing_style": "path"} if endpoint_url else None,
             http_session_cls=_SharedTlsHttpSession,
+        )
+
+    @property
+    def _session(self) -> aioboto3.Session:
+        """The botocore session, built on first use (a pooled session rarely needs one)."""
+        if self._session_obj is None:
+            creds = self._credentials
+            core = AioSession()
+            core.register_component("data_loader", _shared_loader())
+            self._session_obj = aioboto3.Session(
+                botocore_session=core,
+                aws_access_key_id=creds.access_key_id if creds else None,
+                aws_secret_access_key=creds.secret_access_key if creds else None,
+                aws_session_token=creds.session_token if creds else None,
+                region_name=self.region,
+            )
+        return self._session_obj
+
+    @_session.setter
+    def _session(self, value: aioboto3.Session) -> None:
+        self._session_obj = value
+
+    @property
+    def _recording(self) -> Recording | None:
+        if self._sink is None:
+            return None
+        return Recording(
+            sink=self._sink,
+            account=self.account_id,
+            region=self.region,
+            partition=self.partition,
+            declared=self._declared,
         )
 
     def with_sink(
@@ -147,33 +180,52 @@ class AwsSession:
             endpoint_url=self.endpoint_url,
             sink=sink,
             partition=self.partition,
+            pool=self._pool,
+            expires_at=self._expires_at,
         )
         # Same credentials: share the botocore session (creating one costs tens of ms).
-        session._session = self._session
+        if self._session_obj is not None or self._pool is None:
+            session._session = self._session
         session._declared = tuple(declared)
-        if reuse_clients:
+        if reuse_clients and self._pool is None:
             session._stack = AsyncExitStack()
         return session
 
     @asynccontextmanager
     async def client(self, service: str) -> AsyncIterator[Any]:
-        if self._stack is not None:
-            client = self._clients.get(service)
-            if client is None:
-                client = await self._stack.enter_async_context(self._new_client(service))
-                self._clients[service] = client
-            yield client
-            return
-        async with self._new_client(service) as client:
-            yield client
+        """An aiobotocore client; the calls made inside this block go to this session's
+        sink (none without one), even when the client is shared with other actions."""
+        with recording(self._recording):
+            if self._pool is not None:
+                key = (
+                    self.account_id,
+                    self.region,
+                    service,
+                    self._credentials,
+                    self.endpoint_url,
+                    self.partition,
+                )
+                async with self._pool.lease(
+                    key, lambda: self._new_client(service), expires_at=self._expires_at
+                ) as client:
+                    yield client
+                return
+            if self._stack is not None:
+                client = self._clients.get(service)
+                if client is None:
+                    client = await self._stack.enter_async_context(self._new_client(service))
+                    self._clients[service] = client
+                yield client
+                return
+            async with self._new_client(service) as client:
+                yield client
 
     @asynccontextmanager
     async def _new_client(self, service: str) -> AsyncIterator[Any]:
         async with self._session.client(
             service, endpoint_url=self.endpoint_url, config=self._config
         ) as client:
-            if self._sink is not None:
-                self._attach_recorder(client, service, self._sink)
+            attach_recorder(client, service)
             yield client
 
     async def close(self) -> None:
@@ -182,43 +234,6 @@ class AwsSession:
             stack, self._stack = self._stack, AsyncExitStack()
             self._clients.clear()
             await stack.aclose()
-
-    def _attach_recorder(self, client: Any, service: str, sink: CallSink) -> None:
-        account, partition, region = self.account_id, self.partition, self.region
-        declared = self._declared
-
-        def before(
-            params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any
-        ) -> None:
-            action, resource = resolve(
-                service,
-                model.name,
-                params,
-                account=account,
-                partition=partition,
-                region=region,
-                declared=declared,
-            )
-            context["lw_remediate_call"] = (model.name, action, resource)
-
-        def after(parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
-            operation, action, resource = context.get(
-                "lw_remediate_call", ("?", f"{service}:?", "*")
-            )
-            error = parsed.get("Error", {}).get("Code") if isinstance(parsed, Mapping) else None
-            sink(
-                RecordedCall(
-                    service=service,
-                    operation=operation,
-                    action=action,
-                    resource=resource,
-                    error=error,
-                )
-            )
-
-        events = client.meta.events
-        events.register("before-parameter-build", before)
-        events.register("after-call", after)
 
 
 async def assume_role(

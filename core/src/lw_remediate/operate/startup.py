@@ -280,7 +280,11 @@ async def _assume(aws: AwsProvider, account: str, role: str) -> None:
 
 
 async def _online_aws(s: Startup) -> None:
-    aws = AwsProvider(s.config.aws)
+    async with AwsProvider(s.config.aws) as aws:
+        await _online_aws_with(s, aws)
+
+
+async def _online_aws_with(s: Startup, aws: AwsProvider) -> None:
     try:
         caller = await aws.caller_account()
     except Exception as exc:  # noqa: BLE001 - reported as the check's one line

@@ -203,6 +203,7 @@ class Runner:
         violation = record.violation
         record.state = "checking"
         check = remediation.expect("check", await remediation.check(ctx, violation), CheckResult)
+        ctx.checked = check
         if not check.present:
             return await self._finish(record, Status.RESOLVED, check.detail or "already compliant")
         if remediation.is_manual(ctx.options):

@@ -42,7 +42,13 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    status = await _status(ctx, violation)
+    # check read the status moments ago in this run: no second GetBucketVersioning
+    checked = ctx.checked
+    status = (
+        checked.observed.get("status")
+        if checked is not None and "status" in checked.observed
+        else await _status(ctx, violation)
+    )
     if status == "Enabled":
         return Plan("versioning is already enabled")
     return Plan(
