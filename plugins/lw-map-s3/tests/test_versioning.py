@@ -27,6 +27,12 @@ async def test_dry_run_plans_and_changes_nothing(bucket, make_violation, run_rem
     assert writes(record) == []
 
 
+async def test_dry_run_reads_the_status_once(bucket, make_violation, run_remediation):
+    # plan builds on what check read in the same run (ctx.checked): one request, not two
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_16", BUCKET), mode="dry-run")
+    assert [c.operation for c in record.calls] == ["GetBucketVersioning"]
+
+
 async def test_already_enabled_is_resolved_without_a_write(
     bucket, make_violation, run_remediation, writes
 ):
