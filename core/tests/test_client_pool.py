@@ -4,6 +4,7 @@ action's calls recorded into its own trail through the per-action context."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -171,3 +172,24 @@ async def test_the_provider_shares_clients_between_actions_and_closes_them(moto_
         created = aws.pool.created
         assert len(aws.pool) == created >= 1
     assert len(aws.pool) == 0
+
+
+async def test_concurrent_actions_ask_for_the_caller_identity_once(moto_server, tmp_path, caplog):
+    from lw_remediate.aws.credentials import AwsProvider
+    from lw_remediate.config import Config
+
+    config = Config.model_validate(
+        {
+            "store": {"path": str(tmp_path / "s.db")},
+            "aws": {"endpoint_url": moto_server.endpoint_url, "region": "us-east-1"},
+        }
+    )
+    async with AwsProvider(config.aws) as aws:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            sessions = await asyncio.gather(
+                *(aws.session_for("123456789012", "us-east-1") for _ in range(5))
+            )
+        assert {s.account_id for s in sessions} == {"123456789012"}
+    # moto's server logs one line per request; STS GetCallerIdentity is a POST to /
+    served = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert sum('"POST / HTTP/1.1"' in line for line in served) == 1, served

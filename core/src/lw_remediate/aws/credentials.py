@@ -41,6 +41,7 @@ class AwsProvider:
         self._cache: dict[tuple[str, str, str], tuple[float, Credentials]] = {}
         self._lock = asyncio.Lock()
         self._caller_account: str | None = None
+        self._caller_lock = asyncio.Lock()
         self._bases: dict[str, AwsSession] = {}
         self.pool = ClientPool()
         #: Every AssumeRole request made: (role ARN, session policy or None). For tests/audit.
@@ -83,11 +84,14 @@ class AwsProvider:
         return f"arn:{self.partition}:iam::{account}:role/{role_name or self.config.role_name}"
 
     async def caller_account(self) -> str:
-        if self._caller_account is None:
-            async with self._base(self.config.region).client("sts") as sts:
-                identity = await sts.get_caller_identity()
-            self._caller_account = str(identity["Account"])
-        return self._caller_account
+        """The account of the daemon's own credentials: one ``GetCallerIdentity`` per
+        process (and per reload), however many actions ask at once."""
+        async with self._caller_lock:
+            if self._caller_account is None:
+                async with self._base(self.config.region).client("sts") as sts:
+                    identity = await sts.get_caller_identity()
+                self._caller_account = str(identity["Account"])
+            return self._caller_account
 
     async def session_for(
         self,
