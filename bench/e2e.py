@@ -38,6 +38,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -111,6 +112,8 @@ def serve_moto(port: int) -> None:
                 served[name] = served.get(name, 0) + 1
         return app(environ, start_response)
 
+    # werkzeug answers every request with "Connection: close": each AWS call of the
+    # daemon and of the bare ceiling alike pays a TCP connect (AWS itself keeps them)
     server = make_server("127.0.0.1", port, counting, True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -295,7 +298,12 @@ def start_daemon(
             [
                 sys.executable,
                 "-c",
-                "from lw_remediate.cli import main; main()",
+                (
+                    "import cProfile; from lw_remediate.cli import main; "
+                    f"cProfile.run('main()', {str(workdir / f'{mode}.prof')!r})"
+                    if args.profile
+                    else "from lw_remediate.cli import main; main()"
+                ),
                 "serve",
                 "--config",
                 str(config),
@@ -324,13 +332,17 @@ async def _wait_ready(daemon: Daemon) -> None:
     raise SystemExit(f"serve exited {daemon.proc.returncode}:\n{daemon.log.read_text()[-3000:]}")
 
 
-def stop_daemon(daemon: Daemon) -> None:
+def stop_daemon(daemon: Daemon, args: argparse.Namespace) -> None:
     daemon.proc.terminate()
     try:
         daemon.proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         daemon.proc.kill()
         daemon.proc.wait()
+    profile = daemon.log.with_suffix(".prof")
+    if args.profile and profile.exists():
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        shutil.copy(profile, Path(args.profile) / profile.name)
 
 
 def webhook(alert_id: int) -> bytes:
@@ -684,7 +696,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["rss_after_load_mb"] = round(proc_rss_mb(dry.proc.pid), 1)
             result["alerts_before_rss"] = total
         finally:
-            stop_daemon(dry)
+            stop_daemon(dry, args)
         result["bare_dry_run"] = asyncio.run(
             bare_phase(moto, lacework, moto_url, lacework_url, 2, args, "dry-run")
         ).summary()
@@ -695,7 +707,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 daemon_phase(auto, moto, lacework, 3, args.alerts, senders=args.senders)
             ).summary()
         finally:
-            stop_daemon(auto)
+            stop_daemon(auto, args)
         result["bare_auto"] = asyncio.run(
             bare_phase(moto, lacework, moto_url, lacework_url, 4, args, "auto")
         ).summary()
@@ -756,6 +768,11 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=5.0)
     parser.add_argument("--soak", type=int, default=0, help="extra alerts before RSS after load")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="run serve under cProfile; <mode>.prof files are copied to DIR (slower)",
+    )
     parser.add_argument("--serve-moto", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-lacework", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
