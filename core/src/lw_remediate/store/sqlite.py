@@ -4,11 +4,20 @@ All statements run on a dedicated thread, so the event loop never blocks on disk
 The tables are grouped by who uses them: the inbox (:mod:`.sqlite_inbox`, with group
 commit), the safety envelope (:mod:`.sqlite_safety`), sweeps (:mod:`.sqlite_sweeps`);
 violations, actions and the audit trail are here.
+
+The writes of the pipeline (violations, actions, audit, inbox states) use *group
+commit* too (:meth:`SqliteStore._write`): writes that arrive while a transaction is
+being committed share the next one, each in its own savepoint (one failing write
+rolls back only itself). Every caller still resumes only after the commit that holds
+its write, so what a caller has seen saved is durable, as before; concurrent actions
+just share the fsync. Writes that need their own ``BEGIN IMMEDIATE`` (budget
+reservation, approvals, claims) keep running alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import time
 import uuid
@@ -132,6 +141,11 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
         self._flushing = False
         self._flush_task: asyncio.Task[None] | None = None
         self.commits = 0  # number of inbox transactions (for the group-commit benchmark and tests)
+        self._writes: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._writing = False
+        self._write_task: asyncio.Task[None] | None = None
+        #: Transactions that committed pipeline writes (:meth:`_write`), for tests.
+        self.write_commits = 0
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -143,6 +157,62 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             return fn(self._conn)
 
         return await loop.run_in_executor(self._executor, call)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` (statements only, no BEGIN/COMMIT of its own) in a transaction it
+        may share with other writes queued meanwhile; return once that has committed."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._writes.append((fn, fut))
+        if not self._writing:
+            self._writing = True
+            self._write_task = loop.create_task(self._flush_writes())
+        return await fut
+
+    async def _flush_writes(self) -> None:
+        try:
+            while self._writes:
+                batch, self._writes = self._writes, []
+                try:
+                    outcomes = await self._run(
+                        functools.partial(self._write_batch, fns=[fn for fn, _ in batch])
+                    )
+                except Exception as exc:  # noqa: BLE001 - the commit failed: every waiter hears it
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
+                    if fut.done():
+                        continue
+                    if ok:
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(value)
+        finally:
+            self._writing = False
+
+    def _write_batch(
+        self, conn: sqlite3.Connection, *, fns: list[Callable[[sqlite3.Connection], Any]]
+    ) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for fn in fns:
+                conn.execute("SAVEPOINT lw_write")
+                try:
+                    outcomes.append((True, fn(conn)))
+                except Exception as exc:  # noqa: BLE001 - this write alone is undone
+                    conn.execute("ROLLBACK TO lw_write")
+                    outcomes.append((False, exc))
+                conn.execute("RELEASE lw_write")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.write_commits += 1
+        return outcomes
 
     async def open(self) -> None:
         def _open() -> sqlite3.Connection:
@@ -205,7 +275,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             ).fetchone()
             return int(row["id"])
 
-        return await self._run(_add)
+        return await self._write(_add)
 
     async def create_action(
         self, violation_id: int, inbox_id: int | None, record: ActionRecord
@@ -227,7 +297,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             )
             return record, True
 
-        return await self._run(_create)
+        return await self._write(_create)
 
     async def save_action(self, record: ActionRecord) -> None:
         if record.id is None:
@@ -240,7 +310,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
                 (*saved_action(record), time.time(), record.id),
             )
 
-        await self._run(_save)
+        await self._write(_save)
 
     _record = staticmethod(action_record)
 
@@ -320,7 +390,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
         action_id: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        await self._run(
+        await self._write(
             lambda c: c.execute(
                 "INSERT INTO audit (at, action_id, actor, kind, detail, data) VALUES (?,?,?,?,?,?)",
                 (time.time(), action_id, actor, kind, *audit_values(detail, data)),

@@ -36,6 +36,9 @@ class SqliteInboxTables:
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:  # provided by SqliteStore
         raise NotImplementedError
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:  # provided by SqliteStore
+        raise NotImplementedError
+
     async def enqueue(self, items: Sequence[tuple[str, str, str, Any]]) -> list[tuple[int, bool]]:
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[tuple[int, bool]]] = []
@@ -155,7 +158,7 @@ class SqliteInboxTables:
         return await self._run(_retry)
 
     async def mark_inbox(self, inbox_id: int, state: str, *, error: str | None = None) -> None:
-        await self._run(
+        await self._write(
             lambda c: c.execute(
                 "UPDATE inbox SET state = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?",
                 (state, redact(error) if error else None, time.time(), inbox_id),
