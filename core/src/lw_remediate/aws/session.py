@@ -10,6 +10,7 @@ every other action using the same credentials.
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -17,7 +18,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aioboto3
 import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
@@ -85,6 +85,21 @@ class _SharedTlsHttpSession(AIOHTTPSession):  # type: ignore[misc]
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _client_config(
+    connect_timeout: float, read_timeout: float, max_attempts: int, *, path_style: bool
+) -> AioConfig:
+    """One client configuration per set of values: a session is made per action, and
+    building an ``AioConfig`` (a botocore ``Config`` merge) costs more than the lookup."""
+    return AioConfig(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        s3={"addressing_style": "path"} if path_style else None,
+        http_session_cls=_SharedTlsHttpSession,
+    )
+
+
 class AwsSession:
     """The concrete client factory: one account, one region, one set of credentials."""
 
@@ -117,33 +132,33 @@ class AwsSession:
         #: ``expires_at`` (``pool.clock`` time, the credentials' end) has passed.
         self._pool = pool
         self._expires_at = expires_at
-        self._session_obj: aioboto3.Session | None = None
-        self._config = AioConfig(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
-            s3={"addressing_style": "path"} if endpoint_url else None,
-            http_session_cls=_SharedTlsHttpSession,
+        self._session_obj: AioSession | None = None
+        self._config = _client_config(
+            connect_timeout, read_timeout, max_attempts, path_style=endpoint_url is not None
         )
 
     @property
-    def _session(self) -> aioboto3.Session:
-        """The botocore session, built on first use (a pooled session rarely needs one)."""
+    def _session(self) -> AioSession:
+        """The botocore session, built on first use (a pooled session rarely needs one).
+
+        aiobotocore's own session, not aioboto3's: aioboto3 adds boto3's resource layer
+        (and imports boto3, a quarter of the daemon's start-up imports), and the daemon
+        only ever makes clients.
+        """
         if self._session_obj is None:
             creds = self._credentials
             core = AioSession()
             core.register_component("data_loader", _shared_loader())
-            self._session_obj = aioboto3.Session(
-                botocore_session=core,
-                aws_access_key_id=creds.access_key_id if creds else None,
-                aws_secret_access_key=creds.secret_access_key if creds else None,
-                aws_session_token=creds.session_token if creds else None,
-                region_name=self.region,
-            )
+            if creds is not None:
+                core.set_credentials(
+                    creds.access_key_id, creds.secret_access_key, creds.session_token
+                )
+            core.set_config_variable("region", self.region)
+            self._session_obj = core
         return self._session_obj
 
     @_session.setter
-    def _session(self, value: aioboto3.Session) -> None:
+    def _session(self, value: AioSession) -> None:
         self._session_obj = value
 
     @property
@@ -222,8 +237,8 @@ class AwsSession:
 
     @asynccontextmanager
     async def _new_client(self, service: str) -> AsyncIterator[Any]:
-        async with self._session.client(
-            service, endpoint_url=self.endpoint_url, config=self._config
+        async with self._session.create_client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
         ) as client:
             attach_recorder(client, service)
             yield client

@@ -1,4 +1,4 @@
-"""A moto server on 127.0.0.1 for aioboto3 tests, with the fixes the kit needs.
+"""A moto server on 127.0.0.1 for aiobotocore tests, with the fixes the kit needs.
 
 aiobotocore cannot use moto's in-process mock, so the kit runs
 ``moto.server.ThreadedMotoServer`` in this process: IAM enforcement switches and
