@@ -108,6 +108,8 @@ async def test_dry_run_plans_exact_grants_and_changes_nothing(
     ]
     assert live_grants(s3) == before
     assert writes(record) == []
+    # plan builds on the ACL check read in this run (ctx.checked): one read, not two
+    assert [c.operation for c in record.calls] == ["GetBucketOwnershipControls", "GetBucketAcl"]
 
 
 async def test_compliant_acl_is_resolved_without_a_write(

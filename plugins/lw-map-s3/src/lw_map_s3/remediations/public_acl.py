@@ -224,9 +224,21 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     )
 
 
+def _checked_state(ctx: RemediationContext[Any]) -> AclState | None:
+    """The ACL ``check`` read moments ago in this run (None: ``plan`` runs alone)."""
+    checked = ctx.checked
+    if checked is None:
+        return None
+    if checked.observed.get("acls_disabled"):
+        return AclState(True, {}, ())
+    grants = checked.observed.get("grants")
+    return None if grants is None else AclState(False, {}, list(grants))
+
+
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     async with ctx.aws.client("s3") as s3:
-        state = await read_acl(s3, violation)
+        # check read the ACL in this run: no second read of it (apply re-reads)
+        state = _checked_state(ctx) or await read_acl(s3, violation)
         if state.acls_disabled:
             return Plan(_disabled(violation))
         removed, kept = _split(state, violation, ctx.options)
