@@ -21,6 +21,8 @@ ALERTS_V2 = [
     "api_v2_alert_details_compliance.json",
     "api_v2_alert_details_custom_fim_gosdk_mock.json",
     "api_v2_alerts_list_gosdk_mock.json",
+    "api_v2_alert_details_activity_security_group_change.json",
+    "api_v2_alert_details_activity_stop_logging.json",
 ]
 #: The v1 GetEventDetails answer: the EventBridge detail's objects, parsed the same way.
 V1_DETAILS = [n for n in fixture_names() if n.startswith("api_v1_event_details_")]

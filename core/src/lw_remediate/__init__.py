@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._markers import hookimpl
+from .activity import ActivityEvent, ActivityPolicy, ActivityResource, TouchedResource
 from .aws.session import AwsSession, Credentials
 from .aws_errors import aws_error_code, is_gone, is_throttling
 from .calls import AwsCall
@@ -49,6 +50,9 @@ from .rules import canonical_rule_id
 
 __all__ = [
     "ActionRecord",
+    "ActivityEvent",
+    "ActivityPolicy",
+    "ActivityResource",
     "Arn",
     "AwsCall",
     "AwsClientFactory",
@@ -79,6 +83,7 @@ __all__ = [
     "RuleId",
     "Scope",
     "Status",
+    "TouchedResource",
     "Verification",
     "VerifyResult",
     "Violation",

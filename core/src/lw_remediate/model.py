@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .activity import ActivityEvent
+
 
 class Status(enum.StrEnum):
     """Final (or waiting) status of one action: one violation x one remediation."""
@@ -114,7 +116,9 @@ class Violation:
     ``account_id`` is always the account to act in and ``region`` the region (None for
     account-level targets): read them, never parse them out of ``resource_arn``, which
     for an AWS-owned resource (``arn:aws:iam::aws:policy/…``) or an S3 bucket names no
-    account. :attr:`scope` says what the target is.
+    account. :attr:`scope` says what the target is. ``activity`` is the cloud-activity
+    event that caused this violation (re-evaluation, a direct revert, a watch-only
+    runbook; see :mod:`lw_remediate.activity`), None for compliance findings.
     """
 
     rule_id: str
@@ -125,6 +129,7 @@ class Violation:
     resource_type: str | None = None
     source_rule_id: str | None = None
     alert_id: str | None = None
+    activity: ActivityEvent | None = None
 
     @property
     def arn(self) -> Arn:
@@ -195,6 +200,7 @@ class Violation:
             "source_rule_id": self.source_rule_id,
             "alert_id": self.alert_id,
             "scope": str(self.scope),
+            "activity": self.activity.to_dict() if self.activity else None,
         }
 
     @classmethod
@@ -209,6 +215,7 @@ class Violation:
             resource_type=data.get("resource_type"),
             source_rule_id=data.get("source_rule_id"),
             alert_id=data.get("alert_id"),
+            activity=ActivityEvent.from_dict(data["activity"]) if data.get("activity") else None,
         )
 
 

@@ -27,6 +27,7 @@ import structlog
 
 from . import hookspecs
 from ._markers import ENTRY_POINT_GROUP, PROJECT_NAME
+from .activity import ActivityEvent, ActivityPolicy, TouchedResource
 from .config import Config, NotifyConfig
 from .errors import MapLoadError
 from .model import Violation
@@ -258,6 +259,10 @@ class MapRegistry:
     remediations: dict[str, Remediation] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
     index: RuleIndex = field(default_factory=lambda: RuleIndex(()))
+    #: (distribution, implementation) of each map's ``lw_remediate_touched_resources``.
+    touch_hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    #: distribution -> the activity alert classes it declares (``lw-remediate maps``).
+    activity_policies: dict[str, list[ActivityPolicy]] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[MapInfo]:
@@ -265,6 +270,37 @@ class MapRegistry:
 
     def get(self, remediation_id: str) -> Remediation | None:
         return self.remediations.get(remediation_id)
+
+    def for_resource_type(self, resource_type: str) -> list[Remediation]:
+        """The installed remediations declaring ``resource_type`` (``ec2:security-group``),
+        in id order: what re-evaluating a resource of that type runs."""
+        wanted = resource_type.strip().lower()
+        return sorted(
+            (r for r in self.remediations.values() if (r.resource_type or "").lower() == wanted),
+            key=lambda r: r.id,
+        )
+
+    def touched_resources(self, event: ActivityEvent) -> list[TouchedResource]:
+        """Every map's answer to ``lw_remediate_touched_resources(event)``. A map whose hook
+        raises or returns something else is logged (``touched_resources_failed``) and
+        skipped; the others still answer."""
+        found: list[TouchedResource] = []
+        for name, function in self.touch_hooks:
+            try:
+                items = list(function(event=event) or ())
+                bad = [type(i).__name__ for i in items if not isinstance(i, TouchedResource)]
+                if bad:
+                    raise TypeError(f"returned {', '.join(bad)}, not TouchedResource")
+            except Exception as exc:  # noqa: BLE001 - one map's bug never stops the alert
+                log.error(
+                    "touched_resources_failed",
+                    distribution=name,
+                    alert_id=event.alert_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                continue
+            found.extend(items)
+        return found
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -391,9 +427,22 @@ def load_maps(
             raise MapLoadError(
                 f"remediation id(s) already provided by another map: {', '.join(clash)}"
             )
+        policies = list(_call_own(pm, "lw_remediate_activity_policies", plugin))
+        bad = [type(p).__name__ for p in policies if not isinstance(p, ActivityPolicy)]
+        if bad:
+            raise MapLoadError(
+                f"lw_remediate_activity_policies returned {', '.join(bad)}, not ActivityPolicy"
+            )
         for rem in remediations:
             registry.remediations[rem.id] = rem
             registry.origin[rem.id] = cand.name
+        if policies:
+            registry.activity_policies[cand.name] = policies
+        registry.touch_hooks += [
+            (cand.name, impl.function)
+            for impl in pm.hook.lw_remediate_touched_resources.get_hookimpls()
+            if impl.plugin is plugin
+        ]
         registry.maps.append(
             MapInfo(cand.name, cand.version, cand.entry_point, tuple(r.id for r in remediations))
         )

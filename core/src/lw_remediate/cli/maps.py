@@ -68,6 +68,7 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
                     {**remediation_summary(registry, r), "mode": config.mode_for(r).value}
                     for r in m.remediations
                 ],
+                "activity": [p.to_dict() for p in registry.activity_policies.get(m.name, [])],
             }
             for m in registry.maps
             if m.loaded
@@ -94,6 +95,12 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
             for d in r["rule_ids"]:
                 only = f" when reason is {' or '.join(d['reasons'])}" if d["reasons"] else ""
                 click.echo(f"  {'':<42} {'':<22} {'':<8} {d['id']}{only} -> {d['means']}")
+        if m["activity"]:
+            click.echo(f"  {'ACTIVITY ALERT':<42} {'RESPONSE':<22} POLICY IDS / CLOUDTRAIL APIS")
+        for a in m["activity"]:
+            ids = ", ".join(a["policy_ids"]) or "(no public id)"
+            apis = f" [{', '.join(a['apis'])}]" if a["apis"] else ""
+            click.echo(f"  {a['event_class']:<42} {a['response']:<22} {ids}{apis}")
     for m in data["failed"]:
         click.echo(f"FAILED {m['name']} {m['version']}: {m['error']}")
     for c in data["conflicts"]:

@@ -47,6 +47,7 @@ import structlog
 
 from ..model import Violation
 from ..rules import canonical_rule_id, reason_suffix
+from .activity import activity_event
 from .details import alert_details_violations
 from .fields import (
     Drops,
@@ -412,7 +413,11 @@ def _parse_alert_v2(raw: Mapping[str, Any], details: Mapping[str, Any]) -> Alert
     if event_id is None:
         raise PayloadError("Alerts API v2 object without a usable alertId")
     rule = rule_text(lookup(details, "policyId"))
-    violations, drops = alert_details_violations(details, alert_id=event_id)
+    violations: list[Violation] = []
+    drops = Drops()
+    if activity_event(details, alert_id=event_id) is None:
+        # (A cloud-activity alert names no violation: its Resource rows are CloudTrail ids.)
+        violations, drops = alert_details_violations(details, alert_id=event_id)
     title = (
         scalar_text(lookup(details, "alertName"))
         or scalar_text(lookup(lookup(details, "alertInfo"), "subject"))

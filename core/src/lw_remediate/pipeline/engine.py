@@ -31,7 +31,8 @@ from ..plugins import MapRegistry
 from ..remediation import Remediation
 from ..safety import Candidate, Decision, Gate, Safety, run_gates, standard_gates
 from ..store import InboxRow, Store
-from .enrich import MAX_RETRY_DELAY, EnrichmentPending, enrich
+from .activity import ActivityResponder
+from .enrich import MAX_RETRY_DELAY, EnrichmentPending, enrich, enrich_alert
 from .runner import Runner, describe_error
 
 log = structlog.get_logger(__name__)
@@ -81,6 +82,7 @@ class Engine:
         self._standard_gates = len(self.gates)
         #: ``time.monotonic()`` of the worker loop's last round (its liveness).
         self.heartbeat: float | None = None
+        self.activity = ActivityResponder(self)
 
     def reconfigure(self, config: Config, registry: MapRegistry) -> None:
         """Use ``config`` and ``registry`` for every action from now on (a reload).
@@ -218,13 +220,20 @@ class Engine:
 
     async def _process(self, row: InboxRow, alert: Alert) -> list[ActionRecord]:
         try:
-            violations = await self.enrich(alert)
+            enriched = await enrich_alert(
+                alert,
+                lacework=self.lacework,
+                metrics=self.metrics,
+                trust_payload_resources=self.trust_payload_resources,
+            )
         except EnrichmentPending as exc:
             await self._retry_or_dead(row, str(exc), retry_after=exc.retry_after)
             return []
         records: list[ActionRecord] = []
         try:
-            for violation in violations:
+            if enriched.activity is not None:
+                records.extend(await self.activity.handle(enriched.activity, inbox_id=row.id))
+            for violation in enriched.violations:
                 records.extend(await self.handle_violation(violation, inbox_id=row.id))
         except asyncio.CancelledError:
             await self.store.mark_inbox(row.id, "queued")
@@ -303,15 +312,7 @@ class Engine:
                 if match.conflict
                 else match.detail or f"no installed remediation handles {violation.rule_id}"
             )
-            record = ActionRecord(
-                "", violation, mode or Mode.DRY_RUN, status=status, detail=detail, state="done"
-            )
-            record, created = await self.store.create_action(violation_id, inbox_id, record)
-            if created:
-                await self.store.save_action(record)
-                with action_context(record):
-                    self._finished(record, 0.0)
-            return [record]
+            return [await self._outcome(violation_id, violation, status, detail, inbox_id, mode)]
         results = await asyncio.gather(
             *(
                 self._one(rem, violation, violation_id, inbox_id, mode or self.mode_for(rem.id))
@@ -319,6 +320,41 @@ class Engine:
             )
         )
         return list(results)
+
+    async def run_one(
+        self, rem: Remediation, violation: Violation, *, inbox_id: int | None = None
+    ) -> ActionRecord:
+        """Run one given remediation on one violation (no rule lookup: a cloud-activity
+        answer), through the same gates, runner, recording and notification."""
+        violation_id = await self.store.add_violation(inbox_id, violation)
+        return await self._one(rem, violation, violation_id, inbox_id, self.mode_for(rem.id))
+
+    async def record_outcome(
+        self, violation: Violation, status: Status, detail: str, *, inbox_id: int | None = None
+    ) -> ActionRecord:
+        """Record a violation that ends without running a remediation (no map answers it,
+        or it is the daemon's own change coming back)."""
+        violation_id = await self.store.add_violation(inbox_id, violation)
+        return await self._outcome(violation_id, violation, status, detail, inbox_id, None)
+
+    async def _outcome(
+        self,
+        violation_id: int,
+        violation: Violation,
+        status: Status,
+        detail: str,
+        inbox_id: int | None,
+        mode: Mode | None,
+    ) -> ActionRecord:
+        record = ActionRecord(
+            "", violation, mode or Mode.DRY_RUN, status=status, detail=detail, state="done"
+        )
+        record, created = await self.store.create_action(violation_id, inbox_id, record)
+        if created:
+            await self.store.save_action(record)
+            with action_context(record):
+                self._finished(record, 0.0)
+        return record
 
     async def gate(
         self, violation: Violation, rem: Remediation, mode: Mode, *, action_id: str | None = None

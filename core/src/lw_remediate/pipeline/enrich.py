@@ -8,6 +8,12 @@ the inbox (:class:`EnrichmentPending`) and is tried again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..activity import ActivityEvent
+from ..ingest.activity import activity_event
 from ..ingest.alerts import Alert, Shape
 from ..ingest.details import violations_from_alert_details
 from ..ingest.lacework import (
@@ -37,6 +43,15 @@ class EnrichmentPending(Exception):
 MAX_RETRY_DELAY = 86400.0
 
 
+@dataclass(frozen=True)
+class Enriched:
+    """What an alert is about: its violations (compliance), or the cloud-activity event
+    (then ``violations`` is empty: the maps say what it touched)."""
+
+    violations: list[Violation] = field(default_factory=list)
+    activity: ActivityEvent | None = None
+
+
 async def enrich(
     alert: Alert,
     *,
@@ -49,10 +64,40 @@ async def enrich(
     Resources listed in the payload are used only when ``trust_payload_resources``
     is on (``replay`` of an operator's own file, or the operator's explicit choice).
     """
+    enriched = await enrich_alert(
+        alert, lacework=lacework, metrics=metrics, trust_payload_resources=trust_payload_resources
+    )
+    return enriched.violations
+
+
+async def enrich_alert(
+    alert: Alert,
+    *,
+    lacework: LaceworkClient | None,
+    metrics: Metrics,
+    trust_payload_resources: bool = False,
+) -> Enriched:
+    """:func:`enrich`, telling a cloud-activity alert (CloudTrail entities in its
+    details) from a compliance one. The activity facts come from the API too, unless
+    ``trust_payload_resources`` is on."""
     if alert.shape is Shape.TEST:
-        return []
-    if trust_payload_resources and alert.violations and not alert.dropped:
-        return list(alert.violations)
+        return Enriched()
+    if trust_payload_resources:
+        if alert.violations and not alert.dropped:
+            return Enriched(list(alert.violations))
+        event = activity_event(alert.raw, alert_id=alert.event_id)
+        if event is not None:
+            return Enriched(activity=event)
+    details = await _details(alert, lacework=lacework, metrics=metrics)
+    event = activity_event(details, alert_id=alert.event_id)
+    if event is not None:
+        return Enriched(activity=event)
+    return Enriched(violations_from_alert_details(details))
+
+
+async def _details(
+    alert: Alert, *, lacework: LaceworkClient | None, metrics: Metrics
+) -> Mapping[str, Any]:
     if lacework is None:
         raise EnrichmentPending(
             "no Lacework API configured ([lacework] account/api_url, key_id, secret)"
@@ -76,4 +121,4 @@ async def enrich(
         metrics.dependency_failed("lacework", str(exc))
         raise EnrichmentPending(str(exc)) from exc
     metrics.dependency_ok("lacework")
-    return violations_from_alert_details(details)
+    return details
