@@ -84,10 +84,22 @@ def world_ingress(ec2, group):
     ]
 
 
+class Recorder:
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.sent = []
+
+    async def notify(self, notification) -> None:
+        self.sent.append(notification)
+
+
 async def start(start_daemon):
     daemon = await start_daemon()
     registry = load_maps(extra_plugins=[("group-map", GroupMap())])
     daemon.engine.reconfigure(daemon.config, registry)
+    daemon.extra["recorder"] = recorder = Recorder()
+    daemon.engine.notifiers.notifiers.append(recorder)
     return daemon
 
 
@@ -127,6 +139,10 @@ async def test_a_touched_group_is_re_evaluated_and_the_own_change_coming_back_ch
     assert cause.data["activity"]["apis"] == ["AuthorizeSecurityGroupIngress"]
     revoke_calls = [c.operation for c in fixed.calls]
     assert "RevokeSecurityGroupIngress" in revoke_calls
+    # Every rule of the type was re-checked, but only what was not "nothing to fix" is sent.
+    assert len(by_status["resolved"]) > 1
+    sent = [n.status for n in daemon.extra["recorder"].sent]
+    assert "remediated" in sent and "resolved" not in sent
 
     # The daemon's own revoke comes back as an activity alert: resolved, nothing runs.
     before = len(rows)

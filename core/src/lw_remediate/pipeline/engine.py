@@ -510,6 +510,8 @@ class Engine:
         if record.status is None:
             return
         await self.safety.after_action(record)
+        if record.status is Status.RESOLVED and record.violation.activity is not None:
+            return  # a cloud-activity re-check that found nothing to fix: recorded, not sent
         kind = (
             NotificationKind.APPROVAL_REQUESTED
             if record.status is Status.AWAITING_APPROVAL
