@@ -155,18 +155,34 @@ class Engine:
 
         await self._dispatch(rem, record, run)
 
+    @property
+    def max_inflight(self) -> int:
+        """Inbox entries the worker holds at once: enough to keep every remediation slot
+        busy while others are being enriched, and no more. A backlog stays queued in the
+        store (oldest first), not in memory."""
+        return max(32, 4 * self.config.remediation.concurrency)
+
     async def run_worker(self, stop: asyncio.Event, *, batch: int = 32) -> None:
         """Process due inbox entries until ``stop`` is set; in-flight work is finished.
 
         One inbox entry can never stop the loop: :meth:`process_inbox` records any
-        failure on its row. A store failure while claiming is logged and retried.
+        failure on its row. A store failure while claiming is logged and retried. At
+        most :attr:`max_inflight` entries are claimed at a time.
         """
         failures = 0
         while not stop.is_set():
             self.heartbeat = time.monotonic()
             self._wake.clear()
+            room = self.max_inflight - len(self._inflight)
+            if room <= 0:  # full: go round again when one finishes (or at least every 5 s)
+                stopping = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {*self._inflight, stopping}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED
+                )
+                stopping.cancel()
+                continue
             try:
-                rows = await self.store.claim_due(time.time(), batch)
+                rows = await self.store.claim_due(time.time(), min(batch, room))
                 for row in rows:
                     task = asyncio.create_task(self.process_inbox(row))
                     self._inflight.add(task)
