@@ -732,6 +732,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["auto"]["alerts_per_s"] / result["bare_auto"]["alerts_per_s"], 2
         ),
     }
+    # the daemon's own CPU: its process CPU per action less what the same outside calls
+    # cost the bare script's process (the client side of the HTTP calls)
+    result["own_cpu_ms_per_action"] = {
+        "dry_run": round(
+            result["dry_run"]["cpu_ms_per_action"] - result["bare_dry_run"]["cpu_ms_per_action"], 2
+        ),
+        "auto": round(
+            result["auto"]["cpu_ms_per_action"] - result["bare_auto"]["cpu_ms_per_action"], 2
+        ),
+    }
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return result
 
@@ -761,6 +771,11 @@ def print_table(r: dict[str, Any]) -> None:
     print(
         f"ready {r['ready_s']} s (auto daemon {r['ready_s_auto']} s); RSS idle {r['rss_idle_mb']} MB, after "
         f"{r['alerts_before_rss']} alerts {r['rss_after_load_mb']} MB"
+    )
+    own = r["own_cpu_ms_per_action"]
+    print(
+        f"daemon CPU per action beyond the bare script's (outside calls excluded): "
+        f"dry-run {own['dry_run']} ms, auto {own['auto']} ms"
     )
     q = r["ratios"]
     print(

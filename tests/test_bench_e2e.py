@@ -60,3 +60,4 @@ def test_e2e_bench_reports_every_figure_of_one_run():
     for run in (dry, bare_dry, auto, bare_auto):
         assert run["alerts_per_s"] > 0 and run["cpu_ms_per_action"] >= 0
     assert set(report["ratios"]) == {"dry_run_vs_bare", "auto_vs_bare"}
+    assert set(report["own_cpu_ms_per_action"]) == {"dry_run", "auto"}
