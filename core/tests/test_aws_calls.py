@@ -13,6 +13,7 @@ from lw_remediate.aws.iam_actions import (
     _table,
     access_level,
     call_resource,
+    dependent_actions,
     iam_action,
     is_write,
     resolve,
@@ -224,6 +225,80 @@ def test_a_declared_action_and_a_resource_function():
     assert resolve(
         "s3", "HeadBucket", {"Bucket": "b"}, account=ACCOUNT, region=REGION, declared=[call]
     ) == ("s3:ListBucket", "arn:aws:s3:::b")
+
+
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_dependent_actions_resolve_from_the_request():
+    def key_arn(params, where):
+        key = params.get("KmsKeyId")
+        if not key:
+            return None
+        return (
+            key
+            if key.startswith("arn:")
+            else (f"arn:{where['partition']}:kms:{where['region']}:{where['account']}:key/{key}")
+        )
+
+    call = AwsCall(
+        "redshift",
+        "ModifyCluster",
+        dependent=(("kms:CreateGrant", key_arn), ("kms:DescribeKey", key_arn)),
+    )
+    where = {"account": ACCOUNT, "region": REGION}
+    params = {"ClusterIdentifier": "c1", "Encrypted": True, "KmsKeyId": KEY.rsplit("/", 1)[1]}
+    assert dependent_actions("redshift", "ModifyCluster", params, declared=[call], **where) == [
+        ("kms:CreateGrant", KEY),
+        ("kms:DescribeKey", KEY),
+    ]
+    # the call's own action and resource still come from the table
+    assert resolve("redshift", "ModifyCluster", params, declared=[call], **where) == (
+        "redshift:ModifyCluster",
+        f"arn:aws:redshift:{REGION}:{ACCOUNT}:cluster:c1",
+    )
+    # no key in the request: AWS checks nothing on a key, nothing is recorded
+    no_key = {"ClusterIdentifier": "c1", "Encrypted": True}
+    assert dependent_actions("redshift", "ModifyCluster", no_key, declared=[call], **where) == []
+    # another operation, or no declaration: nothing
+    assert dependent_actions("redshift", "DescribeClusters", params, declared=[call], **where) == []
+    assert dependent_actions("redshift", "ModifyCluster", params, **where) == []
+
+
+def test_a_dependent_template_missing_its_parameter_is_left_out():
+    call = AwsCall(
+        "opensearch",
+        "UpdateDomainConfig",
+        dependent=(("kms:CreateGrant", "{EncryptionAtRestOptions[KmsKeyId]}"),),
+    )
+    where = {"account": ACCOUNT, "region": REGION}
+    with_key = {"DomainName": "d", "EncryptionAtRestOptions": {"Enabled": True, "KmsKeyId": KEY}}
+    without = {"DomainName": "d", "EncryptionAtRestOptions": {"Enabled": True}}
+    op = ("opensearch", "UpdateDomainConfig")
+    assert dependent_actions(*op, with_key, declared=[call], **where) == [("kms:CreateGrant", KEY)]
+    assert dependent_actions(*op, without, declared=[call], **where) == []
+
+
+@pytest.mark.parametrize(
+    ("dependent", "message"),
+    [
+        ((("CreateGrant", "*"),), "is not"),
+        ((("kms:*", "*"),), "is not"),
+        ((("kms:CreateGrant",),), "is not"),
+        ((("kms:CreateGrant", None),), "is not"),
+        (("kms:CreateGrant",), "is not"),
+        ((("kms:CreateGrant", "arn:{partition}:kms:::key/{}"),), "name every placeholder"),
+    ],
+)
+def test_a_bad_dependent_declaration_is_refused(dependent, message):
+    with pytest.raises(RemediationDeclarationError, match=message):
+        AwsCall("redshift", "ModifyCluster", dependent=dependent)
+
+
+def test_a_declaration_of_dependent_actions_alone_is_enough():
+    call = AwsCall("redshift", "ModifyCluster", dependent=[["kms:CreateGrant", "{KmsKeyId}"]])
+    assert call.dependent == (("kms:CreateGrant", "{KmsKeyId}"),)
+    assert call.action is None and call.resource is None
 
 
 @pytest.mark.parametrize(

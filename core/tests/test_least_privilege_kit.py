@@ -8,7 +8,7 @@ import pytest
 
 from lw_map_cis_iam.remediations.password_policy import REMEDIATION as PASSWORD_POLICY
 from lw_map_s3.remediations.versioning import REMEDIATION as VERSIONING
-from lw_remediate import IamPolicy
+from lw_remediate import AwsCall, IamPolicy
 from lw_remediate.testing import validate_actions
 from lw_remediate.testing.least_privilege import LeastPrivilegeError
 
@@ -90,3 +90,52 @@ async def test_revert_actions_must_be_declared(make_violation, least_privilege):
     no_revert = dataclasses.replace(PASSWORD_POLICY, revert_policy=IamPolicy())
     with pytest.raises(LeastPrivilegeError, match="revert failed"):
         await least_privilege.run(no_revert, make_violation("AWS_CIS_1_9", "root"), revert=True)
+
+
+#: A dependent action declared on PutBucketVersioning (as if AWS checked a key there too).
+_KEY = "arn:aws:kms:us-east-1:123456789012:key/k-bucket-1"
+_WITH_DEPENDENT = dataclasses.replace(
+    VERSIONING,
+    aws_calls=(
+        AwsCall(
+            "s3",
+            "PutBucketVersioning",
+            dependent=(
+                ("kms:DescribeKey", "arn:{partition}:kms:{region}:{account}:key/k-{Bucket}"),
+            ),
+        ),
+    ),
+)
+
+
+async def test_a_declared_dependent_action_is_recorded_and_counts_as_used(
+    bucket, make_violation, least_privilege
+):
+    policy = VERSIONING.policy + IamPolicy.allow(["kms:DescribeKey"], [_KEY])
+    report = await least_privilege.run(
+        _WITH_DEPENDENT, make_violation("LW_S3_16", "bucket-1"), policy=policy
+    )
+    dependent = [c for c in report.calls if c.action == "kms:DescribeKey"]
+    assert [(c.service, c.operation, c.resource) for c in dependent] == [
+        ("s3", "PutBucketVersioning", _KEY)
+    ]
+    assert "s3:PutBucketVersioning" in report.used
+
+
+async def test_a_dependent_action_missing_from_the_policy_fails(
+    bucket, make_violation, least_privilege
+):
+    with pytest.raises(LeastPrivilegeError, match=r"not covered.*kms:DescribeKey on .*k-bucket-1"):
+        await least_privilege.run(_WITH_DEPENDENT, make_violation("LW_S3_16", "bucket-1"))
+
+
+async def test_a_dependent_action_on_another_resource_fails(
+    bucket, make_violation, least_privilege
+):
+    other_key = VERSIONING.policy + IamPolicy.allow(
+        ["kms:DescribeKey"], ["arn:aws:kms:us-east-1:123456789012:key/other"]
+    )
+    with pytest.raises(LeastPrivilegeError, match="not covered"):
+        await least_privilege.run(
+            _WITH_DEPENDENT, make_violation("LW_S3_16", "bucket-1"), policy=other_key
+        )

@@ -140,6 +140,26 @@ def resolve(
     )
 
 
+def dependent_actions(
+    service: str,
+    operation: str,
+    params: Mapping[str, Any],
+    *,
+    account: str,
+    region: str,
+    partition: str = "aws",
+    declared: Iterable[AwsCall] = (),
+) -> list[tuple[str, str]]:
+    """``(IAM action, resource ARN)`` of each dependent action the map declares AWS checks
+    inside this call (``kms:CreateGrant`` on the key a ``ModifyCluster`` names)."""
+    where = {"partition": partition, "region": region, "account": account}
+    found: list[tuple[str, str]] = []
+    for call in declared:
+        if call.service == service and call.operation == operation:
+            found.extend(call.dependent_for(params, where))
+    return found
+
+
 def _fill(
     template: str, members: list[str], params: Mapping[str, Any], where: Mapping[str, str]
 ) -> str | None:

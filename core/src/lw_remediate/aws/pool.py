@@ -29,7 +29,7 @@ from typing import Any
 
 from ..calls import AwsCall
 from ..model import RecordedCall
-from .iam_actions import resolve
+from .iam_actions import dependent_actions, resolve
 
 CallSink = Callable[[RecordedCall], None]
 
@@ -76,23 +76,34 @@ def attach_recorder(client: Any, service: str) -> None:
             region=rec.region,
             declared=rec.declared,
         )
-        context["lw_remediate_call"] = (rec, model.name, action, resource)
+        # Dependent actions AWS checks inside the call are recorded next to it.
+        dependent = dependent_actions(
+            service,
+            model.name,
+            params,
+            account=rec.account,
+            partition=rec.partition,
+            region=rec.region,
+            declared=rec.declared,
+        )
+        context["lw_remediate_call"] = (rec, model.name, [(action, resource), *dependent])
 
     def after(parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
         call = context.get("lw_remediate_call")
         if call is None:
             return
-        rec, operation, action, resource = call
+        rec, operation, authorised = call
         error = parsed.get("Error", {}).get("Code") if isinstance(parsed, Mapping) else None
-        rec.sink(
-            RecordedCall(
-                service=service,
-                operation=operation,
-                action=action,
-                resource=resource,
-                error=error,
+        for action, resource in authorised:
+            rec.sink(
+                RecordedCall(
+                    service=service,
+                    operation=operation,
+                    action=action,
+                    resource=resource,
+                    error=error,
+                )
             )
-        )
 
     events = client.meta.events
     events.register("before-parameter-build", before)
