@@ -105,6 +105,60 @@ async def test_redshift_encryption(cluster, violation, least_privilege):
     )
 
 
+def _on_key(report, key):
+    """``(operation, action)`` of each recorded call authorised on ``key``."""
+    return sorted((c.operation, c.action) for c in report.calls if c.resource == key)
+
+
+async def test_redshift_encryption_with_a_key(admin_client, cluster, violation, least_privilege):
+    # The dependent kms:CreateGrant / kms:DescribeKey are recorded on the configured key and
+    # the kit checks them against the declared policy (moto itself never asks for them).
+    key = admin_client("kms").create_key()["KeyMetadata"]["Arn"]
+    report = await least_privilege.run(
+        encrypt_in_place.REDSHIFT_ENCRYPTION,
+        violation("LW_AWS_GENERAL_SECURITY_5", cluster),
+        options={"enforce": True, "kms_key_id": key},
+    )
+    assert _on_key(report, key) == [
+        ("ModifyCluster", "kms:CreateGrant"),
+        ("ModifyCluster", "kms:DescribeKey"),
+    ]
+
+
+async def test_redshift_encryption_without_the_key_actions_fails(
+    admin_client, cluster, violation, least_privilege
+):
+    key = admin_client("kms").create_key()["KeyMetadata"]["KeyId"]
+    rem = encrypt_in_place.REDSHIFT_ENCRYPTION
+    options = rem.parse_options({"enforce": True, "kms_key_id": key})
+    without_key = IamPolicy(
+        tuple(s for s in rem.policy_for(options).statements if "kms:CreateGrant" not in s.actions)
+    )
+    with pytest.raises(LeastPrivilegeError, match=r"not covered.*kms:CreateGrant on .*key/"):
+        await least_privilege.run(
+            rem,
+            violation("LW_AWS_GENERAL_SECURITY_5", cluster),
+            options=options,
+            policy=without_key,
+        )
+
+
+async def test_domain_encryption_with_a_key(
+    admin_client, domain, violation, least_privilege, signed_gets_accepted
+):
+    key = admin_client("kms").create_key()["KeyMetadata"]["KeyId"]
+    report = await least_privilege.run(
+        encrypt_in_place.DOMAIN_ENCRYPTION,
+        violation("LW_AWS_ELASTICSEARCH_3", domain("search")),
+        options={"enforce": True, "kms_key_id": key},
+    )
+    arn = f"arn:aws:kms:us-east-1:123456789012:key/{key}"
+    assert _on_key(report, arn) == [
+        ("UpdateDomainConfig", "kms:CreateGrant"),
+        ("UpdateDomainConfig", "kms:DescribeKey"),
+    ]
+
+
 async def test_rds_key_manual(db_instance, violation, least_privilege):
     await least_privilege.run(
         manual.RDS_KEY,

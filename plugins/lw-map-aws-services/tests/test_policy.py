@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+import pydantic
 import pytest
 
 from lw_remediate.maps import load_maps
@@ -17,8 +18,14 @@ WIDEST = {
     "services.tag_untagged_instance": {"enforce": True, "default_tags": {"owner": "x"}},
     "services.set_elb_cipher_policy": {"enforce": True},
     "services.enable_lambda_tracing": {"attach_xray_policy": True},
-    "services.encrypt_redshift_cluster": {"enforce": True},
-    "services.encrypt_es_domain": {"enforce": True},
+    "services.encrypt_redshift_cluster": {
+        "enforce": True,
+        "kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef",
+    },
+    "services.encrypt_es_domain": {
+        "enforce": True,
+        "kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef",
+    },
 }
 
 #: Writes AWS authorises on no resource type: EBS encryption by default is an account
@@ -42,6 +49,44 @@ def test_session_policy_fits_and_scopes_writes(rid):
             if not a.split(":")[1].startswith(("Describe", "Get", "List")) and a not in ON_STAR
         ]
         assert not writes or statement["Resource"] != "*", (rid, writes)
+
+
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize("rid", ["services.encrypt_redshift_cluster", "services.encrypt_es_domain"])
+@pytest.mark.parametrize(
+    ("key", "resource"),
+    [
+        (KEY_ID, f"arn:aws:kms:*:123456789012:key/{KEY_ID}"),
+        (
+            f"arn:aws:kms:eu-west-1:210987654321:key/{KEY_ID}",
+            f"arn:aws:kms:eu-west-1:210987654321:key/{KEY_ID}",
+        ),
+    ],
+)
+def test_a_configured_key_grants_the_dependent_kms_actions_on_that_key_only(rid, key, resource):
+    rem = REGISTRY.remediations[rid]
+    options = rem.parse_options({"enforce": True, "kms_key_id": key})
+    for doc in (
+        rem.session_policy(options, account="123456789012"),
+        rem.policy_for(options).render(account="123456789012"),
+    ):
+        [kms] = [s for s in doc["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
+        assert kms["Action"] == ["kms:CreateGrant", "kms:DescribeKey"]
+        assert kms["Resource"] == resource
+    # no key (the AWS-managed one) or no enforce: no KMS action at all
+    for raw in ({"enforce": True}, {"kms_key_id": key}):
+        assert not {a for a in rem.policy_for(rem.parse_options(raw)).actions if "kms:" in a}
+
+
+@pytest.mark.parametrize(
+    "key", ["alias/warehouse", "arn:aws:kms:us-east-1:123456789012:alias/warehouse", "k", ""]
+)
+def test_a_key_option_must_name_the_key(key):
+    rem = REGISTRY.remediations["services.encrypt_redshift_cluster"]
+    with pytest.raises(pydantic.ValidationError, match="key id or key ARN"):
+        rem.parse_options({"enforce": True, "kms_key_id": key})
 
 
 def test_xray_attach_is_limited_to_the_managed_policy():

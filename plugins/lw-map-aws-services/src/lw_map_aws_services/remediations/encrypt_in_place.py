@@ -12,16 +12,22 @@
 
 With ``enforce`` the change is applied; the plan is marked **irreversible** and there is
 no undo (the before-image is still recorded).
+
+With ``kms_key_id`` AWS also authorises ``kms:CreateGrant`` and ``kms:DescribeKey`` on that
+key inside the write (dependent actions): the policy grants them on that key only, and the
+``AwsCall`` declarations make the recorder show (and the kit check) them on the key.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pydantic
 
 from lw_remediate import (
+    AwsCall,
     Change,
     CheckResult,
     IamPolicy,
@@ -38,11 +44,57 @@ from .._common import CLUSTER, DOMAIN, or_none, verify_by
 ReadFn = Callable[[RemediationContext[Any], str], Awaitable[tuple[bool, str | None] | None]]
 
 
+#: A key id (``1234abcd-…`` or a multi-Region ``mrk-…``) or a key ARN. Aliases are
+#: refused: the policy grants the dependent KMS actions on the key itself.
+_KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+_KEY = re.compile(rf"^(?:arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{{12}}:key/)?{_KEY_ID}$")
+#: What AWS checks on the key inside ``ModifyCluster`` / ``UpdateDomainConfig``.
+KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
+
+
 class Options(RemediationOptions):
     #: Start the one-way encryption (default: end ``manual`` with the runbook).
     enforce: bool = False
-    #: KMS key (id, ARN or alias) to encrypt with; none: the service's AWS-managed key.
-    kms_key_id: str | None = pydantic.Field(default=None, min_length=1)
+    #: KMS key to encrypt with, by key id or key ARN (not an alias: the policy grants
+    #: ``kms:CreateGrant``/``kms:DescribeKey`` on this key only); none: the service's
+    #: AWS-managed key.
+    kms_key_id: str | None = None
+
+    @pydantic.field_validator("kms_key_id")
+    @classmethod
+    def _a_key(cls, value: str | None) -> str | None:
+        if value is not None and not _KEY.match(value):
+            raise ValueError(
+                "name the key by its key id or key ARN (not an alias): the policy grants "
+                "kms:CreateGrant and kms:DescribeKey on that key only"
+            )
+        return value
+
+
+def key_arn(key: str | None, where: Mapping[str, str]) -> str | None:
+    """The ARN of a key named by id or ARN (None for no key, or what is no key id)."""
+    if not key or not _KEY.match(key):
+        return None
+    if key.startswith("arn:"):
+        return key
+    return f"arn:{where['partition']}:kms:{where['region']}:{where['account']}:key/{key}"
+
+
+def key_policy(options: Options) -> IamPolicy:
+    """The dependent KMS actions on the configured key (nothing without one)."""
+    if not options.kms_key_id:
+        return IamPolicy()
+    where = {"partition": "{partition}", "region": "{region}", "account": "{account}"}
+    return IamPolicy.allow(KEY_ACTIONS, [key_arn(options.kms_key_id, where) or ""])
+
+
+def _cluster_key(params: Mapping[str, Any], where: Mapping[str, str]) -> str | None:
+    return key_arn(params.get("KmsKeyId"), where)
+
+
+def _domain_key(params: Mapping[str, Any], where: Mapping[str, str]) -> str | None:
+    options = params.get("EncryptionAtRestOptions")
+    return key_arn(options.get("KmsKeyId") if isinstance(options, Mapping) else None, where)
 
 
 async def _cluster(ctx: RemediationContext[Any], ident: str) -> tuple[bool, str | None] | None:
@@ -91,6 +143,7 @@ def _remediation(
     write: Callable[[RemediationContext[Any], str], Awaitable[None]],
     policy: IamPolicy,
     write_policy: IamPolicy,
+    write_call: AwsCall,
     consequence: str,
     runbook: str,
     resource_type: str,
@@ -133,7 +186,10 @@ def _remediation(
         description=f"With enforce: {consequence}; irreversible, no undo.",
         resource_type=resource_type,
         policy=policy,
-        option_policy=lambda options: write_policy if options.enforce else IamPolicy(),
+        option_policy=lambda options: (
+            write_policy + key_policy(options) if options.enforce else IamPolicy()
+        ),
+        aws_calls=(write_call,),
         options=Options,
         check=check,
         plan=plan,
@@ -176,6 +232,9 @@ REDSHIFT_ENCRYPTION = _remediation(
     write=_encrypt_cluster,
     policy=IamPolicy.allow(["redshift:DescribeClusters"], [CLUSTER]),
     write_policy=IamPolicy.allow(["redshift:ModifyCluster"], [CLUSTER]),
+    write_call=AwsCall(
+        "redshift", "ModifyCluster", dependent=tuple((a, _cluster_key) for a in KEY_ACTIONS)
+    ),
     consequence="the cluster migrates to an encrypted one and is read-only while it runs",
     runbook=REDSHIFT_RUNBOOK,
     resource_type="redshift:cluster",
@@ -188,6 +247,11 @@ DOMAIN_ENCRYPTION = _remediation(
     write=_encrypt_domain,
     policy=IamPolicy.allow(["es:DescribeDomain"], [DOMAIN]),
     write_policy=IamPolicy.allow(["es:UpdateDomainConfig"], [DOMAIN]),
+    write_call=AwsCall(
+        "opensearch",
+        "UpdateDomainConfig",
+        dependent=tuple((a, _domain_key) for a in KEY_ACTIONS),
+    ),
     consequence=(
         "a blue/green deployment enables encryption at rest; it can never be disabled "
         "nor its key changed"
