@@ -79,8 +79,25 @@ class Arn(NamedTuple):
 
     @property
     def resource_name(self) -> str:
-        """The last path element of the resource (bucket, user or role name)."""
-        return self.resource.rsplit("/", 1)[-1]
+        """The resource's own name.
+
+        * ``<type>:<name>`` resources (RDS ``db:orders``, ``cluster:…``, ``snapshot:…``;
+          Redshift ``cluster:warehouse``; ElastiCache, CloudWatch ``alarm:…``, Secrets
+          Manager ``secret:…``, Step Functions ``stateMachine:…``): the part after the type
+          (``orders``; an automated RDS snapshot keeps its ``rds:`` prefix, part of its name).
+        * Lambda ``function:<name>[:<qualifier>]``: the function name, without the version
+          or alias.
+        * CloudWatch Logs ``log-group:<name>[:*]``: the group name, slashes included.
+        * anything else: the last path element (bucket, user or role name, ``sg-…``); a
+          ``<type>:<path>`` resource (Redshift ``snapshot:<cluster>/<name>``) its last one.
+        """
+        resource = self.resource
+        if self.service == "logs" and resource.startswith("log-group:"):
+            return resource.removeprefix("log-group:").removesuffix(":*")
+        kind, colon, rest = resource.partition(":")
+        if colon and "/" not in kind:
+            resource = rest.partition(":")[0] if self.service == "lambda" else rest
+        return resource.rsplit("/", 1)[-1]
 
 
 class Scope(enum.StrEnum):
@@ -137,7 +154,8 @@ class Violation:
 
     @property
     def resource_name(self) -> str:
-        """Bucket name for S3, user/role name for IAM, the ARN's last path element otherwise."""
+        """The resource's own name (:attr:`Arn.resource_name`): bucket, user or role name,
+        ``orders`` for ``…:db:orders``, ``fn`` for ``…:function:fn``, ``sg-…``."""
         return self.arn.resource_name
 
     @property
