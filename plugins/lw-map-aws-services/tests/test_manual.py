@@ -21,7 +21,10 @@ async def test_rds_key_runbook_and_gone(db_instance, violation, run_remediation,
     db_instance(StorageEncrypted=True)  # moto: KmsKeyId "default_kms_key_id", no such key
     record = await run_remediation(manual.RDS_KEY, violation(rule, RDS_ARN))
     assert record.status is Status.MANUAL
-    assert f"--db-instance-identifier {RDS_ARN}" in record.detail
+    # the instance's own name, not "db:orders" nor the ARN
+    assert "--db-instance-identifier orders \\" in record.detail
+    assert "--target-db-snapshot-identifier orders-cmk " in record.detail
+    assert "<db>" not in record.detail and "db:orders" not in record.detail
     assert writes(record) == []
 
 
@@ -59,7 +62,9 @@ async def test_lambda_admin_runbook_and_gone(function, violation, run_remediatio
     rule = "LW_AWS_SERVERLESS_1"
     record = await run_remediation(manual.LAMBDA_ADMIN, violation(rule, arn))
     assert record.status is Status.MANUAL
-    assert f"--function-name {arn}" in record.detail
+    name = arn.rsplit(":", 1)[1]
+    assert f"--function-name {name} " in record.detail
+    assert f"Lambda function {name} (us-east-1," in record.detail
     assert writes(record) == []
     record = await run_remediation(manual.LAMBDA_ADMIN, violation(rule, arn + "-gone"))
     assert record.status is Status.RESOLVED
@@ -143,7 +148,8 @@ async def test_redshift_encryption_is_manual_by_default(
         REDSHIFT_ENCRYPTION, violation("LW_AWS_GENERAL_SECURITY_5", cluster)
     )
     assert record.status is Status.MANUAL
-    assert "cluster:warehouse" in record.detail
+    assert "--cluster-identifier warehouse \\" in record.detail
+    assert "<cluster>" not in record.detail and "cluster:warehouse" not in record.detail
     assert writes(record) == []
     assert encrypted(admin_client) is False
 

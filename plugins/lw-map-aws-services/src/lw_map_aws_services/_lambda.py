@@ -11,12 +11,12 @@ from ._common import or_none
 
 def function_name(violation: Violation) -> str:
     """``arn:aws:lambda:R:A:function:<name>[:qualifier]`` -> ``<name>``."""
-    parts = violation.arn.resource.split(":")
-    if violation.arn.service != "lambda" or len(parts) < 2 or parts[0] != "function":
+    arn = violation.arn
+    if arn.service != "lambda" or not arn.resource.startswith("function:") or not arn.resource_name:
         raise RemediationError(
             f"{violation.rule_id}: not a Lambda function ARN: {violation.resource_arn!r}"
         )
-    return parts[1]
+    return arn.resource_name
 
 
 async def configuration(ctx: RemediationContext[Any], name: str) -> dict[str, Any] | None:

@@ -129,11 +129,6 @@ async def _encrypt_domain(ctx: RemediationContext[Any], name: str) -> None:
         await client.update_domain_config(DomainName=name, EncryptionAtRestOptions=options)
 
 
-def _identifier(violation: Violation) -> str:
-    """``…:cluster:<id>`` / ``…:domain/<name>`` -> the id or name."""
-    return violation.arn.resource.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-
-
 def _remediation(
     *,
     rid: str,
@@ -149,7 +144,7 @@ def _remediation(
     resource_type: str,
 ) -> Remediation:
     async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-        ident = _identifier(violation)
+        ident = violation.resource_name
         state = await read(ctx, ident)
         if state is None:
             return CheckResult.compliant(f"{kind} {ident} no longer exists")
@@ -158,7 +153,7 @@ def _remediation(
         return CheckResult.violating(f"{kind} {ident} is not encrypted")
 
     async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-        ident = _identifier(violation)
+        ident = violation.resource_name
         state = await read(ctx, ident)
         if state is None or state[0]:
             return Plan(f"{kind} {ident} is encrypted or gone")
@@ -171,7 +166,7 @@ def _remediation(
         )
 
     async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
-        ident = _identifier(ctx.violation)
+        ident = ctx.violation.resource_name
         state = await read(ctx, ident)
         await ctx.record_before({"Encrypted": bool(state and state[0])})
         if state is not None and not state[0]:
@@ -201,12 +196,13 @@ def _remediation(
 
 
 REDSHIFT_RUNBOOK = """\
-Redshift cluster {resource} (account {account}) is not encrypted ({rule_id}).
+Redshift cluster {resource_name} ({region}, account {account}) is not encrypted ({rule_id}).
 Encrypting migrates the cluster (read-only while it runs; hours for large clusters) and is
-meant to be one-way. <cluster> below is the cluster id (after "cluster:" in the ARN).
+meant to be one-way.
 1. Plan a window: aws redshift describe-clusters --region {region} \\
-     --cluster-identifier <cluster> --query "Clusters[].[NodeType,NumberOfNodes,TotalStorageCapacityInMegaBytes]"
-2. aws redshift modify-cluster --region {region} --cluster-identifier <cluster> \\
+     --cluster-identifier {resource_name} \\
+     --query "Clusters[].[NodeType,NumberOfNodes,TotalStorageCapacityInMegaBytes]"
+2. aws redshift modify-cluster --region {region} --cluster-identifier {resource_name} \\
      --encrypted [--kms-key-id <key>]
 3. Watch ClusterStatus until available again.
 Or set enforce = true (and kms_key_id) under [remediation."services.encrypt_redshift_cluster"]."""

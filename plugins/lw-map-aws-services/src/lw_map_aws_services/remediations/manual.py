@@ -38,10 +38,6 @@ def _found(ctx: RemediationContext[Any], violation: Violation, **items: Any) -> 
     )
 
 
-def _tail(violation: Violation) -> str:
-    return violation.arn.resource.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-
-
 async def _customer_managed(ctx: RemediationContext[Any], key: str | None) -> bool:
     """True when ``key`` is a customer managed KMS key (False: AWS managed, none, unknown)."""
     if not key:
@@ -52,7 +48,7 @@ async def _customer_managed(ctx: RemediationContext[Any], key: str | None) -> bo
 
 
 async def check_rds_key(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    ident = _tail(violation)
+    ident = violation.resource_name
     async with ctx.aws.client("rds") as rds:
         response = await or_none(rds.describe_db_instances(DBInstanceIdentifier=ident))
     instances = (response or {}).get("DBInstances", [])
@@ -70,7 +66,7 @@ async def check_rds_key(ctx: RemediationContext[Any], violation: Violation) -> C
 
 
 async def check_certificate(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
-    name = _tail(violation)
+    name = violation.resource_name
     async with ctx.aws.client("iam") as iam:
         response = await or_none(iam.get_server_certificate(ServerCertificateName=name))
     if response is None:
@@ -130,51 +126,51 @@ async def check_vpc_access(ctx: RemediationContext[Any], violation: Violation) -
 
 async def _domain(ctx: RemediationContext[Any], violation: Violation) -> dict[str, Any] | None:
     async with ctx.aws.client("opensearch") as client:
-        response = await or_none(client.describe_domain(DomainName=_tail(violation)))
+        response = await or_none(client.describe_domain(DomainName=violation.resource_name))
     return None if response is None else dict(response["DomainStatus"])
 
 
 async def check_domain_vpc(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
     domain = await _domain(ctx, violation)
     if domain is None:
-        return CheckResult.compliant(f"domain {_tail(violation)} no longer exists")
+        return CheckResult.compliant(f"domain {violation.resource_name} no longer exists")
     vpc = domain.get("VPCOptions") or {}
     if vpc.get("VPCId") or vpc.get("SubnetIds"):
         where = vpc.get("VPCId") or ", ".join(vpc["SubnetIds"])
-        return CheckResult.compliant(f"domain {_tail(violation)} is in a VPC ({where})")
-    return CheckResult.violating(f"domain {_tail(violation)} has a public endpoint")
+        return CheckResult.compliant(f"domain {violation.resource_name} is in a VPC ({where})")
+    return CheckResult.violating(f"domain {violation.resource_name} has a public endpoint")
 
 
 async def check_domain_key(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
     domain = await _domain(ctx, violation)
     if domain is None:
-        return CheckResult.compliant(f"domain {_tail(violation)} no longer exists")
+        return CheckResult.compliant(f"domain {violation.resource_name} no longer exists")
     options = domain.get("EncryptionAtRestOptions") or {}
     key = options.get("KmsKeyId") if options.get("Enabled") else None
     if await _customer_managed(ctx, key):
         return CheckResult.compliant(
-            f"domain {_tail(violation)} is encrypted with customer key {key}"
+            f"domain {violation.resource_name} is encrypted with customer key {key}"
         )
     _found(ctx, violation, encrypted=options.get("Enabled"), kms_key=key)
     return CheckResult.violating(
-        f"domain {_tail(violation)}: encryption at rest {bool(options.get('Enabled'))}, key "
+        f"domain {violation.resource_name}: encryption at rest {bool(options.get('Enabled'))}, key "
         f"{key or 'none'} is not a customer managed key"
     )
 
 
 RUNBOOKS: dict[str, str] = {
     "LW_AWS_GENERAL_SECURITY_4": """\
-RDS instance {resource} (account {account}) is not encrypted with a customer managed KMS
-key ({rule_id}). The key of an instance cannot be changed in place. <db> below is the
-instance id (after "db:" in the ARN).
-1. aws rds describe-db-instances --region {region} --db-instance-identifier {resource} \\
+RDS instance {resource_name} ({region}, account {account}) is not encrypted with a customer
+managed KMS key ({rule_id}). The key of an instance cannot be changed in place.
+1. aws rds describe-db-instances --region {region} --db-instance-identifier {resource_name} \\
      --query "DBInstances[].[StorageEncrypted,KmsKeyId]"
-2. aws rds create-db-snapshot --region {region} --db-instance-identifier <db> \\
-     --db-snapshot-identifier <db>-pre-cmk
-3. aws rds copy-db-snapshot --region {region} --source-db-snapshot-identifier <db>-pre-cmk \\
-     --target-db-snapshot-identifier <db>-cmk --kms-key-id <customer managed key>
+2. aws rds create-db-snapshot --region {region} --db-instance-identifier {resource_name} \\
+     --db-snapshot-identifier {resource_name}-pre-cmk
+3. aws rds copy-db-snapshot --region {region} \\
+     --source-db-snapshot-identifier {resource_name}-pre-cmk \\
+     --target-db-snapshot-identifier {resource_name}-cmk --kms-key-id <customer managed key>
 4. aws rds restore-db-instance-from-db-snapshot --region {region} \\
-     --db-instance-identifier <db>-cmk --db-snapshot-identifier <db>-cmk
+     --db-instance-identifier {resource_name}-cmk --db-snapshot-identifier {resource_name}-cmk
    (same class, subnet group, parameter and option groups, security groups)
 5. Cut clients over (endpoint or DNS), then delete the old instance and snapshots.""",
     "LW_AWS_GENERAL_SECURITY_6": """\
@@ -188,27 +184,27 @@ Heartbleed disclosure (2014-04-07) ({rule_id}); its private key may have leaked.
 3. aws iam delete-server-certificate --server-certificate-name {resource_name}
    (AWS refuses while a load balancer still uses it).""",
     "LW_AWS_SERVERLESS_1": """\
-Lambda function {resource} ({region}, account {account}) runs with administrator
+Lambda function {resource_name} ({region}, account {account}) runs with administrator
 privileges ({rule_id}). Narrowing its role is a redesign of what it may do.
-1. aws lambda get-function-configuration --region {region} --function-name {resource} --query Role
+1. aws lambda get-function-configuration --region {region} --function-name {resource_name} --query Role
 2. aws iam list-attached-role-policies --role-name <role>; aws iam list-role-policies --role-name <role>
 3. Find what it really calls (IAM Access Analyzer policy generation from CloudTrail:
    aws accessanalyzer start-policy-generation), give it a role with only that, then detach
    AdministratorAccess / remove the "*:*" statements.""",
     "LW_AWS_SERVERLESS_3": """\
-Lambda function {resource} ({region}, account {account}) shares its execution role
+Lambda function {resource_name} ({region}, account {account}) shares its execution role
 with other functions ({rule_id}); each function should have its own least-privilege role.
 1. aws lambda list-functions --region {region} --query "Functions[].[FunctionName,Role]"
 2. Per function: create a role with only what that function needs, then
    aws lambda update-function-configuration --region {region} \\
-     --function-name {resource} --role <new role arn>""",
+     --function-name {resource_name} --role <new role arn>""",
     "LW_AWS_SERVERLESS_5": """\
-Lambda function {resource} ({region}, account {account}) is attached to a VPC
+Lambda function {resource_name} ({region}, account {account}) is attached to a VPC
 ({rule_id}). Whether it needs to be is an architecture decision.
-1. aws lambda get-function-configuration --region {region} --function-name {resource} \\
+1. aws lambda get-function-configuration --region {region} --function-name {resource_name} \\
      --query VpcConfig
 2. If it reaches nothing private: aws lambda update-function-configuration --region {region} \\
-     --function-name {resource} --vpc-config SubnetIds=[],SecurityGroupIds=[]
+     --function-name {resource_name} --vpc-config SubnetIds=[],SecurityGroupIds=[]
    Otherwise keep it in the VPC with narrow security groups.""",
     "LW_AWS_ELASTICSEARCH_2": """\
 Domain {resource_name} ({region}, account {account}) has a public endpoint, not a VPC one

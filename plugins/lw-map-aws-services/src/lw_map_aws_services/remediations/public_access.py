@@ -48,7 +48,7 @@ class Service:
 
     def identifier(self, violation: Violation) -> str:
         # rds: arn:aws:rds:R:A:db:<id>; redshift: arn:aws:redshift:R:A:cluster:<id>
-        return violation.arn.resource.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+        return violation.resource_name
 
     async def public(self, ctx: RemediationContext[Any], ident: str) -> bool | None:
         """The flag; None when the resource is gone."""
