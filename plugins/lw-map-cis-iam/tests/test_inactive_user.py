@@ -172,6 +172,54 @@ async def test_threshold_option(seed, make_violation, run_remediation):
     assert seed.key_status("thr", key) == "Inactive"
 
 
+async def test_grace_for_new_credentials_is_an_option(
+    seed, make_violation, run_remediation, write_calls
+):
+    """A 200-day-old user whose password was last used 60 days ago and whose only key was
+    created 5 days ago and never used: new (not inactive) under the default grace (the
+    threshold, as the CIS audit counts a never-used key from its creation), inactive once
+    the grace is shorter than the key's age; then the new key is deactivated too."""
+    seed.user("grace", console=True, age_days=200)
+    seed.password_used("grace", 60)
+    key = seed.key("grace", age_days=5)
+    violation = make_violation("LW_AWS_IAM_7", "grace")
+    record = await run_remediation(REMEDIATION, violation, options=KEYS)
+    assert record.status is Status.RESOLVED, record.detail
+    record = await run_remediation(
+        REMEDIATION, violation, options={**KEYS, "new_credential_grace_days": 7}
+    )
+    assert record.status is Status.RESOLVED, record.detail
+    assert write_calls(record) == []
+    record = await run_remediation(
+        REMEDIATION, violation, options={**KEYS, "new_credential_grace_days": 3}
+    )
+    assert record.status is Status.REMEDIATED, record.detail
+    assert record.plan.data["grace_days"] == 3
+    assert seed.key_status("grace", key) == "Inactive"
+    assert seed.has_login_profile("grace")  # reported, not changed
+
+
+async def test_no_grace_makes_a_new_unused_user_inactive(seed, make_violation, run_remediation):
+    seed.user("fresh", console=True, age_days=10)
+    violation = make_violation("LW_AWS_IAM_7", "fresh")
+    record = await run_remediation(REMEDIATION, violation, mode="dry-run", options=CONSOLE)
+    assert record.status is Status.RESOLVED  # default: a 10-day-old user is being set up
+    record = await run_remediation(
+        REMEDIATION,
+        violation,
+        mode="dry-run",
+        options={**CONSOLE, "new_credential_grace_days": 0},
+    )
+    assert record.status is Status.PLANNED, record.detail
+    assert "never" in record.plan.summary or "created" in record.plan.summary
+
+
+def test_grace_option_bounds():
+    assert REMEDIATION.parse_options({}).new_credential_grace_days is None
+    with pytest.raises(ValueError, match="new_credential_grace_days"):
+        REMEDIATION.parse_options({"new_credential_grace_days": -1})
+
+
 async def test_revert_refuses_when_the_key_changed(
     seed, make_violation, run_remediation, revert_action, admin_client
 ):

@@ -2,8 +2,16 @@
 
 A user is inactive when it still holds a working credential (a console password or an
 ``Active`` access key) but none of its credentials has been used within the threshold,
-and neither the user nor any working credential is younger than it (a user or key made
-last week is being set up, not abandoned).
+and neither the user nor any working credential is younger than the grace period
+(``new_credential_grace_days``; default: the threshold). A user or key made last week
+is being set up, not abandoned.
+
+Where the definition comes from: Lacework publishes only the title ("Iam user should not
+be inactive from last 30 days or more") and the reason ``IamUserInactive30Days``. The
+grace for new credentials follows the CIS AWS Foundations audit of the sibling rule
+(AWS_CIS_1_3 / CIS 1.12, "credentials unused for N days"): a credential that was never
+used counts from its creation date (a key's ``last_rotated``), so one younger than N is
+not unused. ``new_credential_grace_days = 0`` drops the grace: only use counts.
 
 Manual by default: an abandoned user may still be somebody's break-glass account. The
 options disable it with the same steps as ``cis_iam.disable_unused_credentials``:
@@ -37,11 +45,9 @@ from .._credentials import (
     disable_plan,
     read_credentials,
     revert_disable,
-    stale_keys,
-    unused_password,
 )
 from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, as_utc, day, rule_threshold, utcnow
-from .._keys import still_active
+from .._keys import AccessKey, still_active
 
 #: Days without any use after which a user counts as inactive, per rule.
 THRESHOLDS: Mapping[str, int] = {"LW_AWS_IAM_7": 30}
@@ -52,6 +58,10 @@ class Options(RemediationOptions):
 
     #: Days without any credential use; default: the rule's value (30).
     max_inactive_days: int | None = pydantic.Field(None, ge=1, le=3650)
+    #: A user, working access key or never-used console password created within this many
+    #: days is not inactive (being set up); default: the inactivity threshold, as the CIS
+    #: audit counts a never-used credential from its creation. 0: only use counts.
+    new_credential_grace_days: int | None = pydantic.Field(None, ge=0, le=3650)
     #: Deactivate the inactive user's Active access keys (reversible).
     deactivate_keys: bool = False
     #: Delete the inactive user's login profile (console access).
@@ -71,24 +81,48 @@ def last_activity(creds: UserCredentials) -> dt.datetime | None:
     return max(uses, default=None)
 
 
-def inactivity(creds: UserCredentials, now: dt.datetime, days: int) -> str | None:
-    """Why the user counts as inactive for ``days``, or None (active, new, or locked out)."""
+def _grace(ctx: RemediationContext[Any], days: int) -> int:
+    grace: int | None = ctx.options.new_credential_grace_days
+    return days if grace is None else grace
+
+
+def inactivity(
+    creds: UserCredentials, now: dt.datetime, days: int, grace: int | None = None
+) -> str | None:
+    """Why the user counts as inactive for ``days``, or None (active, new, or locked out).
+
+    ``grace`` (default ``days``): a user, active key or never-used login profile created
+    within that many days is new, not inactive.
+    """
     cutoff = now - dt.timedelta(days=days)
+    new_since = now - dt.timedelta(days=days if grace is None else grace)
     active_keys = [k for k in creds.keys if k.active]
     if creds.login_profile is None and not active_keys:
         return None  # nothing left to sign in or call AWS with
     last = last_activity(creds)
     if last is not None and last >= cutoff:
         return None
-    if creds.created is not None and creds.created >= cutoff:
+    if creds.created is not None and creds.created >= new_since:
         return None
-    if any(k.created >= cutoff for k in active_keys):
+    if any(k.created >= new_since for k in active_keys):
         return None
-    if creds.login_profile is not None and unused_password(creds, now, days) is None:
-        return None  # a login profile created within the threshold
+    if creds.login_profile is not None and creds.password_last_used is None:
+        profile_created = as_utc(creds.login_profile.get("CreateDate"))
+        if profile_created is None or profile_created >= new_since:
+            return None  # a login profile created within the grace period
     if last is None:
         return f"no credential used since the user was created ({day(creds.created)})"
     return f"no credential used since {day(last)}"
+
+
+def idle_keys(creds: UserCredentials, now: dt.datetime, days: int, grace: int) -> list[AccessKey]:
+    """Active keys last used more than ``days`` ago, or never used and older than ``grace``."""
+    cutoff, new_since = now - dt.timedelta(days=days), now - dt.timedelta(days=grace)
+    return [
+        k
+        for k in creds.keys
+        if k.active and (k.last_used < cutoff if k.last_used else k.created < new_since)
+    ]
 
 
 def working_credentials(creds: UserCredentials) -> str:
@@ -105,7 +139,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     if creds is None:
         return CheckResult.compliant(f"user {user} no longer exists")
     days = _threshold(ctx, violation)
-    why = inactivity(creds, utcnow(), days)
+    why = inactivity(creds, utcnow(), days, _grace(ctx, days))
     observed = {"threshold_days": days, **creds.observed()}
     if why is None:
         return CheckResult.compliant(
@@ -125,11 +159,12 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     if creds is None:
         return Plan(f"user {user} no longer exists")
     days, now = _threshold(ctx, violation), utcnow()
-    why = inactivity(creds, now, days)
+    grace = _grace(ctx, days)
+    why = inactivity(creds, now, days, grace)
     if why is None:
         return Plan(f"{user} is not inactive for {days}+ days")
     options: Options = ctx.options
-    keys = stale_keys(creds.keys, now, days) if options.deactivate_keys else []
+    keys = idle_keys(creds, now, days, grace) if options.deactivate_keys else []
     delete_profile = options.delete_login_profile and creds.login_profile is not None
     reported = []
     if not keys and any(k.active for k in creds.keys):
@@ -151,7 +186,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         password="console access" if delete_profile else None,
         headline=f"{user} (inactive for {days}+ days, {why})",
         reported=reported,
-        data={"threshold_days": days},
+        data={"threshold_days": days, "grace_days": grace},
     )
 
 
@@ -161,13 +196,14 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     if creds is None:
         raise RemediationRefused(f"user {user} disappeared before the change")
     days, now = int(plan.data["threshold_days"]), utcnow()
-    if inactivity(creds, now, days) is None:
+    grace = int(plan.data.get("grace_days", days))
+    if inactivity(creds, now, days, grace) is None:
         return {"user": user, "keys": {}}  # used (or re-provisioned) since the plan
     return await apply_disable(
         ctx,
         plan,
         creds,
-        stale_keys(creds.keys, now, days),
+        idle_keys(creds, now, days, grace),
         password_due=creds.login_profile is not None,
     )
 
@@ -178,11 +214,12 @@ async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyRe
     if creds is None:
         return VerifyResult.verified(f"user {user} no longer exists")
     days, now = _threshold(ctx, violation), utcnow()
-    why = inactivity(creds, now, days)
+    grace = _grace(ctx, days)
+    why = inactivity(creds, now, days, grace)
     if why is None:
         return VerifyResult.verified(f"{user} has no working credential unused for {days}+ days")
     options: Options = ctx.options
-    if options.deactivate_keys and (keys := stale_keys(creds.keys, now, days)):
+    if options.deactivate_keys and (keys := idle_keys(creds, now, days, grace)):
         return still_active(keys)
     if options.delete_login_profile and creds.login_profile is not None:
         return VerifyResult.failed(f"{user}: the login profile is still there")
@@ -221,7 +258,8 @@ REMEDIATION = Remediation(
     description=(
         "Manual by default. deactivate_keys deactivates the inactive user's access keys "
         "(undo reactivates them); delete_login_profile removes console access, "
-        "irreversibly. A user, key or password younger than the threshold is not inactive."
+        "irreversibly. A user, key or password younger than the grace period "
+        "(new_credential_grace_days, default: the threshold) is not inactive."
     ),
     resource_type="iam:user",
     policy=IamPolicy.allow(["iam:GetUser", "iam:GetLoginProfile", "iam:ListAccessKeys"], USER_ARNS)
