@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 import pydantic
 import pytest
 
 from lw_map_aws_logging.remediations.trail_all_regions import REMEDIATION
-from lw_remediate import ResourceChanged, Status
+from lw_remediate import AwsSession, ResourceChanged, Status
 
 BUCKET = "cloudtrail-123456789012"
 CREATE = {"create_trail": True, "bucket_name": "cloudtrail-{account}"}
@@ -251,3 +253,81 @@ async def test_advanced_selectors_without_management_events_are_refused(
     assert record.status is Status.REFUSED, record.detail
     assert "advanced event selectors" in record.detail
     assert writes(record) == []
+
+
+PUBLIC_READ = {
+    "Sid": "PublicRead",
+    "Effect": "Allow",
+    "Principal": "*",
+    "Action": "s3:GetObject",
+    "Resource": f"arn:aws:s3:::{BUCKET}/*",
+}
+
+
+@pytest.mark.parametrize("first", ["create_trail", "public_policy"])
+async def test_create_and_a_bucket_policy_remediation_concurrently_both_take_effect(
+    cloudtrail, s3, account_violation, make_violation, run_remediation, first
+):
+    """The create path edits the bucket policy under lw-map-s3's per-bucket lock, like every
+    other writer of that policy: run together with LW_S3_11 (remove the public statement),
+    neither read-modify-write loses the other's edit."""
+    from lw_map_s3.remediations import public_policy
+
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_policy(
+        Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [PUBLIC_READ]})
+    )
+    runs = {
+        "create_trail": run_remediation(
+            REMEDIATION, account_violation("AWS_CIS_2_1"), options=CREATE
+        ),
+        "public_policy": run_remediation(
+            public_policy.REMEDIATION, make_violation("LW_S3_11", BUCKET, region="us-east-1")
+        ),
+    }
+    order = [first, *(k for k in runs if k != first)]
+    records = await asyncio.gather(*(runs[k] for k in order))
+    assert [r.status for r in records] == [Status.REMEDIATED, Status.REMEDIATED], [
+        r.detail for r in records
+    ]
+    statements = json.loads(bucket_policy(s3))["Statement"]
+    assert PUBLIC_READ["Sid"] not in {s.get("Sid") for s in statements}  # S3_11's edit
+    assert {s["Action"] for s in statements} == {"s3:GetBucketAcl", "s3:PutObject"}  # 2.1's
+
+
+async def test_the_bucket_policy_edit_and_its_undo_hold_the_s3_maps_bucket_lock(
+    cloudtrail, s3, account_violation, make_violation, run_remediation, revert_action, monkeypatch
+):
+    """Each bucket-policy call of the create path and of its undo is made while lw-map-s3's
+    lock of that bucket is held (the lock every LW_S3 policy/ACL writer takes), so the
+    read-modify-write cannot interleave with theirs. The plan's read needs no lock."""
+    from lw_map_s3 import bucket_lock
+
+    s3.create_bucket(Bucket=BUCKET)
+    lock = bucket_lock(make_violation("LW_S3_11", BUCKET))
+    seen: list[tuple[str, bool]] = []
+    original = AwsSession.client
+
+    @contextlib.asynccontextmanager
+    async def client(self, service):
+        async with original(self, service) as made:
+            if service == "s3":
+                for op in ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"):
+                    made.meta.events.register(
+                        f"before-call.s3.{op}",
+                        lambda event_name, **_: seen.append(
+                            (event_name.rsplit(".", 1)[1], lock.locked())
+                        ),
+                        unique_id=f"lw-test-lock-{op}",
+                    )
+            yield made
+
+    monkeypatch.setattr(AwsSession, "client", client)
+    record = await run_remediation(REMEDIATION, account_violation("AWS_CIS_2_1"), options=CREATE)
+    assert record.status is Status.REMEDIATED, record.detail
+    assert seen[-2:] == [("GetBucketPolicy", True), ("PutBucketPolicy", True)], seen
+    assert not lock.locked()
+    seen.clear()
+    await revert_action(REMEDIATION, record, options=CREATE)
+    assert seen == [("GetBucketPolicy", True), ("DeleteBucketPolicy", True)]
+    assert bucket_policy(s3) is None

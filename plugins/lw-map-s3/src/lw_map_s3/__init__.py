@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from lw_remediate import Remediation, hookimpl
 
+from ._s3 import bucket_lock
 from .remediations import (
     access_logging,
     encryption,
@@ -17,6 +18,11 @@ from .remediations import (
     secure_transport,
     versioning,
 )
+
+#: ``bucket_lock(violation)``: the lock every writer of a bucket's ACL or policy holds for
+#: its read-modify-write (keyed by the violation's account and bucket name). Other map sets
+#: that edit a bucket policy (lw-map-aws-logging's new trail) take it too.
+__all__ = ["bucket_lock", "lw_remediate_remediations"]
 
 
 @hookimpl

@@ -31,6 +31,7 @@ from typing import Any
 import pydantic
 from botocore.exceptions import ClientError
 
+from lw_map_s3 import bucket_lock
 from lw_remediate import (
     ActionRecord,
     Change,
@@ -47,6 +48,7 @@ from lw_remediate import (
 )
 
 from .._aws import ANY, TRAIL, check_template, error_code, error_message, fill, refuse_without
+from .._bucket import bucket_violation
 from .._cloudtrail_bucket import policy_with_cloudtrail, read_bucket_policy
 from .._trail import TRAIL_NOT_FOUND, home_region, is_logging, trail_name
 
@@ -382,13 +384,16 @@ async def _apply_create(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str
     async with ctx.aws.client("cloudtrail") as ct, ctx.aws.client("s3") as s3:
         if compliant(await trails(ct)) is not None:  # re-read right before writing
             return {"TrailARN": None, "Unchanged": True}
-        text = await read_bucket_policy(s3, bucket, violation.account_id)
-        await ctx.record_before({"Created": None, "Bucket": bucket, "BucketPolicy": text})
-        new_policy = policy_with_cloudtrail(text, violation, bucket, arn)
-        if new_policy is not None:
-            await s3.put_bucket_policy(
-                Bucket=bucket, Policy=new_policy, ExpectedBucketOwner=violation.account_id
-            )
+        # The bucket policy's read-modify-write holds lw-map-s3's per-bucket lock, as every
+        # other writer of it does: a concurrent S3 remediation cannot lose this edit or ours.
+        async with bucket_lock(_bucket(violation, bucket)):
+            text = await read_bucket_policy(s3, bucket, violation.account_id)
+            await ctx.record_before({"Created": None, "Bucket": bucket, "BucketPolicy": text})
+            new_policy = policy_with_cloudtrail(text, violation, bucket, arn)
+            if new_policy is not None:
+                await s3.put_bucket_policy(
+                    Bucket=bucket, Policy=new_policy, ExpectedBucketOwner=violation.account_id
+                )
         try:
             created = await ct.create_trail(**request)
         except ClientError as exc:
@@ -461,7 +466,11 @@ async def _revert_create(
     after: Mapping[str, Any],
 ) -> str:
     arn, bucket = str(after["TrailARN"]), str(after["Bucket"])
-    async with ctx.aws.client("cloudtrail") as ct, ctx.aws.client("s3") as s3:
+    async with (
+        bucket_lock(_bucket(violation, bucket)),
+        ctx.aws.client("cloudtrail") as ct,
+        ctx.aws.client("s3") as s3,
+    ):
         live_policy = await read_bucket_policy(s3, bucket, violation.account_id)
         restore_policy = before.get("BucketPolicy") != after.get("BucketPolicy")
         if restore_policy and live_policy != after.get("BucketPolicy"):
@@ -488,6 +497,11 @@ async def _revert_create(
     return f"deleted trail {arn}" + (
         f"; restored the policy of bucket {bucket}" if restore_policy else ""
     )
+
+
+def _bucket(violation: Violation, bucket: str) -> Violation:
+    """The bucket as lw-map-s3's lock names it (the account's bucket ``bucket``)."""
+    return bucket_violation(violation, bucket, violation.rule_id)
 
 
 def _bucket_resource(options: Options) -> list[str]:
