@@ -3,12 +3,13 @@ the systemd unit keeps its hardening, the container file its shape."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic
 import pytest
@@ -63,11 +64,31 @@ _HEADER = re.compile(r"^\[.*\]\s*$")
 _COMMENTED_KEY = re.compile(r"^# ([a-z_]+) = \S")
 
 
+#: A remediation table shown commented out: ``# [remediation."<id>"]``.
+_COMMENTED_TABLE = re.compile(r'^# (\[remediation\."[a-z0-9_]+\.[a-z0-9_]+"\])$')
+#: A key line inside a commented-out table (values on one line); ``# # key = value`` is
+#: an alternative to other keys, still commented out once the table is uncommented.
+_COMMENTED_TABLE_KEY = re.compile(r"^# (# )?([a-z][a-z0-9_]* = \S.*)$")
+
+
+class CommentedTable(NamedTuple):
+    values: dict[str, Any]
+    alternatives: dict[str, Any]
+
+    @property
+    def shown(self) -> set[str]:
+        return set(self.values) | set(self.alternatives)
+
+
 def commented_keys(text: str) -> set[tuple]:
-    """``# key = value`` lines, as paths under the table they appear in."""
+    """``# key = value`` lines, as paths under the table they appear in (the keys of a
+    commented-out remediation table are :func:`commented_tables`)."""
     keys: set[tuple] = set()
-    table: tuple[str, ...] = ()
+    table: tuple[str, ...] | None = ()
     for line in text.splitlines():
+        if _COMMENTED_TABLE.match(line):
+            table = None
+            continue
         if _HEADER.match(line):
             parsed = tomllib.loads(line)
             table = ()
@@ -78,9 +99,41 @@ def commented_keys(text: str) -> set[tuple]:
                     parsed = parsed[0]
             continue
         match = _COMMENTED_KEY.match(line)
-        if match:
+        if match and table is not None:
             keys.add((*table, match.group(1)))
     return keys
+
+
+def commented_tables(text: str) -> dict[str, CommentedTable]:
+    """The commented-out ``[remediation."<id>"]`` tables, as they read uncommented: from
+    the header to the next blank line, every ``# key = value`` line (``# # key = value``:
+    an alternative, shown but not set)."""
+    tables: dict[str, CommentedTable] = {}
+    header: str | None = None
+    body: list[str] = []
+    alternatives: list[str] = []
+
+    def parse(lines: list[str]) -> dict[str, Any]:
+        table = tomllib.loads("\n".join([header or "", *lines]))["remediation"]
+        return dict(next(iter(table.values())))
+
+    def flush() -> None:
+        if header is not None:
+            rid = header.split('"')[1]
+            assert rid not in tables, f"two commented tables for {rid}"
+            tables[rid] = CommentedTable(parse(body), parse(alternatives))
+
+    for line in [*text.splitlines(), ""]:
+        match = _COMMENTED_TABLE.match(line)
+        if match:
+            flush()
+            header, body, alternatives = match.group(1), [], []
+        elif header is not None and not line.startswith("#"):
+            flush()
+            header = None
+        elif header is not None and (key := _COMMENTED_TABLE_KEY.match(line)):
+            (alternatives if key.group(1) else body).append(key.group(2))
+    return tables
 
 
 def _example_data() -> dict[str, Any]:
@@ -129,6 +182,61 @@ def test_example_remediation_tables_show_every_option():
         missing = set(rem.options.model_fields) - set(table)
         assert not missing, f'[remediation."{rid}"] does not show option(s) {sorted(missing)}'
         assert rem.parse_options({k: v for k, v in table.items() if k != "mode"})
+
+
+def test_every_remediation_with_options_has_a_table_in_the_example():
+    """Each installed remediation with options shows them: a table of its own, set or
+    commented out, so an operator finds every option of every map set in one place."""
+    data = _example_data()
+    shown = set(data["remediation"]) | set(commented_tables(EXAMPLE.read_text()))
+    with_options = {rid for rid, rem in REGISTRY.remediations.items() if rem.options.model_fields}
+    missing = sorted(with_options - shown)
+    assert not missing, f"deploy/config.example.toml has no table for {missing}"
+
+
+def test_commented_tables_are_dry_run_complete_and_valid():
+    """Uncommented, each table is valid for its remediation, in dry-run, with every option."""
+    tables = commented_tables(EXAMPLE.read_text())
+    assert len(tables) > 40
+    real = {rid for rid, t in _example_data()["remediation"].items() if isinstance(t, dict)}
+    assert not real & set(tables), "a remediation has both a real and a commented table"
+    for rid, table in tables.items():
+        assert rid in REGISTRY.remediations, f"commented table for unknown remediation {rid}"
+        rem = REGISTRY.remediations[rid]
+        assert table.values.get("mode") == "dry-run", f'[remediation."{rid}"] is not dry-run'
+        missing = set(rem.options.model_fields) - table.shown
+        assert not missing, f'# [remediation."{rid}"] does not show option(s) {sorted(missing)}'
+        unknown = table.shown - set(rem.options.model_fields) - {"mode"}
+        assert not unknown, f'# [remediation."{rid}"] shows unknown key(s) {sorted(unknown)}'
+        rem.parse_options({k: v for k, v in table.values.items() if k != "mode"})
+        for key, value in table.alternatives.items():  # each alternative is valid in place
+            rem.parse_options({key: value})
+
+
+def test_the_example_with_every_table_uncommented_loads_and_stays_dry_run(tmp_path):
+    text = EXAMPLE.read_text()
+    tables = commented_tables(text)
+    lines = []
+    for rid, table in tables.items():
+        lines.append(f'[remediation."{rid}"]')
+        lines += [f"{key} = {_toml(value)}" for key, value in table.values.items()]
+    path = tmp_path / "config.toml"
+    path.write_text(text + "\n" + "\n".join(lines) + "\n")
+    config = load_config(path, environ={})
+    config.validate_remediations(REGISTRY.remediations)
+    assert {config.mode_for(rid).value for rid in tables} == {"dry-run"}
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def test_every_key_line_has_a_comment_above_it():
