@@ -96,7 +96,7 @@ class Recorder:
 
 async def start(start_daemon):
     daemon = await start_daemon()
-    registry = load_maps(extra_plugins=[("group-map", GroupMap())])
+    registry = load_maps(allow=["lw-map-aws-network"], extra_plugins=[("group-map", GroupMap())])
     daemon.engine.reconfigure(daemon.config, registry)
     daemon.extra["recorder"] = recorder = Recorder()
     daemon.engine.notifiers.notifiers.append(recorder)
@@ -209,3 +209,32 @@ async def test_an_activity_alert_no_map_answers_ends_no_remediation(
     assert "no installed map answers activity alert 70004" in row.record.detail
     assert row.record.violation.resource_arn == f"arn:aws:iam:us-east-1:{ACCOUNT}:root"
     assert world_ingress(ec2, group) == [(22, WORLD)]
+
+
+async def test_two_maps_naming_one_resource_run_each_remediation_once(
+    start_daemon, fake_lacework, open_group
+):
+    ec2, group = open_group
+    daemon = await start_daemon()
+    registry = load_maps(
+        allow=["lw-map-aws-network", "lw-map-aws-activity"],
+        extra_plugins=[("group-map", GroupMap())],
+    )
+    daemon.engine.reconfigure(daemon.config, registry)
+    fake_lacework.add_alert(
+        "70005", activity_details("70005", group, user="alice", api="AuthorizeSecurityGroupIngress")
+    )
+    status, _ = await daemon.post(classic("70005"))
+    assert status == 202
+    await daemon.settle()
+    assert world_ingress(ec2, group) == []
+    rows = await daemon.engine.store.list_actions(limit=500)
+    keys = [(r.record.remediation_id, r.record.violation.rule_id) for r in rows]
+    assert len(keys) == len(set(keys))
+    for row in rows:
+        causes = [
+            e
+            for e in await daemon.engine.store.audit_events(action_id=row.record.id)
+            if e.kind == "activity_cause"
+        ]
+        assert len(causes) == 1, row.record.remediation_id

@@ -67,8 +67,9 @@ class ActivityResponder:
         if not touched:
             return await self._unanswered(event, inbox_id)
         records: list[ActionRecord] = []
+        seen: set[tuple[str, str, str]] = set()
         for resource in touched:
-            records.extend(await self._answer(event, resource, inbox_id))
+            records.extend(await self._answer(event, resource, inbox_id, seen))
         return records
 
     # -- loop protection ---------------------------------------------------------------
@@ -196,8 +197,14 @@ class ActivityResponder:
         ]
 
     async def _answer(
-        self, event: ActivityEvent, resource: TouchedResource, inbox_id: int | None
+        self,
+        event: ActivityEvent,
+        resource: TouchedResource,
+        inbox_id: int | None,
+        seen: set[tuple[str, str, str]],
     ) -> list[ActionRecord]:
+        """Run the remediations for one touched resource; ``seen`` (remediation, rule,
+        resource) runs once per alert, however many maps name the resource."""
         base = Violation(
             rule_id="",
             resource_arn=resource.resource_arn,
@@ -220,6 +227,9 @@ class ActivityResponder:
             else:
                 rules = rem.rules
             for rule in rules:
+                if (rem.id, rule, resource.resource_arn) in seen:
+                    continue
+                seen.add((rem.id, rule, resource.resource_arn))
                 violation = replace(base, rule_id=rule)
                 record = await self.engine.run_one(rem, violation, inbox_id=inbox_id)
                 await self.engine.safety.audit(
