@@ -28,6 +28,7 @@ PACKAGES = [
     "plugins/lw-map-aws-network",
     "plugins/lw-map-aws-logging",
     "plugins/lw-map-aws-services",
+    "plugins/lw-map-aws-activity",
 ]
 INPUTS = [
     ROOT / "requirements-dev.txt",
@@ -37,6 +38,7 @@ INPUTS = [
     ROOT / "plugins/lw-map-aws-network/pyproject.toml",
     ROOT / "plugins/lw-map-aws-logging/pyproject.toml",
     ROOT / "plugins/lw-map-aws-services/pyproject.toml",
+    ROOT / "plugins/lw-map-aws-activity/pyproject.toml",
 ]
 
 

@@ -1,0 +1,1 @@
+"""One module per remediation of lw-map-aws-activity."""
