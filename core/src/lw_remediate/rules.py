@@ -3,7 +3,7 @@
 The table (``data/rule_aliases.toml``) is only the official equivalence data, for every
 AWS rule Lacework lists; which remediation answers an id is the maps' declaration
 (``Remediation.rules`` and ``Remediation.rule_ids``, routed by
-:class:`lw_remediate.plugins.RuleIndex`). Ids match case-insensitively.
+:class:`lw_remediate.registry.RuleIndex`). Ids match case-insensitively.
 """
 
 from __future__ import annotations
