@@ -20,10 +20,9 @@ from lw_remediate.ingest.lacework import (
     LaceworkError,
     LaceworkNotFound,
     LaceworkUnavailable,
-    _error_message,
-    _retry_after,
     parse_expires_at,
 )
+from lw_remediate.ingest.lacework_answers import error_message, retry_after_seconds
 from lw_remediate.ingest.reports import ReportSummary, violations_from_report
 from lw_remediate.model import Violation
 from lw_remediate.testing.fake_lacework import FakeLacework, load_fixture
@@ -420,7 +419,7 @@ async def test_other_4xx_is_a_plain_error_not_retried(fake_lacework):
     ],
 )
 def test_error_message_from_every_error_shape(fixture, text):
-    assert _error_message(load_fixture(fixture)) == text
+    assert error_message(load_fixture(fixture)) == text
 
 
 @pytest.mark.parametrize(
@@ -428,11 +427,11 @@ def test_error_message_from_every_error_shape(fixture, text):
     [None, {}, [], "x", {"message": "SUCCESS"}, {"data": {"message": ""}}, {"data": []}],
 )
 def test_error_message_absent(body):
-    assert _error_message(body) is None
+    assert error_message(body) is None
 
 
 def test_error_message_is_one_line_and_bounded():
-    text = _error_message({"data": {"message": "line one\nline two " + "x" * 500}})
+    text = error_message({"data": {"message": "line one\nline two " + "x" * 500}})
     assert text is not None and "\n" not in text and len(text) <= 200
 
 
@@ -804,12 +803,12 @@ def test_token_fixture_timestamp_parses():
 
 
 def test_retry_after_parsing():
-    assert _retry_after({"Retry-After": "2"}) == 2.0
-    assert _retry_after({"Retry-After": "0.25"}) == 0.25
-    assert _retry_after({"Retry-After": "-5"}) == 0.0
-    assert _retry_after({"Retry-After": "soon"}) is None
-    assert _retry_after({"Retry-After": "nan"}) is None
-    assert _retry_after({}) is None
+    assert retry_after_seconds({"Retry-After": "2"}) == 2.0
+    assert retry_after_seconds({"Retry-After": "0.25"}) == 0.25
+    assert retry_after_seconds({"Retry-After": "-5"}) == 0.0
+    assert retry_after_seconds({"Retry-After": "soon"}) is None
+    assert retry_after_seconds({"Retry-After": "nan"}) is None
+    assert retry_after_seconds({}) is None
     future = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
-    seconds = _retry_after({"Retry-After": email.utils.format_datetime(future, usegmt=True)})
+    seconds = retry_after_seconds({"Retry-After": email.utils.format_datetime(future, usegmt=True)})
     assert seconds is not None and 25 <= seconds <= 31

@@ -1,4 +1,7 @@
-"""The Lacework (FortiCNAPP) REST API client, and the parsers for what it returns.
+"""The Lacework (FortiCNAPP) REST API client.
+
+Its error types and the readers of its answers live in :mod:`.lacework_answers`, the
+parsers of alert details and reports in :mod:`.details` and :mod:`.reports`.
 
 Only the v2 endpoints the daemon needs:
 
@@ -18,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import json
-import math
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,8 +34,18 @@ import aiohttp
 import structlog
 
 from ..config import LaceworkConfig
-from ..errors import ConfigError, LwRemediateError
-from .fields import lookup, objects, one_line
+from ..errors import ConfigError
+from .fields import lookup, objects
+from .lacework_answers import (
+    LaceworkAuthError,
+    LaceworkError,
+    LaceworkNotFound,
+    LaceworkUnavailable,
+    error_message,
+    line,
+    parse_expires_at,
+    retry_after_seconds,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -52,37 +62,6 @@ TOKEN_PATH: Final = "/api/v2/access/tokens"  # noqa: S105 - a URL path, not a pa
 #: Lifetime asked for a token (the API's default; the maximum is 86400).
 TOKEN_EXPIRY_SECONDS: Final = 3600
 _USER_AGENT: Final = "lw-remediate"
-_MESSAGE_LIMIT: Final = 200
-
-
-class LaceworkError(LwRemediateError):
-    """A Lacework API call failed; ``status`` is the HTTP status when there was a response."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class LaceworkAuthError(LaceworkError):
-    """The API key was rejected: 401/403 persisting after a token refresh (bad key/secret)."""
-
-
-class LaceworkNotFound(LaceworkError):
-    """404: no such alert, or no report for that account and type."""
-
-
-class LaceworkUnavailable(LaceworkError):
-    """Transient: 429/5xx/timeouts/connection errors after ``max_attempts``; retry later.
-
-    ``retry_after`` is the server's ``Retry-After`` (seconds) when it asked for a wait
-    longer than the client's ``backoff_max``.
-    """
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
 
 
 class _Transient(Exception):
@@ -348,7 +327,7 @@ class LaceworkClient:
             return
         described = self.describe_error(status, body)
         if status == 429 or 500 <= status < 600:
-            retry_after = _retry_after(headers) if status in (429, 503) else None
+            retry_after = retry_after_seconds(headers) if status in (429, 503) else None
             raise _Transient(described, status=status, retry_after=retry_after, what=what)
         if status == 404:
             raise LaceworkNotFound(f"Lacework {what}: {described}", status=status)
@@ -384,7 +363,7 @@ class LaceworkClient:
             raise _Transient(f"connection error ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:
             raise LaceworkError(
-                f"Lacework {method} {path}: {self._scrub(_line(str(exc)) or type(exc).__name__)}"
+                f"Lacework {method} {path}: {self._scrub(line(str(exc)) or type(exc).__name__)}"
             ) from None
         body: Any = None
         if raw:
@@ -412,7 +391,7 @@ class LaceworkClient:
         return headers
 
     def describe_error(self, status: int, body: Any) -> str:
-        message = _error_message(body)
+        message = error_message(body)
         text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
         return self._scrub(text)
 
@@ -479,78 +458,3 @@ class LaceworkClient:
         margin = min(self.refresh_margin, lifetime / 2)
         log.info("lacework_token_issued", reason=reason, expires_in=round(lifetime))
         return _Token(value, self._clock() + lifetime - margin)
-
-
-# -- helpers (module level, tested directly) ----------------------------------------------
-
-_EXPIRES_RE = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
-    r"(?:[.,](?P<frac>\d+))?\s*(?P<tz>[Zz]|[+-]\d{2}:?\d{2})?",
-    re.ASCII,
-)
-
-
-def parse_expires_at(value: Any) -> dt.datetime | None:
-    """An aware UTC datetime from ``expiresAt`` (``2024-07-12T19:42:43.512Z`` and variants).
-
-    Accepts any number of fractional digits, ``Z``/``z``/``+HH:MM``/``+HHMM`` or no zone
-    (UTC assumed), a space instead of ``T``; returns None when it cannot be read.
-    """
-    if not isinstance(value, str):
-        return None
-    match = _EXPIRES_RE.fullmatch(value.strip())
-    if match is None:
-        return None
-    clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
-    frac = (match["frac"] or "0")[:6].ljust(6, "0")
-    tz = match["tz"] or "Z"
-    if tz in ("Z", "z"):
-        tz = "+00:00"
-    elif ":" not in tz:
-        tz = f"{tz[:3]}:{tz[3:]}"
-    try:
-        parsed = dt.datetime.fromisoformat(f"{match['date']}T{clock}.{frac}{tz}")
-    except ValueError:
-        return None
-    return parsed.astimezone(dt.UTC)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _error_message(body: Any) -> str | None:
-    """The error text of a Lacework error body, in the order the Go SDK reads it:
-    ``data.ErrorMsg``, ``data.message``, ``message`` (unless "SUCCESS"), ``data.statusMessage``."""
-    data = lookup(body, "data")
-    candidates = (
-        lookup(data, "ErrorMsg"),
-        lookup(data, "message"),
-        lookup(body, "message"),
-        lookup(data, "statusMessage"),
-    )
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate.strip() and candidate.strip() != "SUCCESS":
-            return _line(candidate)
-    return None
-
-
-def _line(text: str) -> str:
-    return one_line(text, _MESSAGE_LIMIT)
