@@ -168,7 +168,7 @@ async def start_daemon(
 
 def _split(data: dict[str, Any]) -> dict[str, Any]:
     """Mimic load_config's handling of [remediation."<id>"] tables for in-memory configs."""
-    from lw_remediate.config import _split_remediation_table
+    from lw_remediate.config.loading import _split_remediation_table
 
     copy = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     _split_remediation_table(copy)
