@@ -471,7 +471,7 @@ async def test_lacework_429_backs_off_and_retries(start_daemon, estate, fake_lac
     assert fake_lacework.count("/api/v2/Reports", 200) == 1
     assert snap["retried"] == 1
     assert snap["statuses"] == {"remediated": 1}
-    assert sweep._lacework_pacer.throttles == 1
+    assert sweep.reports.pacer.throttles == 1
 
 
 async def test_lacework_that_keeps_refusing_is_reported_not_fatal(

@@ -4,7 +4,6 @@ engine lane by lane, record progress, resume after an interruption."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,18 +12,10 @@ from typing import Any, Final
 import structlog
 
 from ...config import SweepConfig
-from ...ingest.lacework import (
-    LaceworkAuthError,
-    LaceworkClient,
-    LaceworkError,
-    LaceworkNotFound,
-    LaceworkUnavailable,
-)
-from ...ingest.reports import ReportSummary, violations_from_report
-from ...model import ActionRecord, Mode, Status, Violation
+from ...ingest.lacework import LaceworkClient
+from ...model import ActionRecord, Mode, Violation
 from ...pipeline.engine import Engine
 from ...remediation import Remediation
-from ...safety import Candidate, Decision
 from ...store import ActionRow
 from ...store.base import COMPLETED, FAILED, INTERRUPTED, RUNNING
 from ..control import Actor
@@ -37,21 +28,16 @@ from .bookkeeping import (
     report_epoch,
     settled,
 )
+from .gate import IN_SWEEP, install_gate
 from .pacing import Lane, Pacer, is_throttled
 from .progress import SweepProgress
+from .reports import ReportReader, one_line
 from .request import SweepError, SweepRequest
 
 log = structlog.get_logger(__name__)
 
-#: Report requests allowed back to back before the Lacework token bucket paces them.
-LACEWORK_BURST: Final = 4
 #: Violations queued at once; the reports are read further only as work finishes.
 MAX_PENDING: Final = 10_000
-
-#: Set while a sweep calls the engine, so the sweep's gate can tell its calls apart.
-_IN_SWEEP: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "lw_remediate_sweep", default=None
-)
 
 
 @dataclass
@@ -96,18 +82,15 @@ class Sweep:
         self.started_at = time.time()
         self._stopping = asyncio.Event()
         self._lanes: dict[tuple[str, str], Lane] = {}
-        self._lacework_pacer = Pacer(
-            self.config.lacework_requests_per_minute / 60.0,
-            burst=LACEWORK_BURST,
-            backoff=self.config.backoff_seconds,
-            backoff_max=self.config.backoff_max_seconds,
+        self.reports = ReportReader(
+            self.lacework, self.config, self.progress, self.request.rules, self._stopping
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Semaphore(MAX_PENDING)
         self._passes: dict[int, int] = {}
         self._pass_lock = asyncio.Lock()
         self._dirty = asyncio.Event()
-        _install_gate(engine)
+        install_gate(engine)
 
     # -- control ---------------------------------------------------------------------
 
@@ -178,7 +161,7 @@ class Sweep:
             failure, state = exc, INTERRUPTED
         except BaseException as exc:  # noqa: BLE001 - recorded on the sweep row, then re-raised
             failure, state = exc, FAILED
-            self.error = _one_line(str(exc) or type(exc).__name__)
+            self.error = one_line(str(exc) or type(exc).__name__)
         # The heartbeat goes first, so no progress write can land after the final one.
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
@@ -281,7 +264,7 @@ class Sweep:
         for account, report_type in pairs:
             if self.stopping:
                 break
-            summary = await self._fetch(account, report_type)
+            summary = await self.reports.fetch(account, report_type, sweep_id=sweep_id)
             if summary is None:
                 continue
             report_time = report_epoch(summary)
@@ -308,62 +291,6 @@ class Sweep:
                 await self._room.acquire()
                 self._spawn(self._work(_Item(violation, violation.rule_id)))
             self._dirty.set()
-
-    async def _fetch(self, account: str, report_type: str) -> ReportSummary | None:
-        assert self.lacework is not None
-        note: dict[str, Any] = {"account_id": account, "report_type": report_type}
-        attempt = 0
-        while True:
-            if not await self._lacework_pacer.acquire(self._stopping):
-                return None
-            attempt += 1
-            try:
-                report = await self.lacework.report(account, report_type)
-            except LaceworkNotFound as exc:
-                note.update(status="missing", error=_one_line(str(exc)))
-                break
-            except LaceworkAuthError:
-                raise
-            except LaceworkUnavailable as exc:
-                if attempt > self.config.max_retries:
-                    note.update(status="unavailable", error=_one_line(str(exc)))
-                    break
-                pause = self._lacework_pacer.throttled(exc.retry_after)
-                self.progress.retried += 1
-                log.warning(
-                    "sweep_report_retry",
-                    sweep_id=self.id,
-                    account_id=account,
-                    report_type=report_type,
-                    attempt=attempt,
-                    retry_in_s=round(pause, 2),
-                    error=_one_line(str(exc)),
-                )
-                continue
-            except LaceworkError as exc:
-                note.update(status="error", error=_one_line(str(exc)))
-                break
-            self._lacework_pacer.succeeded()
-            summary = violations_from_report(report, rules=self.request.rules)
-            note.update(
-                status="ok",
-                report_time=summary.report_time,
-                title=summary.report_type,
-                violations=len(summary.violations),
-                non_compliant=summary.non_compliant,
-                compliant=summary.compliant,
-                suppressed=summary.suppressed,
-                suppressed_resources=summary.suppressed_resources,
-                not_assessed=summary.not_assessed,
-                dropped=len(summary.dropped),
-                drop_reasons=dict(summary.drop_reasons),
-            )
-            self.progress.reports.append(note)
-            log.info("sweep_report", sweep_id=self.id, **note)
-            return summary
-        self.progress.reports.append(note)
-        log.warning("sweep_report_skipped", sweep_id=self.id, **note)
-        return None
 
     def _remediations(self, violation: Violation) -> tuple[Remediation, ...]:
         match = self.engine.registry.index.lookup(
@@ -440,13 +367,13 @@ class Sweep:
                     if self.stopping or not await lane.pacer.acquire(self._stopping):
                         return  # not started
                     inbox_id = await self._pass_inbox(item.attempt)
-                    token = _IN_SWEEP.set(self.id)
+                    token = IN_SWEEP.set(self.id)
                     try:
                         records = await self.engine.handle_violation(
                             item.violation, inbox_id=inbox_id, mode=self.request.mode
                         )
                     finally:
-                        _IN_SWEEP.reset(token)
+                        IN_SWEEP.reset(token)
                 if any(is_throttled(r) for r in records):
                     pause = lane.pacer.throttled()
                     if item.attempt <= self.config.max_retries and not self.stopping:
@@ -476,13 +403,13 @@ class Sweep:
         if self.stopping:
             return
         inbox_id = await self._pass_inbox(item.attempt)
-        token = _IN_SWEEP.set(self.id)
+        token = IN_SWEEP.set(self.id)
         try:
             records = await self.engine.handle_violation(
                 item.violation, inbox_id=inbox_id, mode=self.request.mode
             )
         finally:
-            _IN_SWEEP.reset(token)
+            IN_SWEEP.reset(token)
         self.progress.unmatched += 1
         self._tally(records, item.rule)
         self.progress.done += 1
@@ -494,34 +421,3 @@ class Sweep:
             self.progress.count(rule, status)
             self.records.append(record)
         self._dirty.set()
-
-
-# -- the sweep's gate ----------------------------------------------------------------------
-
-
-class _OffStaysOff:
-    """Gate: a remediation that is ``off`` in the configuration stays off in a sweep,
-    whatever ``--mode`` says (the other gates only see the mode they are handed)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.config = engine.config
-
-    def __call__(self, c: Candidate) -> Decision | None:
-        if _IN_SWEEP.get() is None or self.config.mode_for(c.remediation.id) is not Mode.OFF:
-            return None
-        return Decision(
-            Status.REFUSED,
-            f"remediation {c.remediation.id} is off in the configuration "
-            "(a sweep's mode does not turn it on)",
-        )
-
-
-def _install_gate(engine: Engine) -> None:
-    """Append the sweep's gate to the engine's list, once."""
-    if not any(isinstance(g, _OffStaysOff) for g in engine.gates):
-        engine.gates.append(_OffStaysOff(engine))
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= 300 else flat[:297] + "..."
