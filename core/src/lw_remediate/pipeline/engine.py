@@ -7,7 +7,6 @@ same matching, gating, dispatching and recording whatever started the work.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 import weakref
@@ -16,13 +15,11 @@ from typing import Any
 
 import structlog
 
-from ..aws.credentials import SESSION_POLICY_LIMIT, AwsProvider
+from ..aws.credentials import AwsProvider
 from ..config import Config
 from ..errors import RemediationRefused
 from ..ingest.alerts import Alert, PayloadError, parse_payload
-from ..ingest.lacework import (
-    LaceworkClient,
-)
+from ..ingest.lacework import LaceworkClient
 from ..logs import action_context, alert_context
 from ..metrics import Metrics
 from ..model import ActionRecord, Mode, Status, Violation
@@ -34,6 +31,7 @@ from ..store import InboxRow, Store
 from .activity import ActivityResponder
 from .enrich import MAX_RETRY_DELAY, EnrichmentPending, enrich, enrich_alert
 from .runner import Runner, describe_error
+from .sessions import action_session
 
 log = structlog.get_logger(__name__)
 
@@ -455,30 +453,8 @@ class Engine:
         return lock
 
     async def action_session(self, rem: Remediation, violation: Violation) -> Any:
-        """AWS session for one action: the role in the violation's account, narrowed to the
-        remediation's declared policy (undo included) when ``[aws] session_policy`` is on."""
-        options = rem.parse_options(self.config.options_for(rem.id))
-        role_name = self.config.role_for(rem.id)
-        policy = (
-            rem.session_policy(options, account=violation.account_id, partition=self.aws.partition)
-            if self.config.aws.session_policy and role_name
-            else None
-        )
-        if policy is not None:
-            size = len(json.dumps(policy, separators=(",", ":")))
-            if size > SESSION_POLICY_LIMIT:
-                raise RemediationRefused(
-                    f"the declared policy of {rem.id} renders to {size} characters, over STS's "
-                    f"{SESSION_POLICY_LIMIT}-character session-policy limit; set [aws] "
-                    "session_policy = false to rely on the role's own policy"
-                )
-        return await self.aws.session_for(
-            violation.account_id,
-            violation.region,
-            session_policy=policy,
-            label=rem.id,
-            role_name=role_name,
-        )
+        """AWS session for one action (:func:`.sessions.action_session`)."""
+        return await action_session(self.aws, self.config, rem, violation)
 
     async def approve(self, rem: Remediation, record: ActionRecord) -> ActionRecord:
         """Run an approved action now: ``check`` again, then apply (kill switch and budgets
