@@ -30,14 +30,11 @@ from ..safety import Candidate, Decision, Gate, Safety, run_gates, standard_gate
 from ..store import InboxRow, Store
 from .activity import ActivityResponder
 from .enrich import MAX_RETRY_DELAY, EnrichmentPending, enrich, enrich_alert
+from .outcome import log_finished, outcome_notification
 from .runner import Runner, describe_error
 from .sessions import action_session
 
 log = structlog.get_logger(__name__)
-
-
-#: Outcomes logged at warning: the daemon tried and did not get there.
-_WARN_STATUSES = frozenset({"failed", "unverified"})
 
 
 class Engine:
@@ -367,7 +364,7 @@ class Engine:
         if created:
             await self.store.save_action(record)
             with action_context(record):
-                self._finished(record, 0.0)
+                log_finished(self.metrics, record, 0.0)
         return record
 
     async def gate(
@@ -498,41 +495,10 @@ class Engine:
         return detail
 
     async def _report(self, record: ActionRecord, seconds: float) -> None:
-        self._finished(record, seconds)
+        log_finished(self.metrics, record, seconds)
         if record.status is None:
             return
         await self.safety.after_action(record)
-        if record.status is Status.RESOLVED and record.violation.activity is not None:
-            return  # a cloud-activity re-check that found nothing to fix: recorded, not sent
-        kind = (
-            NotificationKind.APPROVAL_REQUESTED
-            if record.status is Status.AWAITING_APPROVAL
-            else NotificationKind.OUTCOME
-        )
-        plan = record.plan.to_dict() if record.plan else None
-        data: dict[str, Any] = {"plan": plan, "mode": str(record.mode)}
-        console = self.config.server.public_url
-        if kind is NotificationKind.APPROVAL_REQUESTED and console and record.id:
-            data["approval_url"] = f"{console}/ui/approvals#action-{record.id}"
-        await self.notifiers.send(Notification.about(kind, record, data=data))
-
-    def _finished(self, record: ActionRecord, seconds: float) -> None:
-        v = record.violation
-        status = str(record.status) if record.status else "unknown"
-        self.metrics.actions.labels(
-            status=status, remediation_id=record.remediation_id or "-"
-        ).inc()
-        self.metrics.action_latency.labels(mode=str(record.mode)).observe(seconds)
-        emit = log.warning if status in _WARN_STATUSES else log.info
-        emit(
-            "action_finished",
-            rule_id=v.rule_id,
-            resource_arn=v.resource_arn,
-            account_id=v.account_id,
-            region=v.region,
-            mode=str(record.mode),
-            status=status,
-            detail=record.detail,
-            calls=len(record.calls),
-            duration_ms=round(seconds * 1000, 1),
-        )
+        notification = outcome_notification(record, console=self.config.server.public_url)
+        if notification is not None:
+            await self.notifiers.send(notification)
