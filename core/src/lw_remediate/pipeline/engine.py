@@ -7,7 +7,6 @@ same matching, gating, dispatching and recording whatever started the work.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -23,13 +22,14 @@ from ..ingest.lacework import LaceworkClient
 from ..logs import action_context, alert_context
 from ..metrics import Metrics
 from ..model import ActionRecord, Mode, Status, Violation
-from ..notify import Notification, NotificationKind, Notifiers
+from ..notify import Notifiers
 from ..plugins import MapRegistry
 from ..remediation import Remediation
 from ..safety import Candidate, Decision, Gate, Safety, run_gates, standard_gates
 from ..store import InboxRow, Store
 from .activity import ActivityResponder
-from .enrich import MAX_RETRY_DELAY, EnrichmentPending, enrich, enrich_alert
+from .enrich import EnrichmentPending, enrich, enrich_alert
+from .inbox import mark_dead, retry_or_dead
 from .outcome import log_finished, outcome_notification
 from .runner import Runner, describe_error
 from .sessions import action_session
@@ -216,14 +216,24 @@ class Engine:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded on the row, the worker goes on
-            await self._dead(row, f"could not process this alert: {describe_error(exc)}")
+            await mark_dead(
+                self.store,
+                self.metrics,
+                row,
+                f"could not process this alert: {describe_error(exc)}",
+            )
             return []
 
     async def _process_inbox(self, row: InboxRow) -> list[ActionRecord]:
         try:
             alerts = parse_payload(row.payload())
         except (ValueError, RecursionError, PayloadError) as exc:
-            await self._dead(row, f"the stored body cannot be read: {describe_error(exc)}")
+            await mark_dead(
+                self.store,
+                self.metrics,
+                row,
+                f"the stored body cannot be read: {describe_error(exc)}",
+            )
             return []
         alert = alerts[0]
         with alert_context(alert_id=alert.event_id, inbox_id=row.id):
@@ -238,7 +248,15 @@ class Engine:
                 trust_payload_resources=self.trust_payload_resources,
             )
         except EnrichmentPending as exc:
-            await self._retry_or_dead(row, str(exc), retry_after=exc.retry_after)
+            await retry_or_dead(
+                self.store,
+                self.metrics,
+                self.notifiers,
+                self.config.remediation,
+                row,
+                str(exc),
+                retry_after=exc.retry_after,
+            )
             return []
         records: list[ActionRecord] = []
         try:
@@ -251,48 +269,6 @@ class Engine:
             raise
         await self.store.mark_inbox(row.id, "done")
         return records
-
-    async def _dead(self, row: InboxRow, error: str) -> None:
-        """End an inbox entry ``dead`` with the reason (listed by ``inbox list``)."""
-        self.metrics.inbox_dead.inc()
-        log.error(
-            "alert_dead",
-            inbox_id=row.id,
-            event_id=row.event_id,
-            attempts=row.attempts,
-            error=error,
-        )
-        try:
-            await self.store.mark_inbox(row.id, "dead", error=error)
-        except Exception as exc:  # noqa: BLE001 - re-queued by the next start's recover()
-            log.error("alert_dead_not_recorded", inbox_id=row.id, error=describe_error(exc))
-
-    async def _retry_or_dead(
-        self, row: InboxRow, error: str, *, retry_after: float | None = None
-    ) -> None:
-        max_attempts = self.config.remediation.enrich_max_attempts
-        if row.attempts >= max_attempts:
-            await self._dead(row, error)
-            await self.notifiers.send(
-                Notification(
-                    NotificationKind.ALERT_DEAD,
-                    f"alert {row.event_id} could not be enriched after {row.attempts} attempts: {error}",
-                    detail=error,
-                )
-            )
-            return
-        base = self.config.remediation.enrich_retry_seconds
-        delay = min(300.0, base * 2.0 ** (row.attempts - 1)) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
-        if retry_after is not None:  # Lacework asked for a wait: never ask again sooner
-            delay = max(delay, min(retry_after, MAX_RETRY_DELAY))
-        await self.store.retry_later(row.id, next_attempt_at=time.time() + delay, error=error)
-        log.info(
-            "alert_requeued",
-            inbox_id=row.id,
-            event_id=row.event_id,
-            attempt=row.attempts,
-            retry_in_s=round(delay, 1),
-        )
 
     # -- enrich ------------------------------------------------------------------------
 
