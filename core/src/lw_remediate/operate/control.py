@@ -10,7 +10,6 @@ the admin API runs them inside the daemon.
 
 from __future__ import annotations
 
-import datetime
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 import pydantic
 
 from ..config import ExemptionConfig, exemption_problem
-from ..errors import LwRemediateError, RemediationRefused
+from ..errors import RemediationRefused
 from ..model import ActionRecord, Mode, Status
 from ..notify import Notification, NotificationKind
 from ..pipeline.engine import Engine
@@ -29,20 +28,12 @@ from ..safety import SYSTEM_ACTOR, KillSwitchState
 from ..safety.exemptions import iso_time
 from ..store.base import ActionRow, ExemptionRow, FlapRow, InboxRow
 
-
-class ControlError(LwRemediateError):
-    """An operator request that cannot be carried out; ``status`` is its HTTP status."""
-
-    status = 409
-
-
-class NotFound(ControlError):
-    status = 404
-
-
-class BadRequest(ControlError):
-    status = 400
-
+# Re-exported: the CLI, the admin API and the console import them from here.
+from .errors import BadRequest as BadRequest
+from .errors import ControlError as ControlError
+from .errors import NotFound as NotFound
+from .queries import FILTER_WINDOW, action_filter
+from .queries import parse_expiry as parse_expiry
 
 _ACTOR_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
@@ -173,13 +164,29 @@ class Control:
         return row
 
     async def list_actions(
-        self, *, status: str | None = None, limit: int = 50
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        rule: str | None = None,
+        account: str | None = None,
+        remediation: str | None = None,
+        since: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The newest actions first, filtered by status, rule (either id form), account,
+        remediation and time (``since``: ``24h``, ``7d`` or a date); with a filter other
+        than status, the matches among the newest :data:`FILTER_WINDOW` actions."""
         if status is not None and status not in {s.value for s in Status}:
             raise BadRequest(f"unknown status {status!r}")
         if not 1 <= limit <= 10000:
             raise BadRequest("limit must be between 1 and 10000")
-        return [action_dict(r) for r in await self.store.list_actions(limit=limit, status=status)]
+        matches = action_filter(rule=rule, account=account, remediation=remediation, since=since)
+        if matches is None:
+            rows = await self.store.list_actions(limit=limit, status=status)
+        else:
+            window = await self.store.list_actions(limit=FILTER_WINDOW, status=status)
+            rows = [r for r in window if matches(r)][:limit]
+        return [action_dict(r) for r in rows]
 
     async def action(self, action_id: str) -> dict[str, Any]:
         """One action in the shape of :func:`action_dict`."""
@@ -460,23 +467,3 @@ class Control:
             }
             for e in events
         ]
-
-
-def parse_expiry(text: str) -> datetime.datetime:
-    """``2026-12-31``, ``2026-12-31T18:00:00Z`` or a duration ``30d`` / ``12h`` from now."""
-    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        delta = {
-            "d": datetime.timedelta(days=amount),
-            "h": datetime.timedelta(hours=amount),
-            "m": datetime.timedelta(minutes=amount),
-        }[unit]
-        return datetime.datetime.now(datetime.UTC).replace(microsecond=0) + delta
-    try:
-        value = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"expires: {text!r} is not a date, a date-time or a duration like 30d"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)

@@ -77,7 +77,15 @@ def _limit(request: web.Request, default: int) -> int:
 
 @admin_route
 async def list_actions(request: web.Request, control: Control) -> Any:
-    return await control.list_actions(status=request.query.get("status"), limit=_limit(request, 50))
+    q = request.query
+    return await control.list_actions(
+        status=q.get("status"),
+        limit=_limit(request, 50),
+        rule=q.get("rule"),
+        account=q.get("account"),
+        remediation=q.get("remediation"),
+        since=q.get("since"),
+    )
 
 
 @admin_route

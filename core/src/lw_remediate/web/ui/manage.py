@@ -14,13 +14,8 @@ from ...operate.control import BadRequest, Control, ControlError, parse_expiry
 from ..keys import CONTROL
 from .pages import _actor, _form_str, render, see_other
 
-#: The filters of the actions list: query parameter -> field of an action.
-ACTION_FILTERS = {
-    "status": "status",
-    "rule": "rule_id",
-    "account": "account_id",
-    "remediation": "remediation_id",
-}
+#: The filters of the actions list (query parameters, as ``GET /admin/actions``).
+ACTION_FILTERS = ("status", "rule", "account", "remediation", "since")
 
 
 def _control(request: web.Request) -> Control:
@@ -31,18 +26,15 @@ def _control(request: web.Request) -> Control:
 
 
 async def actions(request: web.Request) -> web.Response:
-    """Newest first; filtered by status (in the store), rule, account, remediation."""
-    control = _control(request)
+    """Newest first; filtered by status, rule, account, remediation and time."""
     chosen = {k: request.query.get(k, "").strip() for k in ACTION_FILTERS}
-    status = chosen["status"] or None
     error = None
     try:
-        rows = await control.list_actions(status=status, limit=500)
+        rows = await _control(request).list_actions(
+            limit=500, **{k: v or None for k, v in chosen.items()}
+        )
     except ControlError as exc:
         rows, error = [], str(exc)
-    for key, field in ACTION_FILTERS.items():
-        if chosen[key] and key != "status":
-            rows = [a for a in rows if (a.get(field) or "") == chosen[key]]
     return render(
         request,
         "actions.html",
