@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from html import unescape
 
 import aiohttp
 import pytest
@@ -38,6 +39,11 @@ ROUTES = [
     ("POST", "/ui/kill-switch/off"),
     ("POST", "/ui/inbox/x/retry"),
     ("POST", "/ui/flapping/clear"),
+    ("GET", "/ui/sweeps"),
+    ("POST", "/ui/sweeps"),
+    ("GET", "/ui/sweeps/x"),
+    ("POST", "/ui/sweeps/x/stop"),
+    ("GET", "/ui/maps"),
 ]
 
 
@@ -342,3 +348,106 @@ async def test_overview_retries_a_dead_alert_and_clears_a_flapping_resource(star
         ("inbox_retried", "carol"),
         ("flap_cleared", "carol"),
     }
+
+
+async def test_every_form_refuses_a_post_without_its_csrf_token(start_daemon):
+    """Each POST route, logged in, without the token or with a wrong one: 403 and
+    nothing written (no audit event, no sweep, the kill switch still off)."""
+    daemon = await start(start_daemon)
+    store = daemon.engine.store
+    posts = [path for method, path in ROUTES if method == "POST" and path != "/ui/logout"]
+    async with browser() as http:
+        await login(http, daemon.url, CAROL)
+        _, html = await page(http, daemon.url, "/ui/")
+        real = csrf_of(html)
+        for path in posts:
+            for form in ({}, {"csrf": ""}, {"csrf": real[:-1]}, {"csrf": ADMIN}):
+                data = {
+                    **form,
+                    "accounts": ACCOUNT,
+                    "reason": "r",
+                    "owner": "o",
+                    "arn": "arn:aws:s3:::b",
+                    "resource_arn": "arn:aws:s3:::b",
+                }
+                async with http.post(
+                    f"{daemon.url}{path}", data=data, allow_redirects=False
+                ) as resp:
+                    assert resp.status == 403, (path, form)
+                    assert "CSRF" in await resp.text()
+        # Logging out is a form too: without the token the session stays.
+        async with http.post(f"{daemon.url}/ui/logout", allow_redirects=False) as resp:
+            assert resp.status == 403
+        status, _ = await page(http, daemon.url, "/ui/")
+        assert status == 200
+    assert await store.audit_events(limit=10) == []
+    assert await store.list_sweeps() == []
+    assert await store.list_exemptions() == []
+    assert not daemon.engine.safety.kill_switch.is_on()
+
+
+async def test_every_page_answers_with_the_security_headers(start_daemon):
+    daemon = await start(start_daemon)
+    async with browser() as http:
+        await login(http, daemon.url, CAROL)
+        for method, path in ROUTES:
+            if method != "GET":
+                continue
+            # An unknown id answers 404 with the reason, under the same headers.
+            async with http.get(f"{daemon.url}{path}", allow_redirects=False) as resp:
+                assert resp.status == (404 if path.endswith("/x") else 200), path
+                assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
+                assert resp.headers["X-Frame-Options"] == "DENY"
+                assert resp.headers["Cache-Control"] == "no-store"
+                assert resp.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_script_typed_into_a_form_is_echoed_inert(start_daemon):
+    """What an operator types comes back escaped: a refused sweep (accounts echoed in
+    the reason and the form) and an exemption's owner and reason."""
+    daemon = await start(start_daemon)
+    evil = "<script>alert(1)</script>"
+    async with browser() as http:
+        await login(http, daemon.url, CAROL)
+        _, html = await page(http, daemon.url, "/ui/sweeps")
+        csrf = csrf_of(html)
+        async with http.post(
+            f"{daemon.url}/ui/sweeps", data={"csrf": csrf, "accounts": evil, "rules": evil}
+        ) as resp:
+            text = await resp.text()
+            assert resp.status == 400
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and evil not in text
+        async with http.post(
+            f"{daemon.url}/ui/exemptions",
+            data={"csrf": csrf, "arn": f"arn:aws:s3:::{evil}", "owner": evil, "reason": evil},
+            allow_redirects=False,
+        ) as resp:
+            assert resp.status == 303
+        status, html = await page(http, daemon.url, "/ui/exemptions")
+        assert status == 200
+        assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3 and evil not in html
+        for answer in (text, html):
+            assert answer.count("<script") == answer.count('<script src="/ui/static/htmx.min.js"')
+
+
+async def test_sweeps_from_the_console_name_the_operator_and_refuse_bad_input(start_daemon):
+    daemon = await start(start_daemon)
+    async with browser() as http:
+        await login(http, daemon.url, CAROL)
+        _, text = await page(http, daemon.url, "/ui/sweeps")
+        csrf = csrf_of(text)
+        for form, reason in [
+            ({}, "give at least one accounts ID (or all_accounts)"),
+            ({"accounts": ACCOUNT, "mode": "off"}, "mode: 'off' would do nothing"),
+            ({"accounts": ACCOUNT, "rules": "NOPE"}, "rules: no installed remediation handles"),
+            ({"accounts": ACCOUNT, "report_types": "AWS_NOPE"}, "report_types: 'AWS_NOPE'"),
+        ]:
+            async with http.post(f"{daemon.url}/ui/sweeps", data={"csrf": csrf, **form}) as resp:
+                assert resp.status == 400, form
+                assert reason in unescape(await resp.text()), form
+        assert await daemon.engine.store.list_sweeps() == []
+        for path in ("/ui/sweeps/7", "/ui/sweeps/abc"):
+            status, text = await page(http, daemon.url, path)
+            assert status == 404 and "sweep" in text
+        async with http.post(f"{daemon.url}/ui/sweeps/7/stop", data={"csrf": csrf}) as resp:
+            assert resp.status == 404 and "no sweep 7" in await resp.text()

@@ -1,51 +1,13 @@
 """``lw-remediate maps``: the installed map distributions, their remediations, rule ids
-and the mode the configuration gives each."""
+and the mode the configuration gives each (the data: :mod:`lw_remediate.operate.catalog`,
+which the web console's maps page shows too)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from ..plugins import MapRegistry
-from ..rules import alias_of, shares_new_id
+from ..operate.catalog import capability, maps_report, rule_text
 from .options import config_option, echo_json, json_option, load_config_and_maps
-
-
-def remediation_summary(registry: MapRegistry, rid: str) -> dict[str, Any]:
-    rem = registry.remediations[rid]
-    return {
-        "id": rem.id,
-        "title": rem.title,
-        "rules": [
-            {"rule_id": r, "alias": alias_of(r), "alias_also_for": list(shares_new_id(r))}
-            for r in rem.rules
-        ],
-        "rule_ids": [
-            {"id": d.id, "reasons": list(d.reasons), "means": d.rule_id} for d in rem.rule_ids
-        ],
-        "reasons": list(rem.reasons),
-        "resource_type": rem.resource_type,
-        "auto_remediable": rem.auto_remediable,
-        "manual_by_default": rem.manual_by_default,
-        "privilege_sensitive": rem.privilege_sensitive,
-        "reversible": rem.revert is not None,
-        "actions": sorted(rem.policy_for(revert=True).actions),
-    }
-
-
-def _rule_text(rule: dict[str, Any]) -> str:
-    """``AWS_CIS_4_1 (lacework-global-68, also AWS_CIS_4_2)``: both forms of a rule."""
-    if not rule["alias"]:
-        return str(rule["rule_id"])
-    shared = f", also {', '.join(rule['alias_also_for'])}" if rule["alias_also_for"] else ""
-    return f"{rule['rule_id']} ({rule['alias']}{shared})"
-
-
-def _flag(summary: dict[str, Any]) -> str:
-    if not summary["auto_remediable"]:
-        return "manual"
-    return "manual (opt-in auto)" if summary["manual_by_default"] else "auto"
 
 
 @click.command("maps")
@@ -58,30 +20,7 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
     allows auto); MODE is what the configuration (--config) makes it do.
     """
     config, registry = load_config_and_maps(config_path)
-    data: dict[str, Any] = {
-        "maps": [
-            {
-                "name": m.name,
-                "version": m.version,
-                "entry_point": m.entry_point,
-                "remediations": [
-                    {**remediation_summary(registry, r), "mode": config.mode_for(r).value}
-                    for r in m.remediations
-                ],
-                "activity": [p.to_dict() for p in registry.activity_policies.get(m.name, [])],
-            }
-            for m in registry.maps
-            if m.loaded
-        ],
-        "failed": [
-            {"name": m.name, "version": m.version, "entry_point": m.entry_point, "error": m.error}
-            for m in registry.failed
-        ],
-        "conflicts": [
-            {"rule_id": c.rule_id, "remediations": list(c.remediation_ids), "detail": str(c)}
-            for c in registry.index.conflicts.values()
-        ],
-    }
+    data = maps_report(config, registry)
     if as_json:
         echo_json(data)
         return
@@ -89,9 +28,9 @@ def maps_command(as_json: bool, config_path: str | None) -> None:
         click.echo(f"{m['name']} {m['version']}")
         click.echo(f"  {'REMEDIATION':<42} {'CAPABILITY':<22} {'MODE':<8} RULES")
         for r in m["remediations"]:
-            rules = ", ".join(_rule_text(x) for x in r["rules"])
+            rules = ", ".join(rule_text(x) for x in r["rules"])
             extra = " [privilege-sensitive]" if r["privilege_sensitive"] else ""
-            click.echo(f"  {r['id']:<42} {_flag(r):<22} {r['mode']:<8} {rules}{extra}")
+            click.echo(f"  {r['id']:<42} {capability(r):<22} {r['mode']:<8} {rules}{extra}")
             for d in r["rule_ids"]:
                 only = f" when reason is {' or '.join(d['reasons'])}" if d["reasons"] else ""
                 click.echo(f"  {'':<42} {'':<22} {'':<8} {d['id']}{only} -> {d['means']}")

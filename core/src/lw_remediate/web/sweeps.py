@@ -24,8 +24,8 @@ from typing import Any
 from aiohttp import web
 
 from ..ingest.body import BodyError, decode_json_body
-from ..operate.control import Actor, BadRequest
-from ..operate.sweep import SweepBusy, SweepError, SweepManager, SweepStore, build_request
+from ..operate.control import Actor, BadRequest, ControlError
+from ..operate.sweep import SweepManager
 from .errors import error_response, http_error, json_response
 from .keys import ENGINE, SWEEPS
 
@@ -39,7 +39,7 @@ def _strings(body: dict[str, Any], key: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SweepError(f"{key}: a list of strings")
+        raise BadRequest(f"{key}: a list of strings")
     return [part.strip() for v in value for part in v.split(",") if part.strip()]
 
 
@@ -63,7 +63,6 @@ async def sweeps_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def start(request: web.Request) -> web.Response:
-    engine = request.config_dict[ENGINE]
     manager = request.config_dict[SWEEPS]
     try:
         body = decode_json_body(await request.read())
@@ -76,49 +75,37 @@ async def start(request: web.Request) -> web.Response:
         return error_response(
             400, f"unknown field {unknown[0]!r} (fields: {', '.join(sorted(_FIELDS))})"
         )
-    if engine.lacework is None:
-        return error_response(409, "sweeping needs the Lacework API: set [lacework] in the config")
     try:
         all_accounts = body.get("all_accounts", False)
         if not isinstance(all_accounts, bool):
-            raise SweepError("all_accounts: true or false")
+            raise BadRequest("all_accounts: true or false")
         mode = body.get("mode")
         if mode is not None and not isinstance(mode, str):
-            raise SweepError("mode: one of dry-run, approve, auto")
+            raise BadRequest("mode: one of dry-run, approve, auto")
         by = body.get("by") or "admin-api"
         if not isinstance(by, str):
-            raise SweepError("by: a string")
-        actor = Actor(by, "api")
-        sweep_request = build_request(
-            engine.config,
-            engine.registry,
+            raise BadRequest("by: a string")
+        try:
+            actor = Actor(by, "api")
+        except BadRequest as exc:
+            raise BadRequest(f"by: {exc}") from None
+        sweep = await manager.begin(
+            actor,
             accounts=_strings(body, "accounts"),
             all_accounts=all_accounts,
             rules=_strings(body, "rules"),
             mode=mode,
             report_types=_strings(body, "report_types"),
         )
-    except SweepError as exc:
-        return error_response(400, _api_message(str(exc)))
-    except BadRequest as exc:
-        return error_response(400, f"by: {exc}")
-    try:
-        sweep = await manager.start(sweep_request, actor)
-    except SweepBusy as exc:
-        return error_response(409, str(exc))
+    except ControlError as exc:
+        return error_response(exc.status, str(exc))
     return web.json_response(
         {"sweep": sweep.snapshot(), "url": f"/admin/sweeps/{sweep.id}"}, status=202
     )
 
 
 async def listing(request: web.Request) -> web.Response:
-    manager = request.config_dict[SWEEPS]
-    rows = await SweepStore(request.config_dict[ENGINE].store).list()
-    out = []
-    for row in rows:
-        live = manager.running.get(int(row["id"]))
-        out.append(live[0].snapshot() if live is not None else row)
-    return json_response({"sweeps": out})
+    return json_response({"sweeps": await request.config_dict[SWEEPS].listing()})
 
 
 async def show(request: web.Request) -> web.Response:
@@ -131,16 +118,8 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def stop(request: web.Request) -> web.Response:
-    manager = request.config_dict[SWEEPS]
-    sweep_id = _sweep_id(request)
-    live = manager.running.get(sweep_id)
-    if live is None:
-        snap = await manager.snapshot(sweep_id)
-        if snap is None:
-            return error_response(404, f"no sweep {sweep_id}")
-        return error_response(409, f"sweep {sweep_id} is not running here (state {snap['state']})")
-    live[0].stop()
-    return json_response({"sweep": live[0].snapshot()}, status=202)
+    snap = await request.config_dict[SWEEPS].stop_sweep(_sweep_id(request))
+    return json_response({"sweep": snap}, status=202)
 
 
 def _sweep_id(request: web.Request) -> int:
@@ -148,20 +127,3 @@ def _sweep_id(request: web.Request) -> int:
     if not raw.isdigit():
         raise http_error(web.HTTPNotFound, "sweep ids are numbers")
     return int(raw)
-
-
-_API_NAMES = (
-    ("--all-accounts", "all_accounts"),
-    ("--account", "accounts"),
-    ("--rule", "rules"),
-    ("--report-type", "report_types"),
-    ("--mode", "mode"),
-    ("`lw-remediate sweep --help`", "the operating guide"),
-)
-
-
-def _api_message(text: str) -> str:
-    """A request error in the API's field names rather than the CLI's options."""
-    for cli_name, field in _API_NAMES:
-        text = text.replace(cli_name, field)
-    return text

@@ -1,16 +1,24 @@
-"""The sweeps a long-running process (the daemon) runs in the background."""
+"""The sweeps a long-running process (the daemon) runs in the background.
+
+:meth:`SweepManager.begin`, :meth:`~SweepManager.listing` and
+:meth:`~SweepManager.stop_sweep` are the one implementation behind the admin API's
+``/admin/sweeps`` and the console's sweeps page: they answer a bad request, a busy
+sweep or an unknown id as a :class:`~lw_remediate.operate.control.ControlError` with
+its HTTP status and a one-line reason in the request's field names.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
 
 from ...pipeline.engine import Engine
-from ..control import Actor
+from ..control import Actor, BadRequest, ControlError, NotFound
 from .bookkeeping import SweepStore
-from .request import SweepRequest
+from .request import SweepBusy, SweepError, SweepRequest, build_request
 from .run import Sweep
 
 log = structlog.get_logger(__name__)
@@ -30,6 +38,59 @@ class SweepManager:
         task = asyncio.create_task(self._run(sweep), name=f"sweep-{sweep_id}")
         self.running[sweep_id] = (sweep, task)
         return sweep
+
+    async def begin(
+        self,
+        actor: Actor,
+        *,
+        accounts: Iterable[str] = (),
+        all_accounts: bool = False,
+        rules: Iterable[str] = (),
+        mode: str | None = None,
+        report_types: Iterable[str] = (),
+    ) -> Sweep:
+        """Validate a request (admin API, console) and start it: :class:`BadRequest`
+        (400) for bad arguments, :class:`ControlError` (409) without the Lacework API or
+        while the same sweep runs. The same parameters as an interrupted sweep continue
+        it."""
+        if self.engine.lacework is None:
+            raise ControlError("sweeping needs the Lacework API: set [lacework] in the config")
+        try:
+            request = build_request(
+                self.engine.config,
+                self.engine.registry,
+                accounts=accounts,
+                all_accounts=all_accounts,
+                rules=rules,
+                mode=mode,
+                report_types=report_types,
+            )
+        except SweepError as exc:
+            raise BadRequest(in_field_names(str(exc))) from None
+        try:
+            return await self.start(request, actor)
+        except SweepBusy as exc:
+            raise ControlError(str(exc)) from None
+
+    async def listing(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest sweeps first; one running here shows its live progress."""
+        out = []
+        for row in await SweepStore(self.engine.store).list(limit=limit):
+            live = self.running.get(int(row["id"]))
+            out.append(live[0].snapshot() if live is not None else row)
+        return out
+
+    async def stop_sweep(self, sweep_id: int) -> dict[str, Any]:
+        """Stop a sweep running here (its running actions finish); :class:`NotFound`
+        for an unknown id, :class:`ControlError` (409) for one not running here."""
+        live = self.running.get(sweep_id)
+        if live is None:
+            snap = await self.snapshot(sweep_id)
+            if snap is None:
+                raise NotFound(f"no sweep {sweep_id}")
+            raise ControlError(f"sweep {sweep_id} is not running here (state {snap['state']})")
+        live[0].stop()
+        return live[0].snapshot()
 
     async def _run(self, sweep: Sweep) -> None:
         try:
@@ -62,3 +123,21 @@ class SweepManager:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
             log.warning("sweeps_abandoned_at_shutdown", sweeps=len(pending))
+
+
+_FIELD_NAMES = (
+    ("--all-accounts", "all_accounts"),
+    ("--account", "accounts"),
+    ("--rule", "rules"),
+    ("--report-type", "report_types"),
+    ("--mode", "mode"),
+    ("`lw-remediate sweep --help`", "the operating guide"),
+)
+
+
+def in_field_names(text: str) -> str:
+    """A request error (worded for the CLI's options) in the API's and console's
+    field names."""
+    for cli_name, field in _FIELD_NAMES:
+        text = text.replace(cli_name, field)
+    return text

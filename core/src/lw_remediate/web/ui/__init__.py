@@ -4,11 +4,13 @@ Enabled when ``server.admin_token`` is set (404 otherwise). Server-rendered HTML
 (Jinja2 through aiohttp-jinja2), one implementation behind it, the CLI and the admin
 API (:class:`~lw_remediate.operate.control.Control`). Sessions, CSRF and the security
 headers are in :mod:`.session`; the pages in :mod:`.pages` (overview,
-approvals) and :mod:`.manage` (actions, exemptions, kill switch).
+approvals), :mod:`.manage` (actions, exemptions, kill switch), :mod:`.sweeps` and
+:mod:`.maps`.
 """
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -16,10 +18,20 @@ import jinja2
 from aiohttp import web
 
 from .manage import add_manage_routes
+from .maps import add_maps_routes
 from .pages import add_routes
 from .session import SESSIONS, Sessions, ui_guard
+from .sweeps import add_sweep_routes
 
 HERE = Path(__file__).parent
+
+
+def when(epoch: object) -> str:
+    """A stored time (seconds since the epoch) as ``2026-12-03 12:00:00 UTC``."""
+    if not isinstance(epoch, int | float):
+        return "" if epoch is None else str(epoch)
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def ui_app() -> web.Application:
@@ -31,8 +43,11 @@ def ui_app() -> web.Application:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        filters={"when": when},
     )
     add_routes(app)
     add_manage_routes(app)
+    add_sweep_routes(app)
+    add_maps_routes(app)
     app.router.add_static("/static/", HERE / "static")
     return app
