@@ -141,6 +141,13 @@ def test_replay_eventbridge_fixes_each_bucket_in_its_account(admin_client, confi
     assert len(actions) == 3
     assert all(a["before_image"] for a in actions)
     assert all(any(c["action"] == "s3:PutBucketAcl" for c in a["calls"]) for a in actions)
+    # The filters of GET /admin/actions and the console's actions page.
+    only_b = cli("history", "--json", "--account", B, "--since", "1h", "--config", str(config))
+    assert only_b.returncode == 0, only_b.stderr
+    assert [a["resource_arn"] for a in json.loads(only_b.stdout)] == ["arn:aws:s3:::b-public-1"]
+    bad = cli("history", "--since", "yesterday", "--config", str(config))
+    assert bad.returncode == 2 and "since: 'yesterday' is not a date" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
 
     # The same event again: said so, nothing run, the earlier result not passed off as new.
     seen = cli("replay", "--mode", "auto", "--json", "--config", str(config), str(payload))

@@ -32,7 +32,7 @@ from ..store.base import ActionRow, ExemptionRow, FlapRow, InboxRow
 from .errors import BadRequest as BadRequest
 from .errors import ControlError as ControlError
 from .errors import NotFound as NotFound
-from .queries import FILTER_WINDOW, action_filter
+from .queries import list_actions
 from .queries import parse_expiry as parse_expiry
 
 _ACTOR_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
@@ -175,17 +175,20 @@ class Control:
     ) -> list[dict[str, Any]]:
         """The newest actions first, filtered by status, rule (either id form), account,
         remediation and time (``since``: ``24h``, ``7d`` or a date); with a filter other
-        than status, the matches among the newest :data:`FILTER_WINDOW` actions."""
+        than status, the matches among the newest 10,000 actions (:func:`.queries.list_actions`)."""
         if status is not None and status not in {s.value for s in Status}:
             raise BadRequest(f"unknown status {status!r}")
         if not 1 <= limit <= 10000:
             raise BadRequest("limit must be between 1 and 10000")
-        matches = action_filter(rule=rule, account=account, remediation=remediation, since=since)
-        if matches is None:
-            rows = await self.store.list_actions(limit=limit, status=status)
-        else:
-            window = await self.store.list_actions(limit=FILTER_WINDOW, status=status)
-            rows = [r for r in window if matches(r)][:limit]
+        rows = await list_actions(
+            self.store,
+            limit=limit,
+            status=status,
+            rule=rule,
+            account=account,
+            remediation=remediation,
+            since=since,
+        )
         return [action_dict(r) for r in rows]
 
     async def action(self, action_id: str) -> dict[str, Any]:

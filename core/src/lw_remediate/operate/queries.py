@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from ..rules import canonical_rule_id
-from ..store.base import ActionRow
+from ..store.base import ActionRow, Store
 from .errors import BadRequest
 
 #: How many of the newest actions a filtered listing looks through.
@@ -39,6 +39,25 @@ def action_filter(
         )
 
     return matches
+
+
+async def list_actions(
+    store: Store,
+    *,
+    limit: int,
+    status: str | None = None,
+    rule: str | None = None,
+    account: str | None = None,
+    remediation: str | None = None,
+    since: str | None = None,
+) -> list[ActionRow]:
+    """The newest ``limit`` stored actions matching the filters; with a filter other
+    than status, the matches among the newest :data:`FILTER_WINDOW` (or ``limit``)."""
+    matches = action_filter(rule=rule, account=account, remediation=remediation, since=since)
+    if matches is None:
+        return await store.list_actions(limit=limit, status=status)
+    window = await store.list_actions(limit=max(limit, FILTER_WINDOW), status=status)
+    return [r for r in window if matches(r)][:limit]
 
 
 def parse_since(text: str) -> datetime.datetime:
