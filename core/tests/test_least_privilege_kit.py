@@ -116,10 +116,14 @@ async def test_a_declared_dependent_action_is_recorded_and_counts_as_used(
         _WITH_DEPENDENT, make_violation("LW_S3_16", "bucket-1"), policy=policy
     )
     dependent = [c for c in report.calls if c.action == "kms:DescribeKey"]
-    assert [(c.service, c.operation, c.resource) for c in dependent] == [
-        ("s3", "PutBucketVersioning", _KEY)
+    assert [(c.service, c.operation, c.resource, c.dependent) for c in dependent] == [
+        ("s3", "PutBucketVersioning", _KEY, True)
     ]
     assert "s3:PutBucketVersioning" in report.used
+    # the request itself is recorded once, as a call of its own
+    [put] = [c for c in report.calls if c.operation == "PutBucketVersioning" and not c.dependent]
+    assert put.action == "s3:PutBucketVersioning"
+    assert dependent[0].to_dict()["dependent"] is True and "dependent" not in put.to_dict()
 
 
 async def test_a_dependent_action_missing_from_the_policy_fails(

@@ -9,7 +9,7 @@ import sqlite3
 import asyncpg
 import pytest
 
-from lw_remediate import ActionRecord, Mode, Plan, Status, Violation
+from lw_remediate import ActionRecord, Mode, Plan, RecordedCall, Status, Violation
 from lw_remediate.store import PostgresStore, SqliteStore
 
 
@@ -89,6 +89,10 @@ async def test_actions_round_trip_and_dedupe(store):
     assert created
     record.plan = Plan("enable", data={"x": 1})
     record.before_image = {"Status": None}
+    record.calls = [
+        RecordedCall("redshift", "ModifyCluster", "redshift:ModifyCluster", "arn:c"),
+        RecordedCall("redshift", "ModifyCluster", "kms:CreateGrant", "arn:k", dependent=True),
+    ]
     record.status, record.state = Status.REMEDIATED, "done"
     await store.save_action(record)
     same, created_again = await store.create_action(
@@ -98,6 +102,7 @@ async def test_actions_round_trip_and_dedupe(store):
     row = await store.get_action(record.id)
     assert row.record.status is Status.REMEDIATED
     assert row.record.before_image == {"Status": None}
+    assert row.record.calls == record.calls  # a dependent action keeps its flag
     assert row.record.plan.summary == "enable"
     assert row.record.violation == violation
     assert await store.unfinished_actions() == []

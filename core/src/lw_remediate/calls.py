@@ -42,9 +42,9 @@ class AwsCall:
         core's table decides. Default: the core's table.
     :param dependent: ``(action, resource)`` pairs: the actions AWS authorises inside this
         call besides its own (``("kms:CreateGrant", key_arn_fn)``), each with a resource
-        template or function like ``resource``. Each is recorded as a call of its own
-        (same service and operation, that action and resource) whenever its resource
-        resolves; a template naming a parameter the request lacks, or a function
+        template or function like ``resource``. Each is recorded next to the call (same
+        service and operation, that action and resource, ``dependent=True``) whenever its
+        resource resolves; a template naming a parameter the request lacks, or a function
         returning None, means AWS does not check it on this call.
     """
 

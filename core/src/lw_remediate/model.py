@@ -351,22 +351,31 @@ class VerifyResult:
 
 @dataclass(frozen=True)
 class RecordedCall:
-    """One AWS API call a remediation made, with the IAM action and resource it needs."""
+    """One AWS API call a remediation made, with the IAM action and resource it needs.
+
+    ``dependent``: not a request of its own but an action AWS authorises inside the call
+    named by ``service``/``operation`` (declared with ``AwsCall(dependent=...)``, e.g.
+    ``iam:PassRole`` on the role an ``UpdateTrail`` passes).
+    """
 
     service: str
     operation: str
     action: str
     resource: str
     error: str | None = None
+    dependent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "service": self.service,
             "operation": self.operation,
             "action": self.action,
             "resource": self.resource,
             "error": self.error,
         }
+        if self.dependent:
+            data["dependent"] = True
+        return data
 
 
 @dataclass

@@ -29,7 +29,11 @@ TRUST = json.dumps(
 
 
 def _writes(record: Any) -> list[str]:
-    return [c.operation for c in record.calls if not c.operation.startswith(READ_PREFIXES)]
+    return [
+        c.operation
+        for c in record.calls
+        if not c.dependent and not c.operation.startswith(READ_PREFIXES)
+    ]
 
 
 @pytest.fixture

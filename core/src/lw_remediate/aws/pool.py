@@ -86,7 +86,11 @@ def attach_recorder(client: Any, service: str) -> None:
             region=rec.region,
             declared=rec.declared,
         )
-        context["lw_remediate_call"] = (rec, model.name, [(action, resource), *dependent])
+        context["lw_remediate_call"] = (
+            rec,
+            model.name,
+            [(action, resource, False), *((a, r, True) for a, r in dependent)],
+        )
 
     def after(parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
         call = context.get("lw_remediate_call")
@@ -94,7 +98,7 @@ def attach_recorder(client: Any, service: str) -> None:
             return
         rec, operation, authorised = call
         error = parsed.get("Error", {}).get("Code") if isinstance(parsed, Mapping) else None
-        for action, resource in authorised:
+        for action, resource, dependent in authorised:
             rec.sink(
                 RecordedCall(
                     service=service,
@@ -102,6 +106,7 @@ def attach_recorder(client: Any, service: str) -> None:
                     action=action,
                     resource=resource,
                     error=error,
+                    dependent=dependent,
                 )
             )
 

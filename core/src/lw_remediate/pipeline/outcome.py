@@ -32,7 +32,7 @@ def log_finished(metrics: Metrics, record: ActionRecord, seconds: float) -> None
         mode=str(record.mode),
         status=status,
         detail=record.detail,
-        calls=len(record.calls),
+        calls=sum(not c.dependent for c in record.calls),
         duration_ms=round(seconds * 1000, 1),
     )
 

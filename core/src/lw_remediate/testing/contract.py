@@ -18,7 +18,11 @@ def check_before_image(remediation: Remediation, record: ActionRecord) -> None:
     if remediation.irreversible or record.before_image is not None:
         return
     writes = sorted(
-        {c.action for c in record.calls if c.error is None and is_write(c.service, c.operation)}
+        {
+            c.action
+            for c in record.calls
+            if c.error is None and not c.dependent and is_write(c.service, c.operation)
+        }
     )
     if writes:
         raise BeforeImageMissing(
