@@ -58,6 +58,10 @@ def writes():
     """``writes(record)``: the operations of a record's calls that change something."""
 
     def _writes(record):
-        return [c.operation for c in record.calls if not c.operation.startswith(READ_PREFIXES)]
+        return [
+            c.operation
+            for c in record.calls
+            if not c.dependent and not c.operation.startswith(READ_PREFIXES)
+        ]
 
     return _writes

@@ -147,6 +147,33 @@ async def test_compliant_region_is_resolved_without_a_write(
     assert writes(record) == []
 
 
+@pytest.mark.parametrize("role_arn", [None, "arn:aws:iam::{account}:role/another"])
+async def test_an_existing_recorder_with_another_role_is_refused_naming_it(
+    config, region_violation, run_remediation, writes, role_arn
+):
+    """Updating the recorder passes its role to AWS Config (iam:PassRole), which the policy
+    grants on role_arn only: the operator is told which role to configure."""
+    other = "arn:aws:iam::123456789012:role/other"
+    config.put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": "narrow",
+            "roleARN": other,
+            "recordingGroup": {"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"]},
+        }
+    )
+    options = (
+        {**OPTIONS, "role_arn": role_arn}
+        if role_arn
+        else {k: v for k, v in OPTIONS.items() if k != "role_arn"}
+    )
+    record = await run_remediation(REMEDIATION, region_violation(), options=options)
+    assert record.status is Status.REFUSED
+    assert f'set role_arn = "{other}"' in record.detail
+    assert writes(record) == []
+    [recorder] = recorders(config)
+    assert recorder["recordingGroup"]["allSupported"] is False
+
+
 @pytest.mark.parametrize(
     ("missing", "option"),
     [

@@ -5,8 +5,10 @@ call's action and resource ARN is allowed by it).
 
 Where moto never asks for an action AWS requires, the proof runs on the declared policy
 minus that action (named in ``MOTO_NEVER_CHECKS``) and a separate assertion shows it is
-declared: moto does not check ``iam:PassRole``, nor ``cloudtrail:AddTags`` for the tags
-of ``CreateTrail``.
+declared: moto does not check ``cloudtrail:AddTags`` for the tags of ``CreateTrail``.
+``iam:PassRole`` (never checked by moto either) is declared as a dependent action of the
+call that passes the role (``AwsCall(dependent=...)``): the recorder records it on the
+role, and the kit checks it against the policy like any call.
 
 Not here yet: logging.create_metric_filter_alarm. moto authorises CloudWatch calls as
 ``monitoring:*`` and the kit's moto view of a policy keeps ``cloudwatch:*``, so its proof
@@ -31,8 +33,9 @@ from lw_map_aws_logging.remediations import (
     trail_encryption,
 )
 from lw_remediate import IamPolicy, PolicyStatement, Status
+from lw_remediate.testing import LeastPrivilegeError
 
-MOTO_NEVER_CHECKS = {"iam:PassRole", "cloudtrail:AddTags"}
+MOTO_NEVER_CHECKS = {"cloudtrail:AddTags"}
 
 
 def without_unchecked(remediation, options, *, other_path=frozenset()):
@@ -94,6 +97,40 @@ async def test_cloudwatch_logs_with_a_created_group(
     assert {c.resource for c in report.calls if c.operation == "CreateLogGroup"} == {
         "arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail/123456789012"
     }
+    # the role passed to CloudTrail, recorded on the role and covered by the policy
+    assert {(c.operation, c.resource) for c in report.calls if c.action == "iam:PassRole"} == {
+        ("UpdateTrail", "arn:aws:iam::123456789012:role/ct-cwl")
+    }
+
+
+async def test_cloudwatch_logs_without_pass_role_fails_the_proof(
+    admin_client, trail, trail_violation, least_privilege
+):
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    admin_client("iam").create_role(RoleName="ct-cwl", AssumeRolePolicyDocument=json.dumps(trust))
+    admin_client("logs").create_log_group(logGroupName="cloudtrail/123456789012")
+    rem = cloudwatch_logs.REMEDIATION
+    options = {
+        "log_group_name": "cloudtrail/{account}",
+        "delivery_role_arn": "arn:aws:iam::{account}:role/ct-cwl",
+    }
+    declared = without_unchecked(rem, options)
+    no_pass_role = IamPolicy(
+        tuple(s for s in declared.statements if "iam:PassRole" not in s.actions)
+    )
+    with pytest.raises(LeastPrivilegeError, match=r"not covered.*iam:PassRole on .*role/ct-cwl"):
+        await least_privilege.run(
+            rem, trail_violation("AWS_CIS_2_4"), options=options, policy=no_pass_role
+        )
 
 
 async def test_trail_encryption(admin_client, trail, trail_violation, least_privilege):
@@ -198,13 +235,51 @@ async def test_config_recorder(account_violation, least_privilege):
         "bucket_name": "config-{account}",
         "global_resources_region": "us-east-1",
     }
-    await least_privilege.run(
+    report = await least_privilege.run(
         rem,
         account_violation("AWS_CIS_2_5", reason="NoRecorder"),
         options=options,
         revert=True,
         policy=without_unchecked(rem, options),
     )
+    assert {(c.operation, c.resource) for c in report.calls if c.action == "iam:PassRole"} == {
+        ("PutConfigurationRecorder", "arn:aws:iam::123456789012:role/aws-config")
+    }
+
+
+async def test_config_recorder_widening_an_existing_one(
+    admin_client, account_violation, least_privilege
+):
+    """Updating an existing recorder passes its role again (PutConfigurationRecorder): the
+    proof covers it, and so does the undo that puts the old recording group back."""
+    config = admin_client("config")
+    role = "arn:aws:iam::123456789012:role/aws-config"
+    group = {"allSupported": False, "includeGlobalResourceTypes": False,
+             "resourceTypes": ["AWS::S3::Bucket"]}  # fmt: skip
+    config.put_configuration_recorder(
+        ConfigurationRecorder={"name": "narrow", "roleARN": role, "recordingGroup": group}
+    )
+    config.put_delivery_channel(DeliveryChannel={"name": "narrow", "s3BucketName": "config-x"})
+    config.start_configuration_recorder(ConfigurationRecorderName="narrow")
+    rem = config_recorder.REMEDIATION
+    options = {"role_arn": "arn:aws:iam::{account}:role/aws-config",
+               "global_resources_region": "us-east-1"}  # fmt: skip
+    creating_only = {
+        "config:PutDeliveryChannel",
+        "config:StartConfigurationRecorder",
+        "config:StopConfigurationRecorder",
+        "config:DeleteConfigurationRecorder",
+        "config:DeleteDeliveryChannel",
+    }  # proven by test_config_recorder (a region without Config)
+    report = await least_privilege.run(
+        rem,
+        account_violation("AWS_CIS_2_5", reason="NoRecorder"),
+        options=options,
+        revert=True,
+        policy=without_unchecked(rem, options, other_path=creating_only),
+    )
+    passed = [(c.operation, c.resource) for c in report.calls if c.action == "iam:PassRole"]
+    assert passed == [("PutConfigurationRecorder", role)] * 2  # the change and its undo
 
 
 @pytest.mark.parametrize("named", ["trail", "bucket"])

@@ -26,10 +26,10 @@ from lw_remediate import IamPolicy, PolicyStatement, Status
 
 WORLD = "0.0.0.0/0"
 
-#: Checked by AWS inside another call, never a call of their own: not recorded.
-DEPENDENT = frozenset(
-    {"iam:PassRole", "ec2:CreateTags", "logs:CreateLogDelivery", "logs:DeleteLogDelivery"}
-)
+#: Checked by AWS inside another call and not declared as a dependent of it (their
+#: resource is not in the request), so not recorded. iam:PassRole is declared
+#: (``AwsCall(dependent=...)``) and checked like any call.
+DEPENDENT = frozenset({"ec2:CreateTags", "logs:CreateLogDelivery", "logs:DeleteLogDelivery"})
 
 
 def without_dependent(policy: IamPolicy) -> IamPolicy:
@@ -99,12 +99,17 @@ async def test_default_group(ec2, vpc_id, sg_violation, least_privilege):
 
 async def test_flow_logs(vpc_id, admin_client, make_violation, least_privilege):
     admin_client("logs").create_log_group(logGroupName="flow")
-    await prove(
+    report = await prove(
         least_privilege,
         flow_logs.REMEDIATION,
         make_violation("AWS_CIS_2_9", f"arn:aws:ec2:us-east-1:123456789012:vpc/{vpc_id}"),
-        {"log_group_name": "flow", "delivery_role_arn": "arn:aws:iam::123456789012:role/flow"},
+        {"log_group_name": "flow", "delivery_role_arn": "arn:aws:iam::{account}:role/flow"},
     )
+    # iam:PassRole (a dependent action, never checked by moto) is recorded on the role
+    # and covered by the declared, role-scoped policy
+    assert {(c.operation, c.resource) for c in report.calls if c.action == "iam:PassRole"} == {
+        ("CreateFlowLogs", "arn:aws:iam::123456789012:role/flow")
+    }
 
 
 async def test_nacl(ec2, vpc_id, make_violation, least_privilege):

@@ -20,6 +20,7 @@ import pydantic
 
 from lw_remediate import (
     Arn,
+    AwsCall,
     Change,
     IamPolicy,
     Remediation,
@@ -181,6 +182,12 @@ def _describe(settings: Mapping[str, Any]) -> str:
     return f"CloudWatch Logs group {group} via role {settings.get('CloudWatchLogsRoleArn')}"
 
 
+#: AWS authorises iam:PassRole on the delivery role inside UpdateTrail (an undo that
+#: clears it sends ``""``: nothing is passed).
+PASS_ROLE = AwsCall(
+    "cloudtrail", "UpdateTrail", dependent=(("iam:PassRole", "{CloudWatchLogsRoleArn}"),)
+)
+
 UPDATE = TrailUpdate(
     fields={
         "CloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
@@ -216,6 +223,7 @@ def option_policy(options: Options) -> IamPolicy:
 REMEDIATION = Remediation(
     id=ID,
     rules=("AWS_CIS_2_4",),
+    aws_calls=(PASS_ROLE,),
     title="Deliver a CloudTrail trail to CloudWatch Logs",
     description=(
         "Sets the configured log group and delivery role on the trail (creating the group "

@@ -26,6 +26,7 @@ import pydantic
 
 from lw_remediate import (
     ActionRecord,
+    AwsCall,
     Change,
     CheckResult,
     IamPolicy,
@@ -199,6 +200,15 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
             role = role.replace("{account}", violation.account_id)
         else:
             name, role = current["name"], current["roleARN"]
+            configured = (options.role_arn or "").replace("{account}", violation.account_id)
+            if role != configured:
+                # PutConfigurationRecorder passes the recorder's role to AWS Config
+                # (iam:PassRole), which the policy grants on role_arn only.
+                raise RemediationRefused(
+                    f"recorder {name} in {region} uses role {role}: updating it passes that "
+                    f'role to AWS Config (iam:PassRole): set role_arn = "{role}" under '
+                    f'[remediation."{ID}"]'
+                )
         wanted = {
             "name": name,
             "roleARN": role,
@@ -336,9 +346,18 @@ def option_policy(options: Options) -> IamPolicy:
     )
 
 
+#: AWS authorises iam:PassRole on the recorder's role inside PutConfigurationRecorder.
+PASS_ROLE = AwsCall(
+    "config",
+    "PutConfigurationRecorder",
+    dependent=(("iam:PassRole", "{ConfigurationRecorder[roleARN]}"),),
+)
+
+
 REMEDIATION = Remediation(
     id=ID,
     rules=("AWS_CIS_2_5",),
+    aws_calls=(PASS_ROLE,),
     title="Record all resources with AWS Config in the region",
     description=(
         "Creates or widens the region's recorder (global types in one home region), adds a "

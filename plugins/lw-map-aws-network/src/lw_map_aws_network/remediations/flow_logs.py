@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from lw_remediate import (
     ActionRecord,
+    AwsCall,
     Change,
     CheckResult,
     IamPolicy,
@@ -235,9 +236,16 @@ def revert_policy(options: Options) -> IamPolicy:
     return policy
 
 
+#: AWS authorises iam:PassRole on the delivery role inside CreateFlowLogs (CloudWatch Logs
+#: destination only).
+PASS_ROLE = AwsCall(
+    "ec2", "CreateFlowLogs", dependent=(("iam:PassRole", "{DeliverLogsPermissionArn}"),)
+)
+
 REMEDIATION = Remediation(
     id="network.enable_vpc_flow_logs",
     rules=("AWS_CIS_2_9", "AWS_CIS_4_3"),
+    aws_calls=(PASS_ROLE,),
     title="Create a VPC flow log to the configured CloudWatch Logs group or S3 bucket",
     description=(
         "Creates one flow log (REJECT traffic by default) for a VPC without an active one; "
