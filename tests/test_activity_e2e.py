@@ -8,10 +8,16 @@ activity alert changes nothing.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from lw_remediate.testing.fake_lacework import load_fixture
+
+from .conftest import to_toml
 
 ACCOUNT = "123456789012"
 WORLD = "0.0.0.0/0"
@@ -185,3 +191,42 @@ async def test_kms_deletion_waits_for_approval_in_auto_mode(
         "awaiting_approval",
     )
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+def test_replay_of_an_activity_alert_runs_the_maps_answer(moto_server, admin_client, tmp_path):
+    """``lw-remediate replay`` of a saved activity alert (Alerts v2 object) answers it
+    like the daemon: the touched group is re-evaluated and closed."""
+    ec2 = admin_client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[SSH_WORLD])
+    payload = tmp_path / "alert.json"
+    payload.write_text(json.dumps({"data": sg_change("71006", group)}))
+    config = tmp_path / "lw.toml"
+    config.write_text(
+        to_toml(
+            {
+                "aws": {
+                    "region": "us-east-1",
+                    "endpoint_url": moto_server.endpoint_url,
+                    "role_name": "lw-remediate",
+                },
+                "store": {"path": str(tmp_path / "lw.sqlite3")},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
+    replay_args = ["replay", "--mode", "auto", "--json", "--config", str(config), str(payload)]
+    result = subprocess.run(
+        [sys.executable, "-c", "from lw_remediate.cli import main; main()", *replay_args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["remediation_id"] for r in rows if r["status"] == "remediated"] == [
+        "network.revoke_world_ingress"
+    ]
+    assert world_ports(ec2, group) == []

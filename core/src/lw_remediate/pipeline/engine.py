@@ -28,7 +28,7 @@ from ..remediation import Remediation
 from ..safety import Candidate, Decision, Gate, Safety, run_gates, standard_gates
 from ..store import InboxRow, Store
 from .activity import ActivityResponder
-from .enrich import EnrichmentPending, enrich, enrich_alert
+from .enrich import Enriched, EnrichmentPending, enrich_alert
 from .inbox import mark_dead, retry_or_dead
 from .outcome import log_finished, outcome_notification
 from .runner import Runner, describe_error
@@ -241,12 +241,7 @@ class Engine:
 
     async def _process(self, row: InboxRow, alert: Alert) -> list[ActionRecord]:
         try:
-            enriched = await enrich_alert(
-                alert,
-                lacework=self.lacework,
-                metrics=self.metrics,
-                trust_payload_resources=self.trust_payload_resources,
-            )
+            enriched = await self.enrich_alert(alert)
         except EnrichmentPending as exc:
             await retry_or_dead(
                 self.store,
@@ -260,10 +255,7 @@ class Engine:
             return []
         records: list[ActionRecord] = []
         try:
-            if enriched.activity is not None:
-                records.extend(await self.activity.handle(enriched.activity, inbox_id=row.id))
-            for violation in enriched.violations:
-                records.extend(await self.handle_violation(violation, inbox_id=row.id))
+            records = await self.handle_enriched(enriched, inbox_id=row.id)
         except asyncio.CancelledError:
             await self.store.mark_inbox(row.id, "queued")
             raise
@@ -272,14 +264,28 @@ class Engine:
 
     # -- enrich ------------------------------------------------------------------------
 
-    async def enrich(self, alert: Alert) -> list[Violation]:
-        """The violations of an alert, from the Lacework API (fail closed; see :func:`enrich`)."""
-        return await enrich(
+    async def enrich_alert(self, alert: Alert) -> Enriched:
+        """What an alert is about, from the Lacework API (fail closed; see
+        :func:`~lw_remediate.pipeline.enrich.enrich_alert`): its violations, or the
+        cloud-activity event."""
+        return await enrich_alert(
             alert,
             lacework=self.lacework,
             metrics=self.metrics,
             trust_payload_resources=self.trust_payload_resources,
         )
+
+    async def handle_enriched(
+        self, enriched: Enriched, *, inbox_id: int | None = None
+    ) -> list[ActionRecord]:
+        """Run what an enriched alert is about: its activity event (the maps' answers),
+        then each violation."""
+        records: list[ActionRecord] = []
+        if enriched.activity is not None:
+            records.extend(await self.activity.handle(enriched.activity, inbox_id=inbox_id))
+        for violation in enriched.violations:
+            records.extend(await self.handle_violation(violation, inbox_id=inbox_id))
+        return records
 
     # -- match, gate, dispatch -----------------------------------------------------------
 

@@ -75,9 +75,8 @@ async def replay(engine: Engine, alerts: Iterable[Alert], *, again: bool = False
                 ]
             )
             log.info("replay_again", delivery_key=key, inbox_id=inbox_id)
-        violations = await engine.enrich(alert)
-        for violation in violations:
-            result.records.extend(await engine.handle_violation(violation, inbox_id=inbox_id))
+        enriched = await engine.enrich_alert(alert)
+        result.records.extend(await engine.handle_enriched(enriched, inbox_id=inbox_id))
         await engine.store.mark_inbox(inbox_id, "done")
         result.ran.append(key)
     return result
