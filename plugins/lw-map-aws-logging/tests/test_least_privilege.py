@@ -3,12 +3,11 @@ resource-scoped policy is sufficient (the happy path and its revert succeed as a
 holds only it), necessary (every declared action is used) and covering (every recorded
 call's action and resource ARN is allowed by it).
 
-Where moto never asks for an action AWS requires, the proof runs on the declared policy
-minus that action (named in ``MOTO_NEVER_CHECKS``) and a separate assertion shows it is
-declared: moto does not check ``cloudtrail:AddTags`` for the tags of ``CreateTrail``.
-``iam:PassRole`` (never checked by moto either) is declared as a dependent action of the
-call that passes the role (``AwsCall(dependent=...)``): the recorder records it on the
-role, and the kit checks it against the policy like any call.
+Actions AWS checks inside another call and moto never does (``iam:PassRole`` on the role
+``UpdateTrail`` / ``PutConfigurationRecorder`` pass, ``cloudtrail:AddTags`` for the tags
+of ``CreateTrail``) are declared as dependent actions of that call
+(``AwsCall(dependent=...)``): the recorder records them on their resource, and the kit
+checks them against the policy like any call.
 
 Not here yet: logging.create_metric_filter_alarm. moto authorises CloudWatch calls as
 ``monitoring:*`` and the kit's moto view of a policy keeps ``cloudwatch:*``, so its proof
@@ -35,7 +34,7 @@ from lw_map_aws_logging.remediations import (
 from lw_remediate import IamPolicy, PolicyStatement, Status
 from lw_remediate.testing import LeastPrivilegeError
 
-MOTO_NEVER_CHECKS = {"cloudtrail:AddTags"}
+MOTO_NEVER_CHECKS: frozenset[str] = frozenset()
 
 
 def without_unchecked(remediation, options, *, other_path=frozenset()):
@@ -225,7 +224,11 @@ async def test_multi_region_trail_created(s3, account_violation, least_privilege
     assert {c.resource for c in report.calls if c.service == "s3"} == {
         "arn:aws:s3:::cloudtrail-123456789012"
     }
-    assert "cloudtrail:AddTags" in rem.policy_for(rem.parse_options(options)).actions
+    assert {
+        (c.operation, c.resource) for c in report.calls if c.action == "cloudtrail:AddTags"
+    } == {
+        ("CreateTrail", "arn:aws:cloudtrail:us-east-1:123456789012:trail/lw-remediate-all-regions")
+    }
 
 
 async def test_config_recorder(account_violation, least_privilege):

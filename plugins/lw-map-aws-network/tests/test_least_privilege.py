@@ -26,10 +26,11 @@ from lw_remediate import IamPolicy, PolicyStatement, Status
 
 WORLD = "0.0.0.0/0"
 
-#: Checked by AWS inside another call and not declared as a dependent of it (their
-#: resource is not in the request), so not recorded. iam:PassRole is declared
-#: (``AwsCall(dependent=...)``) and checked like any call.
-DEPENDENT = frozenset({"ec2:CreateTags", "logs:CreateLogDelivery", "logs:DeleteLogDelivery"})
+#: Checked by AWS inside another call and not declared as a dependent of it: DeleteFlowLogs
+#: does not say whether the flow log went to S3, so not recorded. The others (iam:PassRole,
+#: ec2:CreateTags on create, logs:CreateLogDelivery) are declared with
+#: ``AwsCall(dependent=...)`` and checked like any call.
+DEPENDENT = frozenset({"logs:DeleteLogDelivery"})
 
 
 def without_dependent(policy: IamPolicy) -> IamPolicy:
@@ -161,12 +162,17 @@ async def test_unused_group(groups, perm, sg_violation, least_privilege):
     groups.ec2.authorize_security_group_egress(
         GroupId=group, IpPermissions=[perm.tcp(443, "10.0.0.0/8")]
     )
-    await prove(
+    # tags: undo recreates the group with them, which AWS authorises with ec2:CreateTags
+    groups.ec2.create_tags(Resources=[group], Tags=[{"Key": "team", "Value": "net"}])
+    report = await prove(
         least_privilege,
         unused_group.REMEDIATION,
         sg_violation("LW_AWS_NETWORKING_1", group),
         {"enforce": True},
     )
+    assert {(c.operation, c.resource) for c in report.calls if c.action == "ec2:CreateTags"} == {
+        ("CreateSecurityGroup", "arn:aws:ec2:us-east-1:123456789012:security-group/*")
+    }
 
 
 async def test_vpc_endpoint(ec2, vpc_id, make_violation, least_privilege):
@@ -212,12 +218,15 @@ async def test_lb_access_logs(alb, admin_client, lb_violation, least_privilege):
 
 async def test_flow_logs_to_s3(vpc_id, admin_client, make_violation, least_privilege):
     admin_client("s3").create_bucket(Bucket="flow-logs")
-    await prove(
+    report = await prove(
         least_privilege,
         flow_logs.REMEDIATION,
         make_violation("AWS_CIS_4_3", f"arn:aws:ec2:us-east-1:123456789012:vpc/{vpc_id}"),
         {"s3_bucket_arn": "arn:aws:s3:::flow-logs"},
     )
+    assert [(c.operation, c.action) for c in report.calls if c.dependent] == [
+        ("CreateFlowLogs", "logs:CreateLogDelivery")
+    ]
 
 
 async def test_default_vpc_deletion(ec2, make_violation, least_privilege):

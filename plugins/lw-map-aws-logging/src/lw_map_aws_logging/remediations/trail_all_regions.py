@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from lw_map_s3 import bucket_lock
 from lw_remediate import (
     ActionRecord,
+    AwsCall,
     Change,
     CheckResult,
     IamPolicy,
@@ -525,9 +526,22 @@ def revert_policy(options: Options) -> IamPolicy:
     return policy
 
 
+def _tagged_trail(params: Mapping[str, Any], where: Mapping[str, str]) -> str | None:
+    """The new trail's ARN when ``CreateTrail`` carries tags (AWS then checks AddTags)."""
+    if not params.get("TagsList") or not params.get("Name"):
+        return None
+    return f"arn:{where['partition']}:cloudtrail:{where['region']}:{where['account']}:trail/{params['Name']}"
+
+
+#: ``CreateTrail`` with ``TagsList`` is authorised with cloudtrail:AddTags on the trail too.
+TAGS_ON_CREATE = AwsCall(
+    "cloudtrail", "CreateTrail", dependent=(("cloudtrail:AddTags", _tagged_trail),)
+)
+
 REMEDIATION = Remediation(
     id=ID,
     rules=("AWS_CIS_2_1",),
+    aws_calls=(TAGS_ON_CREATE,),
     title="Turn an existing CloudTrail trail multi-region and logging (or create one)",
     description=(
         "Makes the region's trail multi-region and starts it; with no trail, creates one to "

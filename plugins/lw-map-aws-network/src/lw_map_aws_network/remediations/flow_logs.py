@@ -238,8 +238,18 @@ def revert_policy(options: Options) -> IamPolicy:
 
 #: AWS authorises iam:PassRole on the delivery role inside CreateFlowLogs (CloudWatch Logs
 #: destination only).
+def _s3_delivery(params: Mapping[str, Any], where: Mapping[str, str]) -> str | None:
+    """S3 delivery is authorised with logs:CreateLogDelivery (no resource type: ``*``)."""
+    return "*" if params.get("LogDestinationType") == "s3" else None
+
+
 PASS_ROLE = AwsCall(
-    "ec2", "CreateFlowLogs", dependent=(("iam:PassRole", "{DeliverLogsPermissionArn}"),)
+    "ec2",
+    "CreateFlowLogs",
+    dependent=(
+        ("iam:PassRole", "{DeliverLogsPermissionArn}"),
+        ("logs:CreateLogDelivery", _s3_delivery),
+    ),
 )
 
 REMEDIATION = Remediation(

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from lw_remediate import (
     ActionRecord,
+    AwsCall,
     Change,
     CheckResult,
     IamPolicy,
@@ -260,9 +261,23 @@ REVERT_POLICY = (
     )
 )
 
+
+def _tags_on_create(params: Mapping[str, Any], where: Mapping[str, str]) -> str | None:
+    """``CreateSecurityGroup`` with tag specifications is authorised with ec2:CreateTags on
+    the new group (its id is not known yet)."""
+    if not params.get("TagSpecifications"):
+        return None
+    return f"arn:{where['partition']}:ec2:{where['region']}:{where['account']}:security-group/*"
+
+
+TAGS_ON_CREATE = AwsCall(
+    "ec2", "CreateSecurityGroup", dependent=(("ec2:CreateTags", _tags_on_create),)
+)
+
 REMEDIATION = Remediation(
     id="network.delete_unused_security_group",
     rules=("LW_AWS_NETWORKING_1",),
+    aws_calls=(TAGS_ON_CREATE,),
     title="Delete a security group that nothing uses (undo recreates it with a new id)",
     description=(
         "Manual by default. With enforce: delete a non-default group no interface uses and "
