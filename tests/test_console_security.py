@@ -7,6 +7,7 @@ tests are in test_console_browser.py.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from html import unescape
@@ -451,3 +452,103 @@ async def test_sweeps_from_the_console_name_the_operator_and_refuse_bad_input(st
             assert status == 404 and "sweep" in text
         async with http.post(f"{daemon.url}/ui/sweeps/7/stop", data={"csrf": csrf}) as resp:
             assert resp.status == 404 and "no sweep 7" in await resp.text()
+
+
+async def test_stopping_a_sweep_from_the_console_names_the_operator(
+    start_daemon, fake_lacework, admin_client
+):
+    """A sweep held inside its one action: Stop on its page stops it, audited as carol
+    (ui); the action running finishes, and a second Stop is refused with the reason."""
+    from lw_remediate.operate.sweep import SweepStore
+
+    from .test_console_browser import FAST_SWEEP, HoldCredentials, public_report
+
+    s3 = admin_client("s3")
+    report = public_report("stop-me")
+    for bucket in ("stop-me", "never-started"):
+        s3.create_bucket(Bucket=bucket, ACL="public-read")
+    [rec] = [r for r in report["recommendations"] if r["REC_ID"] == "LW_S3_1"]
+    rec["VIOLATIONS"].append({"resource": "arn:aws:s3:::never-started", "region": "us-east-1"})
+    fake_lacework.add_report(ACCOUNT, "AWS_CIS_S3", report)
+    # One action at a time in the lane: the second waits while the first is held.
+    daemon = await start(start_daemon, sweep=FAST_SWEEP | {"concurrency_per_region": 1})
+    hold = HoldCredentials(daemon.engine)
+    async with browser() as http:
+        await login(http, daemon.url, CAROL)
+        _, text = await page(http, daemon.url, "/ui/sweeps")
+        csrf = csrf_of(text)
+        async with http.post(
+            f"{daemon.url}/ui/sweeps",
+            data={"csrf": csrf, "accounts": ACCOUNT, "rules": "LW_S3_1", "mode": "dry-run"},
+            allow_redirects=False,
+        ) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "/ui/sweeps/1"
+        await hold.entered.wait()
+        async with http.post(
+            f"{daemon.url}/ui/sweeps/1/stop", data={"csrf": csrf}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303
+        hold.release.set()
+        [task] = [t for t in asyncio.all_tasks() if t.get_name() == "sweep-1"] or [None]
+        if task is not None:
+            await task
+        row = await SweepStore(daemon.engine.store).get(1)
+        assert row is not None
+        assert (row["state"], row["done"], row["not_started"]) == ("interrupted", 1, 1)
+        async with http.post(f"{daemon.url}/ui/sweeps/1/stop", data={"csrf": csrf}) as resp:
+            assert resp.status == 409
+            assert "sweep 1 is not running here (state interrupted)" in await resp.text()
+    events = {
+        (e.kind, e.actor, e.data.get("via")) for e in await daemon.engine.store.audit_events()
+    }
+    assert ("sweep_stop_requested", "carol", "ui") in events
+    assert ("sweep_started", "carol", "ui") in events
+
+
+def test_the_maps_page_renders_a_map_s_own_text_inert():
+    """Titles, activity classes and policy text come from installed maps (third-party
+    code): the maps template escapes them like everything else."""
+    import jinja2
+
+    from lw_remediate.web.ui import HERE, when
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["when"] = when
+    evil = "<script>alert(1)</script>"
+    remediation = {
+        "id": "x.fix",
+        "title": evil,
+        "rules": [{"rule_id": evil, "alias": None, "alias_also_for": []}],
+        "rule_ids": [],
+        "privilege_sensitive": False,
+        "auto_remediable": True,
+        "manual_by_default": False,
+        "mode": "dry-run",
+        "reversible": True,
+        "actions": ["s3:GetBucketAcl"],
+    }
+    activity = {"event_class": evil, "response": "re-check", "policy_ids": [evil], "apis": []}
+    report = {
+        "maps": [
+            {"name": "m", "version": "1", "remediations": [remediation], "activity": [activity]}
+        ],
+        "failed": [{"name": evil, "version": "1", "error": evil}],
+        "conflicts": [{"detail": evil}],
+    }
+    from lw_remediate.operate.catalog import capability, rule_text
+
+    html = env.get_template("maps.html").render(
+        report=report,
+        policies={"x.fix": {"Statement": [{"Resource": evil}]}},
+        capability=capability,
+        rule_text=rule_text,
+        operator="carol",
+        csrf="t",
+        page="maps",
+    )
+    assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.count("<script") == html.count('<script src="/ui/static/htmx.min.js"') == 1

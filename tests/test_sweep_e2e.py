@@ -661,8 +661,16 @@ async def test_admin_api_refuses_a_duplicate_and_stops_a_running_sweep(start_dae
     assert progress["sweep"]["done"] == 0
     status, busy = await api(daemon, "POST", "/admin/sweeps", body)
     assert status == 409 and f"sweep {sweep_id}" in busy["error"]
-    status, stopping = await api(daemon, "POST", f"/admin/sweeps/{sweep_id}/stop")
+    status, stopping = await api(daemon, "POST", f"/admin/sweeps/{sweep_id}/stop", {"by": "bob"})
     assert status == 202 and stopping["sweep"]["id"] == sweep_id
+    [stopped] = [
+        e for e in await daemon.engine.store.audit_events() if e.kind.endswith("stop_requested")
+    ]
+    assert (stopped.actor, stopped.data["via"], stopped.data["sweep_id"]) == (
+        "bob",
+        "api",
+        sweep_id,
+    )
     hold.release.set()
     final = await wait_state(daemon, sweep_id)
     assert final["state"] == "interrupted"

@@ -9,7 +9,8 @@ token as a Bearer; 404 while the admin API is off)::
                                    -> 202 {"sweep": {...}, "url": "/admin/sweeps/<id>"}
     GET  /admin/sweeps             -> {"sweeps": [...]}        (newest first)
     GET  /admin/sweeps/{id}        -> {"sweep": {...}}         (live while it runs here)
-    POST /admin/sweeps/{id}/stop   -> 202 {"sweep": {...}}     (running actions finish)
+    POST /admin/sweeps/{id}/stop   {"by": "<who>"} (or ?by=)     -> 202 {"sweep": {...}}
+                                   (running actions finish; audited as sweep_stop_requested)
 
 A bad body answers 400 with a one-line ``error``; a sweep with the same parameters
 already running answers 409 with its id. Sweeps run as tasks owned by the app: on
@@ -118,7 +119,22 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def stop(request: web.Request) -> web.Response:
-    snap = await request.config_dict[SWEEPS].stop_sweep(_sweep_id(request))
+    """``by`` (who, for the audit trail) from the JSON body or the query string."""
+    body: Any = {}
+    raw = await request.read()
+    if raw.strip():
+        try:
+            body = decode_json_body(raw)
+        except BodyError as exc:
+            return error_response(400, str(exc))
+    by = (body.get("by") if isinstance(body, dict) else None) or request.query.get("by")
+    try:
+        if not isinstance(by or "", str):
+            raise BadRequest("by: a string")
+        actor = Actor(by or "admin-api", "api")
+    except BadRequest as exc:
+        return error_response(400, str(exc) if str(exc).startswith("by:") else f"by: {exc}")
+    snap = await request.config_dict[SWEEPS].stop_sweep(_sweep_id(request), actor)
     return json_response({"sweep": snap}, status=202)
 
 

@@ -80,17 +80,26 @@ class SweepManager:
             out.append(live[0].snapshot() if live is not None else row)
         return out
 
-    async def stop_sweep(self, sweep_id: int) -> dict[str, Any]:
-        """Stop a sweep running here (its running actions finish); :class:`NotFound`
-        for an unknown id, :class:`ControlError` (409) for one not running here."""
+    async def stop_sweep(self, sweep_id: int, actor: Actor) -> dict[str, Any]:
+        """Stop a sweep running here (its running actions finish), audited as
+        ``sweep_stop_requested`` by ``actor``; :class:`NotFound` for an unknown id,
+        :class:`ControlError` (409) for one not running here."""
         live = self.running.get(sweep_id)
         if live is None:
             snap = await self.snapshot(sweep_id)
             if snap is None:
                 raise NotFound(f"no sweep {sweep_id}")
             raise ControlError(f"sweep {sweep_id} is not running here (state {snap['state']})")
-        live[0].stop()
-        return live[0].snapshot()
+        sweep = live[0]
+        if not sweep.stopping:
+            await self.engine.store.audit(
+                "sweep_stop_requested",
+                f"sweep {sweep_id} stopped by {actor}: running actions finish, no more start",
+                actor=actor.name,
+                data={"via": actor.via, "sweep_id": sweep_id},
+            )
+        sweep.stop()
+        return sweep.snapshot()
 
     async def _run(self, sweep: Sweep) -> None:
         try:

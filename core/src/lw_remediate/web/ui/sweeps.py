@@ -93,7 +93,7 @@ async def sweep_detail(request: web.Request, error: str | None = None) -> web.Re
 async def stop_sweep(request: web.Request) -> web.StreamResponse:
     sweep_id = _sweep_id(request)
     try:
-        await _manager(request).stop_sweep(sweep_id)
+        await _manager(request).stop_sweep(sweep_id, _actor(request))
     except ControlError as exc:
         if exc.status == 404:
             raise
