@@ -180,3 +180,27 @@ async def test_a_version_1_store_is_migrated_and_its_rows_still_read(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
     conn.close()
+
+
+async def test_notice_every_once_per_interval(store):
+    assert await store.notice_every("budget:global", 1000.0, 3600.0) is True
+    assert await store.notice_every("budget:global", 2000.0, 3600.0) is False
+    assert await store.notice_every("budget:rule", 2000.0, 3600.0) is True
+    assert await store.notice_every("budget:global", 4600.0, 3600.0) is True
+    assert await store.notice_every("budget:global", 5000.0, 3600.0) is False
+
+
+async def test_a_single_process_has_no_orphans_and_releases_its_resource_locks(store):
+    violation = Violation("LW_S3_16", "arn:aws:s3:::b", "123456789012")
+    vid = await store.add_violation(None, violation)
+    record, _ = await store.create_action(vid, None, ActionRecord("s3.x", violation, Mode.AUTO))
+    record.state = "applying"
+    await store.save_action(record)
+    assert await store.orphaned_actions() == []
+    async with (
+        store.resource_lock("123456789012|arn:aws:s3:::b"),
+        store.resource_lock("123456789012|arn:aws:s3:::c"),
+    ):
+        pass
+    async with store.resource_lock("123456789012|arn:aws:s3:::b"):
+        pass  # released above

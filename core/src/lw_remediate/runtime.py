@@ -96,6 +96,7 @@ def make_store(config: Config, store_path: str | None = None) -> Store:
             pool_min=cfg.pool_min,
             pool_max=max(cfg.pool_max, cfg.pool_min),
             lease_seconds=cfg.lease_seconds,
+            lock_connections=config.remediation.concurrency,
         )
     return SqliteStore(store_path or cfg.path, synchronous=cfg.synchronous.upper())
 

@@ -283,7 +283,7 @@ class Control:
                 f"the approval window of action {action_id} closed at {iso_time(expires_at)}; "
                 "it was not run and is now refused"
             )
-        state = self.safety.kill_switch.state()
+        state = await self.safety.kill_switch_state()
         if state.on:
             raise ControlError(
                 f"{state.describe()}; turn it off first (lw-remediate kill-switch off)"
@@ -336,8 +336,8 @@ class Control:
 
     # -- kill switch -------------------------------------------------------------------
 
-    def kill_switch_status(self) -> KillSwitchState:
-        return self.safety.kill_switch.state()
+    async def kill_switch_status(self) -> KillSwitchState:
+        return await self.safety.kill_switch_state()
 
     async def paused_actions(self) -> list[str]:
         rows = await self.store.list_actions(status=str(Status.AWAITING_APPROVAL), limit=10000)
@@ -348,7 +348,7 @@ class Control:
         ]
 
     async def kill_switch_on(self, actor: Actor, reason: str = "") -> KillSwitchState:
-        state = self.safety.kill_switch.turn_on(by=actor.name, reason=reason, now=self._now())
+        state = await self.safety.turn_kill_switch_on(by=actor.name, reason=reason, now=self._now())
         await self._audit("kill_switch_on", state.describe(), actor, reason=reason)
         await self.safety.notify(
             NotificationKind.KILL_SWITCH,
@@ -359,8 +359,8 @@ class Control:
         return state
 
     async def kill_switch_off(self, actor: Actor) -> KillSwitchState:
-        was_on = self.safety.kill_switch.turn_off()
-        state = self.safety.kill_switch.state()
+        was_on = await self.safety.turn_kill_switch_off()
+        state = await self.safety.kill_switch_state()
         paused = await self.paused_actions()
         detail = (
             f"kill switch off (was {'on' if was_on else 'already off'}); "

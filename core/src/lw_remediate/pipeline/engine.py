@@ -7,9 +7,10 @@ same matching, gating, dispatching and recording whatever started the work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -71,6 +72,9 @@ class Engine:
         self._semaphore = asyncio.Semaphore(config.remediation.concurrency)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wake = asyncio.Event()
+        store.subscribe(self._wake.set)
+        #: How often the worker looks for actions a dead process left (leases).
+        self.takeover_seconds = config.store.lease_seconds / 2
         self._inflight: set[asyncio.Task[Any]] = set()
         #: The gates, in order (:mod:`lw_remediate.safety.gates`); others may be appended.
         self.gates: list[Gate] = standard_gates(config, self.safety)
@@ -128,6 +132,28 @@ class Engine:
             if isinstance(result, Exception):
                 log.error("resume_failed", action_id=row.record.id, error=describe_error(result))
 
+    async def take_over(self) -> int:
+        """Finish the actions a dead process left (their leases ran out); each is
+        handed to one process, which verifies first when its apply had started."""
+        try:
+            orphaned = await self.store.orphaned_actions()
+        except Exception as exc:  # noqa: BLE001 - the store may come back; next round
+            log.error("take_over_failed", error=describe_error(exc))
+            return 0
+        if orphaned:
+            log.info("taking_over", unfinished_actions=len(orphaned))
+        for row in orphaned:
+            task = asyncio.create_task(self._resume_logged(row.record))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(orphaned)
+
+    async def _resume_logged(self, record: ActionRecord) -> None:
+        try:
+            await self.resume(record)
+        except Exception as exc:  # noqa: BLE001 - one action, never the worker
+            log.error("resume_failed", action_id=record.id, error=describe_error(exc))
+
     async def resume(self, record: ActionRecord) -> None:
         """Finish an action a crash or an interruption left half-way (verify first when
         its apply had started, else run it again from check)."""
@@ -165,9 +191,13 @@ class Engine:
         most :attr:`max_inflight` entries are claimed at a time.
         """
         failures = 0
+        next_takeover = time.monotonic() + self.takeover_seconds
         while not stop.is_set():
             self.heartbeat = time.monotonic()
             self._wake.clear()
+            if self.heartbeat >= next_takeover:
+                next_takeover = self.heartbeat + self.takeover_seconds
+                await self.take_over()
             room = self.max_inflight - len(self._inflight)
             if room <= 0:  # full: go round again when one finishes (or at least every 5 s)
                 stopping = asyncio.ensure_future(stop.wait())
@@ -422,14 +452,18 @@ class Engine:
         await self._report(record, time.monotonic() - started)
         return record
 
-    def resource_lock(self, violation: Violation) -> asyncio.Lock:
-        """The lock that keeps two actions on one resource from running at once."""
+    @contextlib.asynccontextmanager
+    async def resource_lock(self, violation: Violation) -> AsyncIterator[None]:
+        """Keeps two actions on one resource from running at once: in this process (an
+        asyncio lock, so one waiter per resource reaches the store) and across every
+        process on a shared store (:meth:`Store.resource_lock`)."""
         key = f"{violation.account_id}|{violation.resource_arn}"
         lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[key] = lock
-        return lock
+        async with lock, self.store.resource_lock(key):
+            yield
 
     async def action_session(self, rem: Remediation, violation: Violation) -> Any:
         """AWS session for one action (:func:`.sessions.action_session`)."""

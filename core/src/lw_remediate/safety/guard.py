@@ -30,7 +30,7 @@ from ..model import ActionRecord, Mode, Status, Violation
 from ..notify import Notification, NotificationKind, Notifiers
 from ..remediation import Remediation
 from ..store import Store
-from ..store.base import ChangeCounts, ChangeRow
+from ..store.base import ChangeCounts, ChangeRow, KillSwitchRow
 from .decision import Candidate, Decision
 from .exemptions import (
     Exemption,
@@ -41,7 +41,10 @@ from .exemptions import (
     tag_target,
     write_tag,
 )
-from .killswitch import KillSwitch
+from .killswitch import KillSwitch, KillSwitchState
+
+#: Where the shared kill switch is, in its state and messages.
+SHARED_SWITCH = "the shared store"
 
 log = structlog.get_logger(__name__)
 
@@ -82,9 +85,10 @@ class Safety:
         self.aws = aws
         self.notifiers = notifiers
         self.clock = clock
+        #: The local file; with a ``shared`` store the switch is also (and is turned
+        #: on and off) in the store, so every instance sees it.
         self.kill_switch = KillSwitch(config.safety.resolved_kill_switch_file(config.store.path))
         self._semaphore = asyncio.Semaphore(config.remediation.concurrency)
-        self._budget_notified: dict[str, float] = {}
         self._kill_notified: float | None = None
 
     def reconfigure(self, config: Config) -> None:
@@ -230,7 +234,7 @@ class Safety:
             return f"; {violation.resource_arn} cannot be tagged"
         if mode is not Mode.AUTO:
             return f"; would tag it {key}={value} in auto mode"
-        if self.kill_switch.is_on():
+        if (await self.kill_switch_state()).on:
             return f"; not tagged {key}={value}: the kill switch is on"
         try:
             async with self._semaphore:
@@ -353,11 +357,39 @@ class Safety:
             detail=detail,
         )
 
+    # -- the kill switch ---------------------------------------------------------------
+
+    async def kill_switch_state(self) -> KillSwitchState:
+        """On when the local file exists or, with a shared store, when the store says so
+        (read right before each apply, so a switch thrown through any instance stops
+        every instance's next apply)."""
+        local = self.kill_switch.state()
+        if local.on or not self.store.shared:
+            return local
+        row = await self.store.get_kill_switch()
+        if row is None:
+            return local
+        return KillSwitchState(True, SHARED_SWITCH, since=row.at, by=row.by, reason=row.reason)
+
+    async def turn_kill_switch_on(self, *, by: str, reason: str, now: float) -> KillSwitchState:
+        if not self.store.shared:
+            return self.kill_switch.turn_on(by=by, reason=reason, now=now)
+        await self.store.set_kill_switch(KillSwitchRow(now, by, reason))
+        return await self.kill_switch_state()
+
+    async def turn_kill_switch_off(self) -> bool:
+        """Off everywhere this process can reach (the store and the local file); True
+        if it was on."""
+        was_on = self.kill_switch.turn_off()
+        if self.store.shared:
+            was_on = await self.store.set_kill_switch(None) or was_on
+        return was_on
+
     # -- right before apply (the runner's guard) -----------------------------------------
 
     async def before_apply(self, record: ActionRecord) -> None:
         """Raise ApplyPaused (kill switch) or RemediationRefused (budget, flapping)."""
-        state = self.kill_switch.state()
+        state = await self.kill_switch_state()
         if state.on:
             detail = (
                 f"paused by the kill switch before apply ({state.describe()}); plan: "
@@ -425,11 +457,10 @@ class Safety:
         return None
 
     async def _notify_budget(self, refusal: Refusal, record: ActionRecord) -> None:
-        now = self.clock()
-        last = self._budget_notified.get(refusal.key)
-        if last is not None and now - last < HOUR:
-            return  # one message per budget per hour; every refusal is still recorded
-        self._budget_notified[refusal.key] = now
+        # One message per budget per hour, whichever process (or instance) refuses;
+        # every refusal is still recorded.
+        if not await self.store.notice_every(f"budget:{refusal.key}", self.clock(), HOUR):
+            return
         log.warning("budget_exceeded", budget=refusal.key, action_id=record.id)
         await self.notifiers.send(
             Notification.about(

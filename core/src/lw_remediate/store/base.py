@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -102,6 +103,15 @@ class FlapRow:
     changes: int
     cleared_at: float | None = None
     cleared_by: str | None = None
+
+
+@dataclass(frozen=True)
+class KillSwitchRow:
+    """The shared kill switch (a ``shared`` store): when, by whom, why."""
+
+    at: float
+    by: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -251,6 +261,23 @@ class SafetyStore(Protocol):
         """True the first time ``key`` is seen (for one-off reports such as an expiry)."""
         ...
 
+    async def notice_every(self, key: str, now: float, interval: float) -> bool:
+        """True when ``key`` was not noticed in the last ``interval`` seconds (and notes
+        it now): one message per budget per hour, whichever process refuses."""
+        ...
+
+    #: Several processes, possibly on several hosts, share this store (PostgreSQL):
+    #: the kill switch then lives in the store, not in a file one host sees.
+    shared: bool
+
+    async def get_kill_switch(self) -> KillSwitchRow | None:
+        """The shared kill switch when it is on (always None when not ``shared``)."""
+        ...
+
+    async def set_kill_switch(self, row: KillSwitchRow | None) -> bool:
+        """Turn the shared kill switch on (``row``) or off (None); True if it was on."""
+        ...
+
 
 class Store(SafetyStore, SweepTables, Protocol):
     """What the daemon needs from persistent state. Every write is durable on return."""
@@ -309,6 +336,24 @@ class Store(SafetyStore, SweepTables, Protocol):
     ) -> list[ActionRow]: ...
 
     async def unfinished_actions(self) -> list[ActionRow]: ...
+
+    # -- several processes on one store ------------------------------------------------
+    async def orphaned_actions(self) -> list[ActionRow]:
+        """Unfinished actions whose holder died (its lease ran out), now this process's
+        to finish; each is handed to one process only. Always empty on SQLite (one
+        daemon per file: a restart resumes through :meth:`unfinished_actions`)."""
+        ...
+
+    def resource_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Held while an action changes the resource ``key``: across every process on
+        a shared store (PostgreSQL: an advisory lock, released if the process dies);
+        nothing on SQLite, where the engine's in-process lock is the one that counts."""
+        ...
+
+    def subscribe(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` when another process adds work to the inbox (PostgreSQL:
+        LISTEN/NOTIFY; SQLite: never, the worker polls)."""
+        ...
 
     # -- audit -------------------------------------------------------------------------
     async def audit(

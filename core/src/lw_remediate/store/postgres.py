@@ -29,7 +29,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -39,7 +39,7 @@ from ..errors import StoreUnavailable
 from ..model import ActionRecord, Violation
 from ..redact import redact
 from .base import ActionRow, AuditEvent, StoreJournal
-from .postgres_inbox import PostgresInboxTables
+from .postgres_inbox import INBOX_CHANNEL, PostgresInboxTables
 from .postgres_safety import PostgresSafetyTables
 from .postgres_schema import migrate
 from .postgres_sweeps import PostgresSweepTables
@@ -79,6 +79,7 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         pool_min: int = 1,
         pool_max: int = 10,
         lease_seconds: float = 60.0,
+        lock_connections: int = 8,
         owner: str | None = None,
     ) -> None:
         self.url = url
@@ -89,6 +90,10 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         self.owner = owner or instance_id()
         self._pool: asyncpg.Pool | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self.lock_connections = lock_connections
+        self._lock_pool: asyncpg.Pool | None = None
+        self._listener: Any = None
+        self._subscribers: list[Callable[[], None]] = []
         #: The migrations the last :meth:`open` applied.
         self.applied: list[int] = []
 
@@ -105,12 +110,8 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
 
     async def open(self) -> None:
         try:
-            ctx = ssl_context(self.ssl_root_cert)
             pool = await asyncpg.create_pool(
-                self.url,
-                min_size=self.pool_min,
-                max_size=self.pool_max,
-                **({"ssl": ctx} if ctx is not None else {}),
+                self.url, min_size=self.pool_min, max_size=self.pool_max, **self._ssl_args()
             )
         except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnavailable(
@@ -126,13 +127,44 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
             raise
         self._pool = pool
         self.applied = applied
+        self._lock_pool = await asyncpg.create_pool(
+            self.url, min_size=0, max_size=self.lock_connections, **self._ssl_args()
+        )
+        await self._listen()
         if applied:
             log.info("store_migrated", applied=applied)
         self._heartbeat = asyncio.create_task(self._renew_leases(), name="lw-store-leases")
 
+    def _ssl_args(self) -> dict[str, Any]:
+        ctx = ssl_context(self.ssl_root_cert)
+        return {"ssl": ctx} if ctx is not None else {}
+
+    async def _listen(self) -> None:
+        """LISTEN for new inbox rows on a connection of its own; without it (the
+        connection lost) the worker's polling still finds the work."""
+        try:
+            self._listener = await asyncpg.connect(self.url, **self._ssl_args())
+            await self._listener.add_listener(INBOX_CHANNEL, self._notified)
+            self._listener.add_termination_listener(self._listener_lost)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self._listener = None
+            log.warning("store_listen_failed", error=redact(str(exc)))
+
+    def _listener_lost(self, *_: Any) -> None:
+        log.warning("store_listen_lost", fallback="polling")
+        self._listener = None
+
     async def close(self) -> None:
         if self._pool is None:
             return
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.remove_termination_listener(self._listener_lost)  # closing is no loss
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await listener.close()
+        if self._lock_pool is not None:
+            await self._lock_pool.close()
+            self._lock_pool = None
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -311,6 +343,40 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
             )
         ordered = sorted(rows, key=lambda r: (r["created_at"], r["seq"]))
         return [action_row(r) for r in ordered]
+
+    async def orphaned_actions(self) -> list[ActionRow]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "UPDATE actions SET owner = $1, lease_until = $2"
+                " WHERE state <> ALL($3::text[]) AND lease_until < $4"
+                " AND owner IS DISTINCT FROM $1 RETURNING *",
+                self.owner,
+                self.lease(),
+                list(SETTLED),
+                time.time(),
+            )
+        ordered = sorted(rows, key=lambda r: (r["created_at"], r["seq"]))
+        return [action_row(r) for r in ordered]
+
+    @contextlib.asynccontextmanager
+    async def resource_lock(self, key: str) -> AsyncIterator[None]:
+        """A session-level advisory lock on ``key`` on a connection of its own pool
+        (sized to the engine's concurrency): held until the action ends, released by
+        the server when this process dies."""
+        assert self._lock_pool is not None, "store is not open"
+        async with self._lock_pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+    def subscribe(self, wake: Callable[[], None]) -> None:
+        self._subscribers.append(wake)
+
+    def _notified(self, *_: Any) -> None:
+        for wake in self._subscribers:
+            wake()
 
     async def count_actions(self, *, status: str | None = None) -> int:
         async with self.pool.acquire() as conn:

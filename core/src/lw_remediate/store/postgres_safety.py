@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from .base import ApprovalRow, ChangeCounts, ChangeRow, ExemptionRow, FlapRow
+from .base import ApprovalRow, ChangeCounts, ChangeRow, ExemptionRow, FlapRow, KillSwitchRow
 from .rows import exemption_row, flap_row
 
 T = TypeVar("T")
@@ -282,6 +282,38 @@ class PostgresSafetyTables:
                 exemption_id,
             )
         return bool(_count(status))
+
+    async def notice_every(self, key: str, now: float, interval: float) -> bool:
+        async with self.pool.acquire() as conn:
+            value = await conn.fetchval(
+                "INSERT INTO notices (key, at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE"
+                " SET at = excluded.at WHERE notices.at <= excluded.at - $3 RETURNING 1",
+                key,
+                now,
+                interval,
+            )
+        return value is not None
+
+    # -- the shared kill switch ------------------------------------------------------------
+
+    shared = True
+
+    async def get_kill_switch(self) -> KillSwitchRow | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT at, by, reason FROM kill_switch WHERE id = 1")
+        return None if row is None else KillSwitchRow(row["at"], row["by"], row["reason"])
+
+    async def set_kill_switch(self, row: KillSwitchRow | None) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            was_on = bool(await conn.fetchval("DELETE FROM kill_switch WHERE id = 1 RETURNING 1"))
+            if row is not None:
+                await conn.execute(
+                    "INSERT INTO kill_switch (id, at, by, reason) VALUES (1, $1, $2, $3)",
+                    row.at,
+                    row.by,
+                    row.reason,
+                )
+        return was_on
 
     # -- one-off notices -----------------------------------------------------------------
 

@@ -149,6 +149,18 @@ ALTER TABLE actions ADD COLUMN owner TEXT, ADD COLUMN lease_until DOUBLE PRECISI
 CREATE INDEX actions_unfinished ON actions (state, lease_until);
 """,
     ),
+    (
+        3,
+        "the kill switch every instance sees",
+        """
+CREATE TABLE kill_switch (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at DOUBLE PRECISION NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+""",
+    ),
 ]
 
 #: The version a freshly migrated database is at.

@@ -17,6 +17,7 @@ reservation, approvals, claims) keep running alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 import time
@@ -366,6 +367,15 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             return [self._row(r) for r in rows]
 
         return await self._run(_unfinished)
+
+    async def orphaned_actions(self) -> list[ActionRow]:
+        return []
+
+    def resource_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    def subscribe(self, wake: Callable[[], None]) -> None:
+        return None
 
     async def count_actions(self, *, status: str | None = None) -> int:
         def _count(conn: sqlite3.Connection) -> int:

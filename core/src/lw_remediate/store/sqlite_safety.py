@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .base import ApprovalRow, ChangeCounts, ChangeRow, ExemptionRow, FlapRow
+from .base import ApprovalRow, ChangeCounts, ChangeRow, ExemptionRow, FlapRow, KillSwitchRow
 from .rows import exemption_row, flap_row
 
 T = TypeVar("T")
@@ -345,6 +345,27 @@ class SqliteSafetyTables:
             return bool(cur.rowcount)
 
         return await self._run(_remove)
+
+    async def notice_every(self, key: str, now: float, interval: float) -> bool:
+        def _notice(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "INSERT INTO notices (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET at = excluded.at WHERE notices.at <= excluded.at - ? RETURNING 1",
+                (key, now, interval),
+            ).fetchone()
+            return row is not None
+
+        return await self._run(_notice)
+
+    # -- the kill switch is a file next to a SQLite store ---------------------------------
+
+    shared = False
+
+    async def get_kill_switch(self) -> KillSwitchRow | None:
+        return None
+
+    async def set_kill_switch(self, row: KillSwitchRow | None) -> bool:
+        raise NotImplementedError("with SQLite the kill switch is a file (safety.KillSwitch)")
 
     # -- one-off notices -----------------------------------------------------------------
 

@@ -120,7 +120,8 @@ async def undo(request: web.Request, control: Control) -> Any:
 
 @admin_route
 async def kill_switch_status(request: web.Request, control: Control) -> Any:
-    return {**control.kill_switch_status().to_dict(), "paused": await control.paused_actions()}
+    state = await control.kill_switch_status()
+    return {**state.to_dict(), "paused": await control.paused_actions()}
 
 
 @admin_route
