@@ -1,4 +1,5 @@
-"""``lw-remediate store``: the store's schema (``migrate``)."""
+"""``lw-remediate store``: the store's schema (``migrate``) and moving a SQLite store
+to PostgreSQL (``copy``)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,59 @@ async def _migrate(store: Any) -> dict[str, Any]:
     await store.open()
     await store.close()
     return {"backend": "sqlite", "version": SCHEMA_VERSION, "applied": [], "path": store.path}
+
+
+@store_group.command("copy")
+@click.option(
+    "--from", "source", required=True, metavar="sqlite:PATH", help="The SQLite store to copy."
+)
+@click.option(
+    "--to",
+    "target",
+    default=None,
+    metavar="postgresql://...",
+    help="The PostgreSQL store (default: [store] url); migrated, and it must be empty.",
+)
+@config_option
+@json_option
+def copy_command(source: str, target: str | None, config_path: str | None, as_json: bool) -> None:
+    """Copy history, inbox and safety state from SQLite into an empty PostgreSQL store.
+
+    Ids are kept; one transaction, so a failure copies nothing. Stop the daemon using
+    the SQLite file first.
+    """
+    import os
+
+    from ..config import load_config
+    from ..redact import register
+    from ..store import PostgresStore
+
+    if not source.startswith("sqlite:") or not source[len("sqlite:") :]:
+        raise click.BadParameter("use sqlite:PATH", param_hint="--from")
+    path = source[len("sqlite:") :]
+    if not os.path.isfile(path):
+        raise click.BadParameter(f"{path}: no such file", param_hint="--from")
+    url = target or load_config(config_path).store.resolved_url
+    if not url or not url.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter("a postgresql:// URL (or [store] url)", param_hint="--to")
+    register([url])
+    counts = asyncio.run(_copy(path, PostgresStore(url)))
+    if as_json:
+        echo_json({"copied": counts})
+        return
+    total = sum(counts.values())
+    detail = ", ".join(f"{table} {n}" for table, n in counts.items() if n)
+    click.echo(f"copied {total} rows from {path}: {detail or 'nothing to copy'}")
+
+
+async def _copy(path: str, store: Any) -> dict[str, int]:
+    from ..errors import LwRemediateError
+    from ..store.copy import CopyRefused, copy_sqlite_to_postgres
+
+    await store.open()
+    try:
+        return await copy_sqlite_to_postgres(path, store)
+    except CopyRefused as exc:
+        raise LwRemediateError(f"store copy: {exc}") from None
+    finally:
+        await store.close()
