@@ -8,6 +8,11 @@ real webhook up to the answer: constant-time token check, body cap, JSON parse,
 payload normalisation, and the inbox commit to SQLite (WAL, synchronous=FULL) before
 the 202. Its worker is off, so the figures are for ingest alone. Every request is a
 distinct classic webhook (new event id), so each one is a real insert.
+
+``daemon-postgresql`` is the same daemon on the PostgreSQL store: a throwaway local
+cluster started from the installed binaries with fsync and synchronous commit on (the
+durability of SQLite's FULL), or ``--store-url`` for a server of your own. Without
+either that row is left out.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from aiohttp import web
 TOKEN = "bench-token-0123456789abcdef"
 
 
-def serve(kind: str, port: int, workdir: str) -> None:
+def serve(kind: str, port: int, workdir: str, store_url: str | None = None) -> None:
     if kind == "bare":
 
         async def handler(request: web.Request) -> web.Response:
@@ -45,15 +50,12 @@ def serve(kind: str, port: int, workdir: str) -> None:
         from lw_remediate.web.server import create_app
 
         configure_logging(level="warning")
-        config = Config.model_validate(
-            {
-                "server": {"webhook_token": TOKEN},
-                "store": {
-                    "path": str(Path(workdir) / f"{kind}.sqlite3"),
-                    "synchronous": kind.split("-")[1],
-                },
-            }
-        )
+        store: dict[str, str] = {"path": str(Path(workdir) / f"{kind}.sqlite3")}
+        if kind == "daemon-postgresql":
+            store["url"] = store_url or ""
+        else:
+            store["synchronous"] = kind.split("-")[1]
+        config = Config.model_validate({"server": {"webhook_token": TOKEN}, "store": store})
         app = create_app(Runtime(config, registry=load_maps()), run_worker=False)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
@@ -110,13 +112,14 @@ async def load(url: str, requests: int, concurrency: int, prefix: str) -> dict[s
     }
 
 
-def run_one(kind: str, args: argparse.Namespace, workdir: str) -> dict[str, float]:
+def run_one(
+    kind: str, args: argparse.Namespace, workdir: str, store_url: str | None = None
+) -> dict[str, float]:
     from lw_remediate.testing.moto import free_port
 
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--workdir", workdir]
-    )
+    command = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--workdir", workdir]
+    proc = subprocess.Popen(command + (["--store-url", store_url] if store_url else []))
     try:
         url = f"http://127.0.0.1:{port}/webhooks/lacework/{TOKEN}"
         asyncio.run(wait_ready(url))
@@ -135,26 +138,53 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--serve", choices=["bare", "daemon-full", "daemon-normal"])
+    parser.add_argument(
+        "--serve", choices=["bare", "daemon-full", "daemon-normal", "daemon-postgresql"]
+    )
+    parser.add_argument("--store-url", help="PostgreSQL URL (default: a throwaway local cluster)")
     parser.add_argument("--port", type=int)
     parser.add_argument("--workdir")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.workdir)
+        serve(args.serve, args.port, args.workdir, args.store_url)
         return
     with tempfile.TemporaryDirectory() as workdir:
         results = {
             kind: run_one(kind, args, workdir) for kind in ("bare", "daemon-full", "daemon-normal")
         }
+        postgres = postgresql_row(args, workdir)
+        if postgres is not None:
+            results["daemon-postgresql"] = postgres
     print(f"{args.requests} requests, concurrency {args.concurrency}, one machine, same run")
-    print(f"{'server':<14} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}")
+    print(f"{'server':<18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}")
     for kind, r in results.items():
         print(
-            f"{kind:<14} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['accepted']:>6.0f}"
+            f"{kind:<18} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['accepted']:>6.0f}"
         )
     for kind in ("daemon-full", "daemon-normal"):
         ratio = results[kind]["rps"] / results["bare"]["rps"]
         print(f"ratio {kind}/bare throughput: {ratio:.2f}x (target >= 0.70x)")
+    if "daemon-postgresql" in results:
+        ratio = results["daemon-postgresql"]["rps"] / results["daemon-full"]["rps"]
+        print(f"ratio daemon-postgresql/daemon-full throughput: {ratio:.2f}x (target >= 0.50x)")
+
+
+def postgresql_row(args: argparse.Namespace, workdir: str) -> dict[str, float] | None:
+    """The daemon on PostgreSQL: ``--store-url``, else a throwaway durable cluster."""
+    if args.store_url:
+        return run_one("daemon-postgresql", args, workdir, args.store_url)
+    from lw_remediate.testing.postgres import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        print("daemon-postgresql: left out (no PostgreSQL binaries; or pass --store-url)")
+        return None
+    server = PostgresServer(bindir, durable=True).start()
+    try:
+        url = asyncio.run(server.create_database())
+        return run_one("daemon-postgresql", args, workdir, url)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

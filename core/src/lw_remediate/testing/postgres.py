@@ -55,8 +55,11 @@ def _free_port() -> int:
 class PostgresServer:
     """One cluster: ``start()``, ``url(db)``, ``create_database()``, ``stop()``."""
 
-    def __init__(self, bindir: str) -> None:
+    def __init__(self, bindir: str, *, durable: bool = False) -> None:
         self.bindir = bindir
+        #: fsync and synchronous commit on (benchmarks); off for tests, which need no
+        #: crash safety from a cluster they throw away.
+        self.durable = durable
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="lw-pg-"))
         self.data = self.root / "data"
@@ -94,8 +97,10 @@ class PostgresServer:
         )
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories=''"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            " -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(bin_ / "pg_ctl"),
             "-D",
