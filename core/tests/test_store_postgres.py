@@ -224,3 +224,27 @@ def test_sqlite_store_migrate_reports_its_version(cli, tmp_path):
     done = cli("store", "migrate", env={"LW_REMEDIATE_STORE_PATH": str(tmp_path / "s.db")})
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("sqlite store at schema version 2")
+
+
+async def test_a_sweep_runs_in_one_instance_and_another_continues_it(instances):
+    a, b = instances
+    lives = {"vm-a": True, "vm-b": True}
+
+    def alive(owner, updated_at, now, sweep_id):
+        return lives[owner]
+
+    claims = await asyncio.gather(
+        a.claim_sweep("k", {"r": 1}, owner="vm-a", now=1.0, alive=alive),
+        b.claim_sweep("k", {"r": 1}, owner="vm-b", now=1.0, alive=alive),
+    )
+    running = [c for c in claims if c.running_owner is None]
+    busy = [c for c in claims if c.running_owner is not None]
+    assert len(running) == 1 and len(busy) == 1 and running[0].run == 1
+    assert busy[0].sweep_id == running[0].sweep_id
+    owner = busy[0].running_owner
+    # The owner dies: the other instance continues the same sweep as its second run.
+    lives[owner] = False
+    other, other_name = (b, "vm-b") if owner == "vm-a" else (a, "vm-a")
+    again = await other.claim_sweep("k", {"r": 1}, owner=other_name, now=2.0, alive=alive)
+    assert (again.sweep_id, again.run, again.running_owner) == (running[0].sweep_id, 2, None)
+    assert (await a.get_sweep(again.sweep_id))["owner"] == other_name
