@@ -150,7 +150,13 @@ class Engine:
 
     async def _resume_logged(self, record: ActionRecord) -> None:
         try:
-            await self.resume(record)
+            # Its holder may only have been slow to renew: once the resource lock is
+            # free, finish it only if it is still unfinished (never run a done one again).
+            async with self.resource_lock(record.violation):
+                row = await self.store.get_action(record.id or "")
+            if row is None or row.record.state in ("done", "awaiting_approval"):
+                return
+            await self.resume(row.record)
         except Exception as exc:  # noqa: BLE001 - one action, never the worker
             log.error("resume_failed", action_id=record.id, error=describe_error(exc))
 
