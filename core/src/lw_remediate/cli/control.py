@@ -171,7 +171,7 @@ def kill_switch_status(as_json: bool, config_path: str | None) -> None:
     """Show whether the kill switch is on, since when, by whom."""
 
     async def go(c: Control) -> tuple[Any, list[str]]:
-        return await c.kill_switch_status(), await c.paused_actions()
+        return await c.kill_switch_state(), await c.paused_actions()
 
     state, paused = run_control(config_path, go)
     if as_json:

@@ -336,8 +336,14 @@ class Control:
 
     # -- kill switch -------------------------------------------------------------------
 
-    async def kill_switch_status(self) -> KillSwitchState:
+    async def kill_switch_state(self) -> KillSwitchState:
+        """The kill switch now: the local file and, on a shared store, the database."""
         return await self.safety.kill_switch_state()
+
+    def kill_switch_status(self) -> KillSwitchState:
+        """Without a store round trip: exact on SQLite; on a shared store, the shared
+        switch as this process last saw it (:meth:`kill_switch_state` reads it now)."""
+        return self.safety.known_kill_switch_state()
 
     async def paused_actions(self) -> list[str]:
         rows = await self.store.list_actions(status=str(Status.AWAITING_APPROVAL), limit=10000)

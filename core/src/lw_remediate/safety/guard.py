@@ -90,6 +90,8 @@ class Safety:
         self.kill_switch = KillSwitch(config.safety.resolved_kill_switch_file(config.store.path))
         self._semaphore = asyncio.Semaphore(config.remediation.concurrency)
         self._kill_notified: float | None = None
+        #: The shared switch as this process last read or set it (:meth:`known_kill_switch_state`).
+        self._shared_switch: KillSwitchState | None = None
 
     def reconfigure(self, config: Config) -> None:
         """Use ``config`` from now on (a configuration reload)."""
@@ -364,12 +366,24 @@ class Safety:
         (read right before each apply, so a switch thrown through any instance stops
         every instance's next apply)."""
         local = self.kill_switch.state()
-        if local.on or not self.store.shared:
+        if not self.store.shared:
             return local
         row = await self.store.get_kill_switch()
-        if row is None:
+        self._shared_switch = (
+            None
+            if row is None
+            else KillSwitchState(True, SHARED_SWITCH, since=row.at, by=row.by, reason=row.reason)
+        )
+        return local if local.on or self._shared_switch is None else self._shared_switch
+
+    def known_kill_switch_state(self) -> KillSwitchState:
+        """Without waiting for the store: the local file, or the shared switch as this
+        process last read it (before each apply, each approval, each housekeeping
+        round) or set it. :meth:`kill_switch_state` is the exact reading."""
+        local = self.kill_switch.state()
+        if local.on or self._shared_switch is None:
             return local
-        return KillSwitchState(True, SHARED_SWITCH, since=row.at, by=row.by, reason=row.reason)
+        return self._shared_switch
 
     async def turn_kill_switch_on(self, *, by: str, reason: str, now: float) -> KillSwitchState:
         if not self.store.shared:
@@ -383,6 +397,7 @@ class Safety:
         was_on = self.kill_switch.turn_off()
         if self.store.shared:
             was_on = await self.store.set_kill_switch(None) or was_on
+            self._shared_switch = None
         return was_on
 
     # -- right before apply (the runner's guard) -----------------------------------------

@@ -120,7 +120,7 @@ async def undo(request: web.Request, control: Control) -> Any:
 
 @admin_route
 async def kill_switch_status(request: web.Request, control: Control) -> Any:
-    state = await control.kill_switch_status()
+    state = await control.kill_switch_state()
     return {**state.to_dict(), "paused": await control.paused_actions()}
 
 
@@ -237,7 +237,9 @@ def admin_app() -> web.Application:
 
 
 async def housekeeping_round(control: Control) -> None:
-    """One round: expire approvals whose window closed, report expired exemptions."""
+    """One round: expire approvals whose window closed, report expired exemptions, read
+    the shared kill switch (for :meth:`Control.kill_switch_status`)."""
+    await control.kill_switch_state()
     expired = await control.expire_approvals()
     if expired:
         log.info("approvals_expired", action_ids=expired)
