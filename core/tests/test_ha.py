@@ -217,3 +217,24 @@ async def test_a_dead_instances_unfinished_actions_are_taken_over_once(two):
     taken = await asyncio.gather(store_b.orphaned_actions(), store_b.orphaned_actions())
     assert [r.record.id for t in taken for r in t] == [record.id]
     assert await store_a.orphaned_actions() == []  # b holds it now, and renews it
+
+
+async def test_an_approved_action_belongs_to_the_instance_that_approved_it(two):
+    """It waited for approval far longer than its creator's lease: the approving
+    instance takes the lease with the approval, so no other instance takes over the
+    run it is about to start."""
+    (store_a, _), (store_b, _) = two
+    record = await new_record(store_a, "approved-1")
+    record.state = "awaiting_approval"
+    await store_a.save_action(record)
+    await store_a.request_approval(record.id, requested_at=0, expires_at=9e18)
+    conn = await asyncpg.connect(store_a.url)
+    try:
+        await conn.execute("UPDATE actions SET lease_until = 0")  # a day later, say
+        assert await store_b.claim_approval(record.id, by="bob", now=1)
+        owner = await conn.fetchval("SELECT owner FROM actions WHERE id = $1", record.id)
+    finally:
+        await conn.close()
+    assert owner == "vm-b"
+    assert await store_a.orphaned_actions() == []
+    assert await store_b.orphaned_actions() == []

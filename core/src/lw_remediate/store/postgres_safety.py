@@ -68,8 +68,13 @@ def _count(status: str) -> int:
 class PostgresSafetyTables:
     """Implements :class:`~lw_remediate.store.base.SafetyStore` on the store's pool."""
 
+    owner: str
+
     @property
     def pool(self) -> asyncpg.Pool:  # provided by PostgresStore
+        raise NotImplementedError
+
+    def lease(self) -> float:  # provided by PostgresStore
         raise NotImplementedError
 
     # -- changes: budgets and the flap guard ---------------------------------------------
@@ -200,11 +205,15 @@ class PostgresSafetyTables:
 
     async def claim_approval(self, action_id: str, *, by: str, now: float) -> bool:
         async with self.pool.acquire() as conn, conn.transaction():
+            # The approving instance runs it, so it takes the lease: the creator's ran
+            # out while it waited, and another instance must not take it over now.
             status = await conn.execute(
-                "UPDATE actions SET state = 'approved', approver = $1, updated_at = $2"
-                " WHERE id = $3 AND state = 'awaiting_approval'",
+                "UPDATE actions SET state = 'approved', approver = $1, updated_at = $2,"
+                " owner = $3, lease_until = $4 WHERE id = $5 AND state = 'awaiting_approval'",
                 by,
                 now,
+                self.owner,
+                self.lease(),
                 action_id,
             )
             if not _count(status):
