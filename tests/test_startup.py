@@ -332,3 +332,73 @@ def test_with_a_postgresql_store_the_sqlite_path_is_not_checked(tmp_path):
         environ={},
     )
     assert run_checks(config).registry is not None
+
+
+async def test_online_check_reads_a_postgresql_stores_schema_version(
+    tmp_path, moto_server, fake_lacework, postgres_url
+):
+    import asyncpg
+
+    from lw_remediate.operate.startup import run_online_checks
+    from lw_remediate.store import PostgresStore
+    from lw_remediate.store.postgres_schema import LATEST
+
+    config = online_config(tmp_path, moto_server, fake_lacework, store={"url": postgres_url})
+    state = run_checks(config)
+    await run_online_checks(state)  # an empty database: start migrates it
+    assert (
+        "store.url: the database is at schema version 0; serve (or lw-remediate store "
+        f"migrate) applies migrations 1 to {LATEST}"
+    ) in state.notes
+    store = PostgresStore(postgres_url)
+    await store.open()
+    await store.close()
+    state = run_checks(config)
+    await run_online_checks(state)
+    assert not [n for n in state.notes if n.startswith("store.url")], state.notes
+
+    conn = await asyncpg.connect(postgres_url)
+    try:  # a newer release migrated it
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, '', 0)",
+            LATEST + 1,
+        )
+    finally:
+        await conn.close()
+    with pytest.raises(ConfigError) as caught:
+        await run_online_checks(run_checks(config))
+    assert str(caught.value) == (
+        f"store.url: the database is at schema version {LATEST + 1}, newer than this "
+        f"lw-remediate (version {LATEST}); upgrade lw-remediate"
+    )
+
+
+def test_config_check_online_names_an_unreachable_postgresql_store(tmp_path):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    password = "pw-" + os.urandom(8).hex()
+    path = write_config(tmp_path, safety={"kill_switch_file": str(tmp_path / "ks")})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
+    env["LW_REMEDIATE_STORE_URL"] = f"postgresql://lw:{password}@127.0.0.1:{port}/lw"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lw_remediate.cli import main; main()",
+            "config",
+            "check",
+            "--online",
+            "--config",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "store.url: cannot connect: " in lines[0], result.stderr
+    assert password not in result.stderr + result.stdout

@@ -21,8 +21,8 @@ def config_group() -> None:
 @click.option(
     "--online",
     is_flag=True,
-    help="Also try the Lacework API key, the AWS credentials and role, the Slack URL "
-    "(nothing is posted or changed).",
+    help="Also try the PostgreSQL store, the Lacework API key, the AWS credentials and "
+    "role, the Slack URL (nothing is posted or changed).",
 )
 def config_check_command(config_path: str | None, online: bool) -> None:
     """Run every check `serve` runs before it starts; name the bad key.

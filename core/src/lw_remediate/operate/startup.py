@@ -4,7 +4,8 @@
 (one line, exit status 2); ``lw-remediate config check`` runs the very same list, so a
 passing check predicts a passing start (as Alertmanager's ``amtool check-config``
 runs the server's loader). ``config check --online`` also runs :data:`ONLINE_CHECKS`:
-the Lacework API key, the AWS credentials and role, the Slack URL (without posting).
+the PostgreSQL store (connect, schema version), the Lacework API key, the AWS
+credentials and role, the Slack URL (without posting).
 
 Each check names the configuration key it is about, when it fails and the message it
 fails with; ``docs/operating.md`` shows :func:`checks_table`, and a test holds the two
@@ -25,11 +26,12 @@ import yarl
 from ..aws.credentials import AwsProvider
 from ..aws_errors import aws_error_code
 from ..config import Config
-from ..errors import ConfigError, MapLoadError
+from ..errors import ConfigError, MapLoadError, StoreUnavailable
 from ..ingest.lacework import LaceworkAuthError, LaceworkClient, LaceworkError
 from ..notify.slack import SlackNotifier
 from ..pipeline.runner import describe_error
 from ..plugins import MapRegistry, load_registry
+from ..store.postgres import schema_status
 
 #: Shortest webhook or admin token accepted.
 MIN_TOKEN_LENGTH = 16
@@ -299,6 +301,27 @@ async def _online_aws_with(s: Startup, aws: AwsProvider) -> None:
             await _assume(aws, account, role)
 
 
+async def _online_store(s: Startup) -> None:
+    cfg = s.config.store
+    url = cfg.resolved_url
+    if not url:
+        return  # SQLite: the offline check already tried its directory
+    try:
+        version, latest = await schema_status(url, ssl_root_cert=cfg.ssl_root_cert)
+    except StoreUnavailable as exc:
+        raise ConfigError(f"store.url: {exc}") from None
+    if version > latest:
+        raise ConfigError(
+            f"store.url: the database is at schema version {version}, newer than this "
+            f"lw-remediate (version {latest}); upgrade lw-remediate"
+        )
+    if version < latest:
+        s.notes.append(
+            f"store.url: the database is at schema version {version}; serve (or "
+            f"lw-remediate store migrate) applies migrations {version + 1} to {latest}"
+        )
+
+
 #: Slack answers an incoming webhook's empty message with 400 and one of these: the
 #: URL is a live webhook, and nothing was posted.
 _SLACK_EMPTY_MESSAGE = ("no_text", "invalid_payload", "missing_text_or_fallback_or_attachments")
@@ -333,6 +356,13 @@ async def _online_slack(s: Startup) -> None:
 
 
 ONLINE_CHECKS: tuple[OnlineCheck, ...] = (
+    OnlineCheck(
+        "store.url",
+        "PostgreSQL (`store.url` set): the database cannot be reached or logged into, or "
+        "its schema is newer than this release (an older one is a note: start migrates it)",
+        "store.url: cannot connect: <reason>",
+        _online_store,
+    ),
     OnlineCheck(
         "lacework",
         "the API does not issue a token for the key (rejected, or unreachable)",

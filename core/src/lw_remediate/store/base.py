@@ -289,6 +289,11 @@ class Store(SafetyStore, SweepTables, Protocol):
     @property
     def is_open(self) -> bool: ...
 
+    async def ping(self) -> None:
+        """Return when the store answers a query now; raise :class:`StoreUnavailable`
+        with the reason (one line, no secrets) when it does not (``/readyz``)."""
+        ...
+
     # -- inbox -----------------------------------------------------------------------
     async def enqueue(self, items: Sequence[tuple[str, str, str, Any]]) -> list[tuple[int, bool]]:
         """Commit deliveries ``(delivery_key, shape, event_id, body)``; return

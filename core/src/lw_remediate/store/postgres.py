@@ -41,11 +41,14 @@ from ..redact import redact
 from .base import ActionRow, AuditEvent, StoreJournal
 from .postgres_inbox import INBOX_CHANNEL, PostgresInboxTables
 from .postgres_safety import PostgresSafetyTables
-from .postgres_schema import migrate
+from .postgres_schema import LATEST, current_version, migrate
 from .postgres_sweeps import PostgresSweepTables
 from .rows import action_record, action_row, audit_event, audit_values, new_action, saved_action
 
 log = structlog.get_logger(__name__)
+
+#: Seconds :meth:`PostgresStore.ping` waits for a connection and for its answer.
+PING_TIMEOUT = 5.0
 
 #: States of an action nobody needs to resume.
 SETTLED = ("done", "awaiting_approval")
@@ -66,6 +69,26 @@ def ssl_context(root_cert: str | None) -> ssl.SSLContext | None:
     if not root_cert:
         return None
     return ssl.create_default_context(cafile=root_cert)
+
+
+async def schema_status(
+    url: str, *, ssl_root_cert: str | None = None, timeout: float = 10.0
+) -> tuple[int, int]:
+    """Connect once, as the daemon would, and read the schema version: (the database's,
+    this release's). Raise :class:`StoreUnavailable` with the reason (no secrets)."""
+    ctx = ssl_context(ssl_root_cert)
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout, **({"ssl": ctx} if ctx else {}))
+    except TimeoutError:
+        raise StoreUnavailable(f"cannot connect: no answer within {timeout:g} s") from None
+    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot connect: {redact(str(exc))}") from None
+    try:
+        return await current_version(conn), LATEST
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot read the schema version: {redact(str(exc))}") from None
+    finally:
+        await conn.close()
 
 
 class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTables):
@@ -176,6 +199,26 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
     @property
     def is_open(self) -> bool:
         return self._pool is not None
+
+    async def ping(self) -> None:
+        """``SELECT 1`` within :data:`PING_TIMEOUT`. After a failure on a pooled
+        connection (the server may have dropped them all in a restart or a fail-over,
+        before the client noticed) the pool's connections are replaced and it is tried
+        once more, on a new connection, before the answer counts."""
+        if self._pool is None:
+            raise StoreUnavailable("the PostgreSQL store is closed")
+        reason = ""
+        for _ in range(2):
+            try:
+                async with self._pool.acquire(timeout=PING_TIMEOUT) as conn:
+                    await conn.fetchval("SELECT 1", timeout=PING_TIMEOUT)
+                return
+            except TimeoutError:
+                raise StoreUnavailable(f"PostgreSQL: no answer within {PING_TIMEOUT:g} s") from None
+            except Exception as exc:  # noqa: BLE001 - any failure means "not answering"
+                reason = redact(str(exc)) or type(exc).__name__
+                await self._pool.expire_connections()
+        raise StoreUnavailable(f"PostgreSQL: {reason}")
 
     async def _renew_leases(self) -> None:
         """Keep this instance's claims alive while it runs (a dead one stops renewing)."""

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import StartupError
+from ..errors import StartupError, StoreUnavailable
 from ..model import ActionRecord, Violation
 from .base import ActionRow, AuditEvent, StoreJournal
 from .rows import action_record, action_row, audit_event, audit_values, new_action, saved_action
@@ -247,6 +247,14 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
     @property
     def is_open(self) -> bool:
         return self._conn is not None
+
+    async def ping(self) -> None:
+        if self._conn is None:
+            raise StoreUnavailable("the SQLite store is closed")
+        try:
+            await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite: {exc}") from None
 
     # -- violations and actions --------------------------------------------------------
 

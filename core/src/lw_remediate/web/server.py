@@ -20,10 +20,12 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from ..errors import ConfigError, StartupError
+from ..errors import ConfigError, StartupError, StoreUnavailable
 from ..ingest.alerts import PayloadError, Shape, parse_payload
 from ..ingest.body import BodyError, decode_json_body
 from ..operate.control import Control
+from ..pipeline.engine import Engine
+from ..pipeline.runner import describe_error
 from ..pipeline.worker import Worker
 from ..runtime import Runtime
 from .admin import admin_app, housekeeping_ctx
@@ -112,16 +114,17 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """200 when the daemon can take alerts and act on them; 503 with the failing check.
 
-    ``dependencies`` holds the last result per dependency (``lacework``,
-    ``notify.<channel>``): a rejected Lacework key fails readiness (no alert can be
-    enriched until an operator fixes it); an outage or a failing notifier does not,
-    and makes the status ``degraded`` with the reason.
+    ``dependencies`` holds the last result per dependency (``store``, ``lacework``,
+    ``notify.<channel>``): a store that does not answer a query now (pinged on every
+    call) or a rejected Lacework key fails readiness (no alert can be accepted, or
+    enriched, until it is back or an operator fixes it); a Lacework outage or a
+    failing notifier does not, and makes the status ``degraded`` with the reason.
     """
     ready = request.app[READY]
     engine = request.app[ENGINE]
     dependencies = engine.metrics.dependencies
     checks = {
-        "store": engine.store.is_open,
+        "store": await store_answers(engine),
         "maps": bool(engine.registry.remediations) and ready.get("maps", False),
         "worker": WORKER in request.app and request.app[WORKER].alive,
     }
@@ -141,9 +144,25 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+async def store_answers(engine: Engine) -> bool:
+    """Ping the store; record the result as the ``store`` dependency (``/readyz``
+    shows it, ``lw_remediate_dependency_up{dependency="store"}`` counts it)."""
+    try:
+        await engine.store.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready, with the reason
+        reason = str(exc) if isinstance(exc, StoreUnavailable) else describe_error(exc)
+        engine.metrics.dependency_failed(
+            "store", f"the store does not answer: {reason}", fatal=True
+        )
+        return False
+    engine.metrics.dependency_ok("store")
+    return True
+
+
 async def metrics(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    engine.metrics.set_queue(await engine.store.inbox_counts())
+    if await store_answers(engine):  # else the queue gauges keep their last values
+        engine.metrics.set_queue(await engine.store.inbox_counts())
     return web.Response(body=engine.metrics.render(), content_type="text/plain", charset="utf-8")
 
 
