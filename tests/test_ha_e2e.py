@@ -12,8 +12,10 @@ from collections import Counter
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 
 from lw_remediate.testing.fake_lacework import load_fixture
+from lw_remediate.testing.moto import free_port
 
 from .conftest import ACCOUNT, DaemonProcess, daemon_config, to_toml
 from .test_crash_safety import RequestCounter
@@ -151,3 +153,178 @@ async def test_two_instances_one_killed_ten_times_lose_nothing_and_apply_once(
 
 async def _more_done(url: str, before: int) -> bool:
     return (await states(url, "actions")).get("done", 0) > before
+
+
+class HoldingProxy:
+    """Between one instance and moto: forwards every AWS request, except that it holds
+    the first PutBucketVersioning after moto applied it (the side effect happened, the
+    instance never hears so) and the second before moto sees it (nothing happened)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.held: list[tuple[str, bool]] = []  # (bucket, forwarded)
+        self.both_held = asyncio.Event()
+        self.release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> HoldingProxy:
+        self._http = aiohttp.ClientSession(auto_decompress=False)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.release.set()
+        assert self._runner is not None and self._http is not None
+        await self._runner.cleanup()
+        await self._http.close()
+
+    async def _forward(self, request: web.Request, body: bytes) -> web.Response:
+        assert self._http is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        async with self._http.request(
+            request.method, self.upstream + request.path_qs, headers=headers, data=body
+        ) as resp:
+            data = await resp.read()
+            out = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_HEADERS}
+            return web.Response(status=resp.status, body=data, headers=out)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if not (request.method == "PUT" and "versioning" in request.query) or len(self.held) >= 2:
+            return await self._forward(request, body)
+        bucket = request.path.strip("/").split("/")[0]
+        forwarded = not self.held
+        self.held.append((bucket, forwarded))
+        if forwarded:
+            await self._forward(request, body)
+        if len(self.held) == 2:
+            self.both_held.set()
+        await self.release.wait()  # never answered while the instance lives
+        return web.Response(status=503)
+
+
+HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
+
+
+async def owners_and_states(url: str) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
+    conn = await asyncpg.connect(url)
+    try:
+        inbox = await conn.fetch("SELECT state, claimed_by FROM inbox ORDER BY id")
+        actions = await conn.fetch("SELECT resource_arn, state, owner FROM actions")
+    finally:
+        await conn.close()
+    return (
+        [(r["state"], r["claimed_by"]) for r in inbox],
+        {r["resource_arn"].rsplit(":", 1)[-1]: f"{r['state']}|{r['owner']}" for r in actions},
+    )
+
+
+async def test_a_dead_instances_claimed_alerts_and_half_applied_actions_are_finished_once(
+    moto_server, fake_lacework, admin_client, tmp_path, postgres_url
+):
+    """Instance a claims three alerts; two of its actions are inside apply (journal
+    written, PutBucketVersioning sent: one reached moto, one did not; neither answered),
+    the third waits for a slot. a is SIGKILLed; b, running all along, takes everything
+    over once a's leases run out and finishes each once: the applied one is verified,
+    not applied again; the others are applied once."""
+    s3 = admin_client("s3")
+    buckets = ["takeover-1", "takeover-2", "takeover-3"]
+    for i, bucket in enumerate(buckets):
+        s3.create_bucket(Bucket=bucket)
+        fake_lacework.add_compliance_alert(
+            str(71000 + i), "LW_S3_16", [(f"arn:aws:s3:::{bucket}", "us-east-1", ACCOUNT)]
+        )
+    counter = RequestCounter()
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.addHandler(counter)
+    werkzeug.setLevel(logging.INFO)
+    daemons: dict[str, DaemonProcess] = {}
+    try:
+        async with HoldingProxy(moto_server.endpoint_url) as proxy:
+            urls = {}
+            for name, endpoint in (("a", proxy.url), ("b", moto_server.endpoint_url)):
+                (tmp_path / name).mkdir()
+                data = daemon_config(
+                    moto_server.endpoint_url,
+                    fake_lacework,
+                    tmp_path / name,
+                    aws={"region": "us-east-1", "endpoint_url": endpoint},
+                    store={
+                        "url": postgres_url,
+                        "path": str(tmp_path / name / "lw.sqlite3"),
+                        "lease_seconds": 4,
+                    },
+                    remediation={"concurrency": 2},
+                )
+                config_path = tmp_path / name / "lw.toml"
+                config_path.write_text(to_toml(data))
+                token = data["server"]["webhook_token"]
+                port = data["server"]["port"]
+                daemons[name] = DaemonProcess(config_path, port, tmp_path / f"{name}.log")
+                urls[name] = f"http://127.0.0.1:{port}/webhooks/lacework/{token}"
+
+            daemons["a"].start()
+            await daemons["a"].wait_ready(timeout=60)
+            async with aiohttp.ClientSession() as http:
+                for i in range(len(buckets)):
+                    body = load_fixture("webhook_classic_compliance_lw_s3_16.json")
+                    body["event_id"] = str(71000 + i)
+                    async with http.post(urls["a"], json=body) as resp:
+                        assert resp.status == 202, await resp.text()
+            await asyncio.wait_for(proxy.both_held.wait(), 60)
+            (applied_bucket, _), (unapplied_bucket, _) = proxy.held
+            assert proxy.held[0][1] and not proxy.held[1][1]
+            assert s3.get_bucket_versioning(Bucket=applied_bucket)["Status"] == "Enabled"
+            assert "Status" not in s3.get_bucket_versioning(Bucket=unapplied_bucket)
+
+            # b starts while a lives: a's leases hold, b leaves its work alone.
+            daemons["b"].start()
+            await daemons["b"].wait_ready(timeout=60)
+            inbox, actions = await owners_and_states(postgres_url)
+            a_owner = actions[applied_bucket].split("|")[1]
+            assert inbox == [("processing", a_owner)] * 3, inbox
+            # Both inside apply: the journal says so (the map records its before-image
+            # in apply), and nothing says whether the write took.
+            for bucket in (applied_bucket, unapplied_bucket):
+                state, owner = actions[bucket].split("|")
+                assert state in ("applying", "before_recorded") and owner == a_owner, actions
+
+            daemons["a"].kill()  # SIGKILL: its claims, leases and locks just stop
+
+            async def finished() -> bool:
+                inbox, actions = await owners_and_states(postgres_url)
+                return (
+                    {s for s, _ in inbox} == {"done"}
+                    and len(actions) == 3
+                    and all(v.startswith("done|") for v in actions.values())
+                )
+
+            await until("b to finish a's work", finished, timeout=60)
+            _, actions = await owners_and_states(postgres_url)
+            assert all(v.split("|")[1] != a_owner for v in actions.values()), actions
+            assert daemons["b"].terminate() == 0
+    finally:
+        for d in daemons.values():
+            d.stop()
+        werkzeug.removeHandler(counter)
+
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        rows = await conn.fetch("SELECT resource_arn, status, detail FROM actions")
+    finally:
+        await conn.close()
+    detail = {r["resource_arn"].rsplit(":", 1)[-1]: (r["status"], r["detail"]) for r in rows}
+    assert {status for status, _ in detail.values()} == {"remediated"}, detail
+    assert "verified after restart" in detail[applied_bucket][1], detail
+    for bucket in buckets:
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        assert counter.puts[bucket] == 1, f"{bucket}: PutBucketVersioning x{counter.puts[bucket]}"
+    assert "taking_over" in (tmp_path / "b.log").read_text()
