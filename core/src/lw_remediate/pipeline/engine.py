@@ -7,10 +7,9 @@ same matching, gating, dispatching and recording whatever started the work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import structlog
@@ -31,9 +30,11 @@ from ..store import InboxRow, Store
 from .activity import ActivityResponder
 from .enrich import Enriched, EnrichmentPending, enrich_alert
 from .inbox import mark_dead, retry_or_dead
+from .locks import ResourceLocks
 from .outcome import log_finished, outcome_notification
 from .runner import Runner, describe_error
 from .sessions import action_session
+from .takeover import take_over
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +71,7 @@ class Engine:
             guard=self.safety.before_apply,
         )
         self._semaphore = asyncio.Semaphore(config.remediation.concurrency)
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.locks = ResourceLocks(store)
         self._wake = asyncio.Event()
         store.subscribe(self._wake.set)
         #: How often the worker looks for actions a dead process left (leases).
@@ -133,32 +134,12 @@ class Engine:
                 log.error("resume_failed", action_id=row.record.id, error=describe_error(result))
 
     async def take_over(self) -> int:
-        """Finish the actions a dead process left (their leases ran out); each is
-        handed to one process, which verifies first when its apply had started."""
-        try:
-            orphaned = await self.store.orphaned_actions()
-        except Exception as exc:  # noqa: BLE001 - the store may come back; next round
-            log.error("take_over_failed", error=describe_error(exc))
-            return 0
-        if orphaned:
-            log.info("taking_over", unfinished_actions=len(orphaned))
-        for row in orphaned:
-            task = asyncio.create_task(self._resume_logged(row.record))
+        """Start finishing the actions a dead process left (:mod:`.takeover`)."""
+        tasks = await take_over(self)
+        for task in tasks:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-        return len(orphaned)
-
-    async def _resume_logged(self, record: ActionRecord) -> None:
-        try:
-            # Its holder may only have been slow to renew: once the resource lock is
-            # free, finish it only if it is still unfinished (never run a done one again).
-            async with self.resource_lock(record.violation):
-                row = await self.store.get_action(record.id or "")
-            if row is None or row.record.state in ("done", "awaiting_approval"):
-                return
-            await self.resume(row.record)
-        except Exception as exc:  # noqa: BLE001 - one action, never the worker
-            log.error("resume_failed", action_id=record.id, error=describe_error(exc))
+        return len(tasks)
 
     async def resume(self, record: ActionRecord) -> None:
         """Finish an action a crash or an interruption left half-way (verify first when
@@ -458,18 +439,9 @@ class Engine:
         await self._report(record, time.monotonic() - started)
         return record
 
-    @contextlib.asynccontextmanager
-    async def resource_lock(self, violation: Violation) -> AsyncIterator[None]:
-        """Keeps two actions on one resource from running at once: in this process (an
-        asyncio lock, so one waiter per resource reaches the store) and across every
-        process on a shared store (:meth:`Store.resource_lock`)."""
-        key = f"{violation.account_id}|{violation.resource_arn}"
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        async with lock, self.store.resource_lock(key):
-            yield
+    def resource_lock(self, violation: Violation) -> AbstractAsyncContextManager[None]:
+        """One action per resource at a time, across processes too (:mod:`.locks`)."""
+        return self.locks.hold(violation)
 
     async def action_session(self, rem: Remediation, violation: Violation) -> Any:
         """AWS session for one action (:func:`.sessions.action_session`)."""

@@ -30,7 +30,7 @@ from ..model import ActionRecord, Mode, Status, Violation
 from ..notify import Notification, NotificationKind, Notifiers
 from ..remediation import Remediation
 from ..store import Store
-from ..store.base import ChangeCounts, ChangeRow, KillSwitchRow
+from ..store.base import ChangeCounts, ChangeRow
 from .decision import Candidate, Decision
 from .exemptions import (
     Exemption,
@@ -42,9 +42,7 @@ from .exemptions import (
     write_tag,
 )
 from .killswitch import KillSwitch, KillSwitchState
-
-#: Where the shared kill switch is, in its state and messages.
-SHARED_SWITCH = "the shared store"
+from .shared_switch import SharedKillSwitch
 
 log = structlog.get_logger(__name__)
 
@@ -90,8 +88,7 @@ class Safety:
         self.kill_switch = KillSwitch(config.safety.resolved_kill_switch_file(config.store.path))
         self._semaphore = asyncio.Semaphore(config.remediation.concurrency)
         self._kill_notified: float | None = None
-        #: The shared switch as this process last read or set it (:meth:`known_kill_switch_state`).
-        self._shared_switch: KillSwitchState | None = None
+        self.shared_switch = SharedKillSwitch(store)
 
     def reconfigure(self, config: Config) -> None:
         """Use ``config`` from now on (a configuration reload)."""
@@ -359,46 +356,22 @@ class Safety:
             detail=detail,
         )
 
-    # -- the kill switch ---------------------------------------------------------------
+    # -- the kill switch (:mod:`.shared_switch`) ----------------------------------------
 
     async def kill_switch_state(self) -> KillSwitchState:
-        """On when the local file exists or, with a shared store, when the store says so
-        (read right before each apply, so a switch thrown through any instance stops
-        every instance's next apply)."""
-        local = self.kill_switch.state()
-        if not self.store.shared:
-            return local
-        row = await self.store.get_kill_switch()
-        self._shared_switch = (
-            None
-            if row is None
-            else KillSwitchState(True, SHARED_SWITCH, since=row.at, by=row.by, reason=row.reason)
-        )
-        return local if local.on or self._shared_switch is None else self._shared_switch
+        """The local file and, on a shared store, the database's switch (read right
+        before each apply: a switch thrown through any instance stops every one)."""
+        return await self.shared_switch.state(self.kill_switch)
 
     def known_kill_switch_state(self) -> KillSwitchState:
-        """Without waiting for the store: the local file, or the shared switch as this
-        process last read it (before each apply, each approval, each housekeeping
-        round) or set it. :meth:`kill_switch_state` is the exact reading."""
-        local = self.kill_switch.state()
-        if local.on or self._shared_switch is None:
-            return local
-        return self._shared_switch
+        """Without a store round trip (the database's switch as last read or set)."""
+        return self.shared_switch.known_state(self.kill_switch)
 
     async def turn_kill_switch_on(self, *, by: str, reason: str, now: float) -> KillSwitchState:
-        if not self.store.shared:
-            return self.kill_switch.turn_on(by=by, reason=reason, now=now)
-        await self.store.set_kill_switch(KillSwitchRow(now, by, reason))
-        return await self.kill_switch_state()
+        return await self.shared_switch.turn_on(self.kill_switch, by=by, reason=reason, now=now)
 
     async def turn_kill_switch_off(self) -> bool:
-        """Off everywhere this process can reach (the store and the local file); True
-        if it was on."""
-        was_on = self.kill_switch.turn_off()
-        if self.store.shared:
-            was_on = await self.store.set_kill_switch(None) or was_on
-            self._shared_switch = None
-        return was_on
+        return await self.shared_switch.turn_off(self.kill_switch)
 
     # -- right before apply (the runner's guard) -----------------------------------------
 
