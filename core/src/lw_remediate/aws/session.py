@@ -18,6 +18,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import aioboto3
 import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
@@ -132,33 +133,33 @@ class AwsSession:
         #: ``expires_at`` (``pool.clock`` time, the credentials' end) has passed.
         self._pool = pool
         self._expires_at = expires_at
-        self._session_obj: AioSession | None = None
+        self._session_obj: aioboto3.Session | None = None
         self._config = _client_config(
             connect_timeout, read_timeout, max_attempts, path_style=endpoint_url is not None
         )
 
     @property
-    def _session(self) -> AioSession:
-        """The botocore session, built on first use (a pooled session rarely needs one).
+    def _session(self) -> aioboto3.Session:
+        """The aioboto3 session, built on first use (a pooled session rarely needs one).
 
-        aiobotocore's own session, not aioboto3's: aioboto3 adds boto3's resource layer
-        (and imports boto3, a quarter of the daemon's start-up imports), and the daemon
-        only ever makes clients.
+        It wraps one aiobotocore session that shares the process's botocore data loader,
+        so service models are parsed once; the daemon only makes clients from it.
         """
         if self._session_obj is None:
             creds = self._credentials
             core = AioSession()
             core.register_component("data_loader", _shared_loader())
-            if creds is not None:
-                core.set_credentials(
-                    creds.access_key_id, creds.secret_access_key, creds.session_token
-                )
-            core.set_config_variable("region", self.region)
-            self._session_obj = core
+            self._session_obj = aioboto3.Session(
+                botocore_session=core,
+                aws_access_key_id=creds.access_key_id if creds else None,
+                aws_secret_access_key=creds.secret_access_key if creds else None,
+                aws_session_token=creds.session_token if creds else None,
+                region_name=self.region,
+            )
         return self._session_obj
 
     @_session.setter
-    def _session(self, value: AioSession) -> None:
+    def _session(self, value: aioboto3.Session) -> None:
         self._session_obj = value
 
     @property
@@ -237,7 +238,7 @@ class AwsSession:
 
     @asynccontextmanager
     async def _new_client(self, service: str) -> AsyncIterator[Any]:
-        async with self._session.create_client(
+        async with self._session.client(
             service, region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
         ) as client:
             attach_recorder(client, service)
