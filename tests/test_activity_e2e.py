@@ -230,3 +230,26 @@ def test_replay_of_an_activity_alert_runs_the_maps_answer(moto_server, admin_cli
         "network.revoke_world_ingress"
     ]
     assert world_ports(ec2, group) == []
+
+
+async def test_removed_public_access_block_is_put_back(start_daemon, fake_lacework, admin_client):
+    s3 = admin_client("s3")
+    s3.create_bucket(Bucket="pab-e2e")
+    body = details(
+        "api_v2_alert_details_activity_security_group_change.json",
+        "71007",
+        api="DeleteBucketPublicAccessBlock",
+        resource="pab-e2e",
+    )
+    del body["policyId"]
+    body["entityMap"]["Resource"][0]["KEY"]["name"] = "bucketName"
+    fake_lacework.add_alert("71007", body)
+    daemon = await start_daemon()
+    status, _ = await daemon.post(classic("71007", rule=None))
+    assert status == 202
+    await daemon.settle()
+    records = await actions_of(daemon, "71007")
+    [fixed] = [r for r in records if r.remediation_id == "activity.restore_public_access_block"]
+    assert str(fixed.status) == "remediated", fixed.detail
+    config = s3.get_public_access_block(Bucket="pab-e2e")["PublicAccessBlockConfiguration"]
+    assert all(config.values()) and len(config) == 4

@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 _CHANGED = frozenset({"remediated", "unverified", "reverted", "failed"})
 #: How far back an own change is looked for (Lacework alerts on activity within hours).
 OWN_CHANGE_WINDOW = 24 * 3600.0
-#: How many recent actions are searched for the matching own change.
+#: How many recent actions of each changing status are searched for the own change.
 _RECENT_ACTIONS = 500
 #: The session-name prefix of every role session the daemon opens.
 SESSION_PREFIX = "lw-remediate-"
@@ -106,9 +106,14 @@ class ActivityResponder:
         apis = {a.lower() for a in event.apis}
         ids = {v for v in event.resource_values() if v}
         since = time.time() - OWN_CHANGE_WINDOW
-        for row in await self.engine.store.list_actions(limit=_RECENT_ACTIONS):
+        rows = [
+            row
+            for status in sorted(_CHANGED)
+            for row in await self.engine.store.list_actions(limit=_RECENT_ACTIONS, status=status)
+        ]
+        for row in sorted(rows, key=lambda r: r.updated_at, reverse=True):
             record = row.record
-            if row.updated_at < since or str(record.status) not in _CHANGED:
+            if row.updated_at < since:
                 continue
             if event.account_id and record.violation.account_id != event.account_id:
                 continue
