@@ -165,9 +165,8 @@ class Engine:
 
     @property
     def max_inflight(self) -> int:
-        """Inbox entries the worker holds at once: enough to keep every remediation slot
-        busy while others are being enriched, and no more. A backlog stays queued in the
-        store (oldest first), not in memory."""
+        """Inbox entries the worker holds at once (every remediation slot busy while others
+        are enriched); a backlog stays queued in the store, oldest first, not in memory."""
         return max(32, 4 * self.config.remediation.concurrency)
 
     async def run_worker(self, stop: asyncio.Event, *, batch: int = 32) -> None:
@@ -178,7 +177,8 @@ class Engine:
         most :attr:`max_inflight` entries are claimed at a time.
         """
         failures = 0
-        next_takeover = time.monotonic() + self.takeover_seconds
+        # when to take over dead instances' entries; when the queue was last counted
+        next_takeover, counted = time.monotonic() + self.takeover_seconds, -1.0
         while not stop.is_set():
             self.heartbeat = time.monotonic()
             self._wake.clear()
@@ -199,7 +199,9 @@ class Engine:
                     task = asyncio.create_task(self.process_inbox(row))
                     self._inflight.add(task)
                     task.add_done_callback(self._inflight.discard)
-                self.metrics.set_queue(await self.store.inbox_counts())
+                if time.monotonic() - counted >= 1.0:  # a count scans the inbox: once a second
+                    self.metrics.set_queue(await self.store.inbox_counts())
+                    counted = time.monotonic()
                 next_due = None if rows else await self.store.next_due_at()
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the store may come back; keep trying
