@@ -531,12 +531,13 @@ async def bare_phase(
     mode: str,
 ) -> Phase:
     """The same outside calls per alert, with one reused client and no daemon."""
+    import aioboto3
     from aiobotocore.config import AioConfig
-    from aiobotocore.session import AioSession
 
     ids = iter(phase * PHASE + i for i in range(args.alerts))
-    session = AioSession()
-    session.set_credentials("testing", "testing")
+    session = aioboto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
     config = AioConfig(s3={"addressing_style": "path"}, max_pool_connections=args.concurrency)
     cpu0 = time.process_time()
     aws0, lw0 = moto.count(), lacework.count()
@@ -544,7 +545,7 @@ async def bare_phase(
     started = time.perf_counter()
     async with (
         aiohttp.ClientSession() as http,
-        session.create_client("s3", region_name=REGION, endpoint_url=moto_url, config=config) as s3,
+        session.client("s3", endpoint_url=moto_url, config=config) as s3,
     ):
         async with http.post(
             f"{lacework_url}/api/v2/access/tokens",
