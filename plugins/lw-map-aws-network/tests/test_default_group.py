@@ -94,11 +94,14 @@ async def test_empty_default_group_is_resolved(ec2, vpc_id, sg_violation, run_re
     assert writes(record) == []
 
 
-async def test_a_non_default_group_is_refused(groups, perm, sg_violation, run_remediation):
+async def test_a_non_default_group_is_not_this_rules_resource(
+    groups, perm, sg_violation, run_remediation, writes
+):
     group = groups.create("web", perm.tcp(22, "10.0.0.0/8"))
     record = await run_remediation(REMEDIATION, sg_violation("AWS_CIS_4_4", group))
-    assert record.status is Status.REFUSED
+    assert record.status is Status.RESOLVED
     assert "not a VPC's default security group" in record.detail
+    assert writes(record) == []
 
 
 async def test_undo_refuses_when_rules_came_back(

@@ -67,6 +67,13 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         group = await read_group(ec2, group_id)
     if group is None:
         return CheckResult.compliant(f"security group {group_id} no longer exists")
+    if group.get("GroupName") != "default":
+        # Not this rule's resource: an activity alert re-checks every group it touches
+        # with every security-group remediation, and a purpose-built group is no
+        # violation of AWS_CIS_4_4 (nothing to refuse, nothing to notify).
+        return CheckResult.compliant(
+            f"{group_id} is {group.get('GroupName')!r}, not a VPC's default security group"
+        )
     ingress, egress = _rules(group)
     if not ingress and not egress:
         return CheckResult.compliant(f"the default group {group_id} has no rule")
