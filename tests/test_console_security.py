@@ -510,14 +510,14 @@ def test_the_maps_page_renders_a_map_s_own_text_inert():
     code): the maps template escapes them like everything else."""
     import jinja2
 
-    from lw_remediate.web.ui import HERE, when
+    from lw_remediate.web.ui import HERE, pretty, when
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["when"] = when
+    env.filters.update(when=when, pretty=pretty)
     evil = "<script>alert(1)</script>"
     remediation = {
         "id": "x.fix",
@@ -543,7 +543,7 @@ def test_the_maps_page_renders_a_map_s_own_text_inert():
 
     html = env.get_template("maps.html").render(
         report=report,
-        policies={"x.fix": {"Statement": [{"Resource": evil}]}},
+        policies={"x.fix": {"Statement": [{"Resource": evil, "Sid": "it's"}]}},
         capability=capability,
         rule_text=rule_text,
         operator="carol",
@@ -551,4 +551,7 @@ def test_the_maps_page_renders_a_map_s_own_text_inert():
         page="maps",
     )
     assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # The policy is readable text: escaped for HTML, not \u-escaped for a script.
+    assert '"Resource": "&lt;script&gt;alert(1)&lt;/script&gt;"'.replace('"', "&#34;") in html
+    assert "it&#39;s" in html and "\\u0027" not in html
     assert html.count("<script") == html.count('<script src="/ui/static/htmx.min.js"') == 1

@@ -11,6 +11,7 @@ approvals), :mod:`.manage` (actions, exemptions, kill switch), :mod:`.sweeps` an
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -24,6 +25,14 @@ from .session import SESSIONS, Sessions, ui_guard
 from .sweeps import add_sweep_routes
 
 HERE = Path(__file__).parent
+
+
+def pretty(value: object) -> str:
+    """A stored document (plan, image, policy) as indented JSON text, for a ``<pre>``.
+
+    Plain text, not markup: autoescaping escapes it like any other value (Jinja's
+    ``tojson`` is for script contexts and shows ``'`` as ``\\u0027``)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def when(epoch: object) -> str:
@@ -43,7 +52,7 @@ def ui_app() -> web.Application:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        filters={"when": when},
+        filters={"when": when, "pretty": pretty},
     )
     add_routes(app)
     add_manage_routes(app)
