@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 EXAMPLE = DEPLOY / "config.example.toml"
 CONTAINER_CONFIG = DEPLOY / "container" / "config.toml"
+HA_CONFIG = DEPLOY / "ha" / "config.toml"
 UNIT = DEPLOY / "systemd" / "lw-remediate.service"
 CONTAINERFILE = DEPLOY / "container" / "Containerfile"
 CREDENTIALS = "/run/credentials/lw-remediate.service/"
@@ -140,7 +141,9 @@ def _example_data() -> dict[str, Any]:
     return tomllib.loads(EXAMPLE.read_text())
 
 
-@pytest.mark.parametrize("path", [EXAMPLE, CONTAINER_CONFIG], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [EXAMPLE, CONTAINER_CONFIG, HA_CONFIG], ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_config_loads_and_validates_against_the_installed_maps(path):
     config = load_config(path, environ={})
     config.validate_remediations(REGISTRY.remediations)
@@ -414,3 +417,17 @@ def test_the_container_secrets_port_and_store_agree():
     assert Path(kill_switch).parent == Path(volume)
     (user,) = re.findall(r"^USER (\d+):\d+$", text, re.M)
     assert re.search(rf"install -d -o {user} -g \d+ -m 0700 {re.escape(volume)}", text)
+
+
+def test_the_ha_example_reads_every_secret_from_the_units_credentials():
+    """Two VMs, one unit: the HA config's secret files are credentials the unit loads."""
+    used = set(re.findall(re.escape(CREDENTIALS) + r"([A-Za-z0-9_.-]+)", HA_CONFIG.read_text()))
+    loaded = {
+        value.split(":", 1)[0]
+        for key, value in unit_settings(include_commented=True)
+        if key == "LoadCredential"
+    }
+    assert used and used <= loaded, used - loaded
+    config = load_config(HA_CONFIG, environ={})
+    assert config.store.postgres and config.store.url is None
+    assert config.store.url_file == f"{CREDENTIALS}store_url"

@@ -322,6 +322,51 @@ async def test_config_check_online_from_the_cli(tmp_path, moto_server, fake_lace
     assert fake_lacework.count("/api/v2/access/tokens", 201) == 1
 
 
+def test_the_store_url_can_come_from_a_file(tmp_path):
+    from lw_remediate.redact import redact
+
+    secret = tmp_path / "store_url"
+    secret.write_text("postgresql://lw:s3cret-pw-0123@db.internal:5432/lw\n")
+    config = load_config(
+        write_config(
+            tmp_path,
+            store={"url_file": str(secret), "path": f"{UNWRITABLE}/lw.sqlite3"},
+            safety={"kill_switch_file": str(tmp_path / "ks")},
+        ),
+        environ={},
+    )
+    assert config.store.postgres
+    assert config.store.resolved_url == "postgresql://lw:s3cret-pw-0123@db.internal:5432/lw"
+    assert run_checks(config).registry is not None  # PostgreSQL: the SQLite path is unused
+    assert "s3cret-pw-0123" not in redact("login failed for lw:s3cret-pw-0123")
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (None, "store.url_file: cannot read {path}: No such file or directory"),
+        ("mysql://lw@db/lw", "store.url_file: {path}: must be a postgresql:// URL"),
+    ],
+)
+def test_a_store_url_file_that_is_missing_or_no_postgresql_url_is_one_line(
+    tmp_path, content, error
+):
+    secret = tmp_path / "store_url"
+    if content is not None:
+        secret.write_text(content)
+    config = load_config(
+        write_config(
+            tmp_path,
+            store={"url_file": str(secret)},
+            safety={"kill_switch_file": str(tmp_path / "ks")},
+        ),
+        environ={},
+    )
+    with pytest.raises(ConfigError) as caught:
+        run_checks(config)
+    assert str(caught.value).startswith(error.format(path=secret)), caught.value
+
+
 def test_with_a_postgresql_store_the_sqlite_path_is_not_checked(tmp_path):
     config = load_config(
         write_config(

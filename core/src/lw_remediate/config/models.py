@@ -124,14 +124,24 @@ class AwsConfig(_Section):
         return value
 
 
+NOT_A_POSTGRES_URL = "must be a postgresql:// URL (use [store] path for SQLite)"
+
+
+def _is_postgres_url(text: str) -> bool:
+    return text.startswith(("postgresql://", "postgres://"))
+
+
 class StoreConfig(_Section):
-    """``[store]``: SQLite (``path``, the embedded default) or, with ``url``, the shared
-    PostgreSQL store several instances run on (``LW_REMEDIATE_STORE_URL``)."""
+    """``[store]``: SQLite (``path``, the embedded default) or, with ``url`` (or
+    ``url_file``), the shared PostgreSQL store several instances run on
+    (``LW_REMEDIATE_STORE_URL``)."""
 
     path: str = "lw-remediate.sqlite3"
     #: ``postgresql://user:password@host:5432/db?sslmode=verify-full``; when set, the
     #: store is PostgreSQL and ``path`` only places the local kill-switch file.
     url: pydantic.SecretStr | None = None
+    #: A file holding the URL (a systemd credential, a mounted secret); ``url`` wins.
+    url_file: str | None = None
     #: CA bundle the PostgreSQL server's certificate is verified against (TLS on,
     #: host name checked); without it the URL's ``sslmode`` decides.
     ssl_root_cert: str | None = None
@@ -151,18 +161,32 @@ class StoreConfig(_Section):
     def _url(cls, value: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        text = value.get_secret_value()
-        if not text.startswith(("postgresql://", "postgres://")):
-            raise ValueError("must be a postgresql:// URL (use [store] path for SQLite)")
+        if not _is_postgres_url(value.get_secret_value()):
+            raise ValueError(NOT_A_POSTGRES_URL)
         return value
 
     @property
+    def postgres(self) -> bool:
+        """The store is PostgreSQL (``url`` or ``url_file`` set), not SQLite."""
+        return self.url is not None or bool(self.url_file)
+
+    @property
     def resolved_url(self) -> str | None:
-        return self.url.get_secret_value() if self.url else None
+        """The PostgreSQL URL (read from ``url_file`` when ``url`` is unset); None for
+        SQLite. Raises ConfigError for a file that cannot be read or is no such URL."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        url = _read_secret(None, self.url_file, "store.url_file")
+        if url is not None and not _is_postgres_url(url):
+            raise ConfigError(f"store.url_file: {self.url_file}: {NOT_A_POSTGRES_URL}")
+        return url
 
     def url_secrets(self) -> list[str]:
         """The URL and its password, masked wherever they could be printed."""
-        url = self.resolved_url
+        try:
+            url = self.resolved_url
+        except ConfigError:  # an unreadable file is reported where it is used
+            return []
         if not url:
             return []
         password = urllib.parse.urlsplit(url).password

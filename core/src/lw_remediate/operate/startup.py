@@ -78,6 +78,7 @@ def _secret_files(s: Startup) -> None:
     s.config.server.resolved_admin_token()
     s.config.lacework.resolved_secret()
     s.config.notify.slack.resolved_url()
+    _ = s.config.store.resolved_url  # reads store.url_file
 
 
 def _webhook_token(s: Startup) -> None:
@@ -165,7 +166,7 @@ def _writable_dir(key: str, path: str) -> None:
 
 
 def _store(s: Startup) -> None:
-    if s.config.store.url is None and s.config.store.path != ":memory:":
+    if not s.config.store.postgres and s.config.store.path != ":memory:":
         _writable_dir("store.path", s.config.store.path)
 
 
@@ -186,7 +187,8 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "*_file",
         "a secret file (`server.webhook_token_file`, `server.admin_token_file`, "
-        "`lacework.secret_file`, `notify.slack.webhook_url_file`) cannot be read",
+        "`lacework.secret_file`, `notify.slack.webhook_url_file`, `store.url_file`) cannot "
+        "be read",
         "<key>_file: cannot read <path>: <reason>",
         _secret_files,
     ),
@@ -218,7 +220,8 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "store.path",
-        "SQLite (no `store.url`): no file can be created in the store's directory",
+        "SQLite (no `store.url` or `store.url_file`): no file can be created in the "
+        "store's directory",
         "store.path: cannot write <path>: <reason> (...)",
         _store,
     ),
