@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -19,6 +22,10 @@ from lw_remediate.testing.moto import free_port
 
 from .conftest import ACCOUNT, DaemonProcess, daemon_config, to_toml
 from .test_crash_safety import RequestCounter
+from .test_sweep_e2e import FAST, LANE, OTHER, current_report
+
+ADMIN = "admin-" + "0123456789abcdef0123"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 pytestmark = pytest.mark.slow
 
@@ -156,15 +163,20 @@ async def _more_done(url: str, before: int) -> bool:
 
 
 class HoldingProxy:
-    """Between one instance and moto: forwards every AWS request, except that it holds
-    the first PutBucketVersioning after moto applied it (the side effect happened, the
-    instance never hears so) and the second before moto sees it (nothing happened)."""
+    """Between one instance and moto: forwards every AWS request, except the writes
+    ``PUT /<bucket>?<query>`` that ``plan`` names, in order: ``pass`` forwards it,
+    ``apply_then_hold`` forwards it and never answers (the side effect happened, the
+    instance never hears so), ``hold`` never forwards nor answers (nothing happened).
+    Writes beyond the plan pass."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, query: str, plan: list[str]) -> None:
         self.upstream = upstream.rstrip("/")
+        self.query = query
+        self.plan = list(plan)
         self.held: list[tuple[str, bool]] = []  # (bucket, forwarded)
-        self.both_held = asyncio.Event()
+        self.all_held = asyncio.Event()
         self.release = asyncio.Event()
+        self._seen = 0
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self.url = ""
@@ -198,20 +210,48 @@ class HoldingProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if not (request.method == "PUT" and "versioning" in request.query) or len(self.held) >= 2:
+        if not (request.method == "PUT" and self.query in request.query):
             return await self._forward(request, body)
-        bucket = request.path.strip("/").split("/")[0]
-        forwarded = not self.held
-        self.held.append((bucket, forwarded))
+        step = self.plan[self._seen] if self._seen < len(self.plan) else "pass"
+        self._seen += 1
+        if step == "pass":
+            return await self._forward(request, body)
+        forwarded = step == "apply_then_hold"
         if forwarded:
             await self._forward(request, body)
-        if len(self.held) == 2:
-            self.both_held.set()
+        self.held.append((request.path.strip("/").split("/")[0], forwarded))
+        if len(self.held) == self.plan.count("hold") + self.plan.count("apply_then_hold"):
+            self.all_held.set()
         await self.release.wait()  # never answered while the instance lives
         return web.Response(status=503)
 
 
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
+
+
+def serve_process(
+    name: str,
+    aws_endpoint: str,
+    tmp_path: Path,
+    fake_lacework: Any,
+    postgres_url: str,
+    **sections: Any,
+) -> tuple[DaemonProcess, dict[str, Any]]:
+    """A ``serve`` process on the test's database (lease 4 s), its AWS calls sent to
+    ``aws_endpoint``, in a directory of its own (its own kill-switch file)."""
+    home = tmp_path / name
+    home.mkdir()
+    data = daemon_config(
+        aws_endpoint,
+        fake_lacework,
+        home,
+        store={"url": postgres_url, "path": str(home / "lw.sqlite3"), "lease_seconds": 4},
+        **sections,
+    )
+    config_path = home / "lw.toml"
+    config_path.write_text(to_toml(data))
+    daemon = DaemonProcess(config_path, data["server"]["port"], tmp_path / f"{name}.log")
+    return daemon, data
 
 
 async def owners_and_states(url: str) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
@@ -248,27 +288,19 @@ async def test_a_dead_instances_claimed_alerts_and_half_applied_actions_are_fini
     werkzeug.setLevel(logging.INFO)
     daemons: dict[str, DaemonProcess] = {}
     try:
-        async with HoldingProxy(moto_server.endpoint_url) as proxy:
+        plan = ["apply_then_hold", "hold"]
+        async with HoldingProxy(moto_server.endpoint_url, "versioning", plan) as proxy:
             urls = {}
             for name, endpoint in (("a", proxy.url), ("b", moto_server.endpoint_url)):
-                (tmp_path / name).mkdir()
-                data = daemon_config(
-                    moto_server.endpoint_url,
+                daemons[name], data = serve_process(
+                    name,
+                    endpoint,
+                    tmp_path,
                     fake_lacework,
-                    tmp_path / name,
-                    aws={"region": "us-east-1", "endpoint_url": endpoint},
-                    store={
-                        "url": postgres_url,
-                        "path": str(tmp_path / name / "lw.sqlite3"),
-                        "lease_seconds": 4,
-                    },
+                    postgres_url,
                     remediation={"concurrency": 2},
                 )
-                config_path = tmp_path / name / "lw.toml"
-                config_path.write_text(to_toml(data))
-                token = data["server"]["webhook_token"]
-                port = data["server"]["port"]
-                daemons[name] = DaemonProcess(config_path, port, tmp_path / f"{name}.log")
+                token, port = data["server"]["webhook_token"], data["server"]["port"]
                 urls[name] = f"http://127.0.0.1:{port}/webhooks/lacework/{token}"
 
             daemons["a"].start()
@@ -279,7 +311,7 @@ async def test_a_dead_instances_claimed_alerts_and_half_applied_actions_are_fini
                     body["event_id"] = str(71000 + i)
                     async with http.post(urls["a"], json=body) as resp:
                         assert resp.status == 202, await resp.text()
-            await asyncio.wait_for(proxy.both_held.wait(), 60)
+            await asyncio.wait_for(proxy.all_held.wait(), 60)
             (applied_bucket, _), (unapplied_bucket, _) = proxy.held
             assert proxy.held[0][1] and not proxy.held[1][1]
             assert s3.get_bucket_versioning(Bucket=applied_bucket)["Status"] == "Enabled"
@@ -328,3 +360,117 @@ async def test_a_dead_instances_claimed_alerts_and_half_applied_actions_are_fini
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         assert counter.puts[bucket] == 1, f"{bucket}: PutBucketVersioning x{counter.puts[bucket]}"
     assert "taking_over" in (tmp_path / "b.log").read_text()
+
+
+class PutCounter(logging.Handler):
+    """Counts the ``PUT /<bucket>?<query>`` requests moto serves, per bucket."""
+
+    def __init__(self, query: str) -> None:
+        super().__init__(logging.INFO)
+        self.pattern = re.compile(r'"PUT /([^/?\s]+)\?' + re.escape(query))
+        self.puts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.pattern.search(record.getMessage())
+        if match:
+            self.puts[match.group(1)] += 1
+
+
+async def test_a_sweep_whose_instance_died_is_continued_by_the_other_once(
+    moto_server, fake_lacework, admin_client, tmp_path, postgres_url
+):
+    """a runs a sweep over three public buckets, one at a time; it is SIGKILLed while
+    the second bucket's PutBucketAcl has reached moto unanswered. Asked for the same
+    sweep, b continues it (same sweep, run 2): the first bucket is skipped, the second
+    verified, not written again, the third fixed; each bucket written once."""
+    s3 = admin_client("s3", account=OTHER)
+    for name in LANE:
+        s3.create_bucket(Bucket=name, ACL="public-read")
+    report = current_report()
+    for rec in report["recommendations"]:
+        if rec["REC_ID"] == "lacework-global-130":
+            rec["VIOLATIONS"] = [
+                {"resource": f"arn:aws:s3:::{name}", "region": "us-east-1"} for name in LANE
+            ]
+    fake_lacework.add_report(OTHER, "AWS_CIS_14", report)
+    sweep_body = {
+        "accounts": [OTHER],
+        "report_types": ["AWS_CIS_14"],
+        "rules": ["LW_S3_1"],
+        "mode": "auto",
+    }
+    counter = PutCounter("acl")
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.addHandler(counter)
+    werkzeug.setLevel(logging.INFO)
+    daemons: dict[str, DaemonProcess] = {}
+    admin = {}
+    try:
+        plan = ["pass", "apply_then_hold"]
+        async with (
+            HoldingProxy(moto_server.endpoint_url, "acl", plan) as proxy,
+            aiohttp.ClientSession() as http,
+        ):
+            for name, endpoint in (("a", proxy.url), ("b", moto_server.endpoint_url)):
+                daemons[name], data = serve_process(
+                    name,
+                    endpoint,
+                    tmp_path,
+                    fake_lacework,
+                    postgres_url,
+                    server={"admin_token": ADMIN},
+                    sweep=FAST | {"concurrency_per_region": 1},
+                )
+                admin[name] = f"http://127.0.0.1:{data['server']['port']}/admin"
+            for d in daemons.values():
+                d.start()
+            await asyncio.gather(*(d.wait_ready(timeout=60) for d in daemons.values()))
+
+            async def call(name: str, method: str, path: str, body: Any = None) -> Any:
+                kwargs = {"json": body} if body is not None else {}
+                async with http.request(method, admin[name] + path, headers=AUTH, **kwargs) as resp:
+                    return resp.status, await resp.json()
+
+            status, started = await call("a", "POST", "/sweeps", sweep_body | {"by": "alice"})
+            assert status == 202, started
+            sweep_id = started["sweep"]["id"]
+            await asyncio.wait_for(proxy.all_held.wait(), 60)
+            ((held_bucket, forwarded),) = proxy.held
+            assert held_bucket == LANE[1] and forwarded
+            # While a lives, b is told who runs it.
+            status, busy = await call("b", "POST", "/sweeps", sweep_body)
+            assert status == 409 and "is running" in busy["error"], busy
+
+            daemons["a"].kill()
+            status, continued = await call("b", "POST", "/sweeps", sweep_body | {"by": "bob"})
+            assert status == 202, continued
+            assert (continued["sweep"]["id"], continued["sweep"]["run"]) == (sweep_id, 2)
+
+            async def completed() -> bool:
+                _, body = await call("b", "GET", f"/sweeps/{sweep_id}")
+                return body["sweep"]["state"] == "completed"
+
+            await until("b to complete the sweep", completed, timeout=60)
+            _, final = await call("b", "GET", f"/sweeps/{sweep_id}")
+            assert daemons["b"].terminate() == 0
+    finally:
+        for d in daemons.values():
+            d.stop()
+        werkzeug.removeHandler(counter)
+
+    sweep = final["sweep"]
+    assert (sweep["total"], sweep["done"]) == (3, 3), sweep
+    for name in LANE:
+        grants = s3.get_bucket_acl(Bucket=name)["Grants"]
+        assert not [g for g in grants if g["Grantee"].get("URI", "").endswith("AllUsers")]
+        assert counter.puts[name] == 1, f"{name}: PutBucketAcl x{counter.puts[name]}"
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        rows = await conn.fetch("SELECT resource_arn, status, detail FROM actions")
+        runs = await conn.fetchval("SELECT runs FROM sweeps WHERE id = $1", sweep_id)
+    finally:
+        await conn.close()
+    assert runs == 2
+    detail = {r["resource_arn"].rsplit(":", 1)[-1]: (r["status"], r["detail"]) for r in rows}
+    assert len(rows) == 3 and {status for status, _ in detail.values()} == {"remediated"}, detail
+    assert "verified after restart" in detail[LANE[1]][1], detail
