@@ -25,7 +25,13 @@ Measured in one run:
   throughput phase; everything it does, outside calls excluded since moto and the fake
   Lacework run elsewhere), **AWS requests per action** (counted at moto);
 * **ready time** (start of the process to the first 200 from ``/readyz``), **RSS**
-  idle (just after ready) and after every phase.
+  idle (just after ready) and after every phase;
+* the **PostgreSQL column**: the dry-run and auto bursts again with ``serve`` on the
+  PostgreSQL store (a throwaway local cluster started from the installed binaries,
+  fsync and synchronous commit on like SQLite's ``full``; or ``--store-url``, an empty
+  database of your own), and their throughput against SQLite's (issue 16: no worse than
+  half of SQLite on one instance). Without PostgreSQL the column is left out, and says
+  why.
 
 Each phase has its own buckets, so auto always starts from unversioned buckets.
 ``--json`` prints one JSON document instead of the table (the smoke test reads it).
@@ -263,16 +269,25 @@ class Daemon:
     proc: subprocess.Popen[bytes]
     log: Path
     ready_s: float = 0.0
+    #: The PostgreSQL store's URL (None: the SQLite file ``store``).
+    store_url: str | None = None
 
 
 def start_daemon(
-    mode: str, workdir: Path, moto_url: str, lacework_url: str, args: argparse.Namespace
+    mode: str,
+    workdir: Path,
+    moto_url: str,
+    lacework_url: str,
+    args: argparse.Namespace,
+    *,
+    store_url: str | None = None,
 ) -> Daemon:
     from lw_remediate.testing.moto import free_port
 
     port = free_port()
-    store = workdir / f"{mode}.sqlite3"
-    config = workdir / f"{mode}.toml"
+    name = f"{mode}-postgresql" if store_url else mode
+    store = workdir / f"{name}.sqlite3"
+    config = workdir / f"{name}.toml"
     config.write_text(
         "\n".join(
             [
@@ -290,6 +305,7 @@ def start_daemon(
                 f'endpoint_url = "{moto_url}"',
                 "[store]",
                 f'path = "{store}"',
+                *([f'url = "{store_url}"'] if store_url else []),
                 "[remediation]",
                 f'default_mode = "{mode}"',
                 f"concurrency = {args.concurrency}",
@@ -297,7 +313,7 @@ def start_daemon(
         )
         + "\n"
     )
-    log = workdir / f"{mode}.log"
+    log = workdir / f"{name}.log"
     started = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -306,7 +322,7 @@ def start_daemon(
                 "-c",
                 (
                     "import cProfile; from lw_remediate.cli import main; "
-                    f"cProfile.run('main()', {str(workdir / f'{mode}.prof')!r})"
+                    f"cProfile.run('main()', {str(workdir / f'{name}.prof')!r})"
                     if args.profile
                     else "from lw_remediate.cli import main; main()"
                 ),
@@ -318,7 +334,7 @@ def start_daemon(
             stderr=subprocess.STDOUT,
             env=aws_env(),
         )
-    daemon = Daemon(mode, port, store, proc, log)
+    daemon = Daemon(mode, port, store, proc, log, store_url=store_url)
     asyncio.run(_wait_ready(daemon))
     daemon.ready_s = time.perf_counter() - started
     return daemon
@@ -410,22 +426,42 @@ async def send_at_rate(daemon: Daemon, ids: list[int], rate: float) -> dict[int,
     return sent
 
 
-def recorded(store: Path, lo: int, hi: int) -> dict[int, tuple[str, float]]:
+#: The finished actions of the alert ids in [lo, hi), and the first of them that ended dead.
+RECORDED_SQL = (
+    "SELECT i.event_id, a.status, a.updated_at FROM actions a JOIN inbox i"
+    " ON a.inbox_id = i.id WHERE CAST(i.event_id AS BIGINT) >= {0}"
+    " AND CAST(i.event_id AS BIGINT) < {1} AND a.status IN ({2})"
+)
+DEAD_SQL = (
+    "SELECT event_id, last_error FROM inbox WHERE state = 'dead'"
+    " AND CAST(event_id AS BIGINT) >= {0} AND CAST(event_id AS BIGINT) < {1} LIMIT 1"
+)
+
+
+async def recorded(daemon: Daemon, lo: int, hi: int) -> dict[int, tuple[str, float]]:
     """alert id -> (status, updated_at) of each finished action of the ids in [lo, hi)."""
+    if daemon.store_url is None:
+        return recorded_sqlite(daemon.store, lo, hi)
+    import asyncpg
+
+    conn = await asyncpg.connect(daemon.store_url)
+    try:
+        marks = ",".join(f"${3 + n}" for n in range(len(FINAL)))
+        rows = await conn.fetch(RECORDED_SQL.format("$1", "$2", marks), lo, hi, *FINAL)
+        dead = await conn.fetchrow(DEAD_SQL.format("$1", "$2"), lo, hi)
+    finally:
+        await conn.close()
+    if dead:
+        raise SystemExit(f"alert {dead[0]} ended dead: {dead[1]}")
+    return {int(r[0]): (r[1], r[2]) for r in rows}
+
+
+def recorded_sqlite(store: Path, lo: int, hi: int) -> dict[int, tuple[str, float]]:
     conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
         marks = ",".join("?" * len(FINAL))
-        rows = conn.execute(
-            "SELECT i.event_id, a.status, a.updated_at FROM actions a JOIN inbox i"
-            " ON a.inbox_id = i.id WHERE CAST(i.event_id AS INTEGER) >= ?"
-            f" AND CAST(i.event_id AS INTEGER) < ? AND a.status IN ({marks})",
-            (lo, hi, *FINAL),
-        ).fetchall()
-        dead = conn.execute(
-            "SELECT event_id, last_error FROM inbox WHERE state = 'dead'"
-            " AND CAST(event_id AS INTEGER) >= ? AND CAST(event_id AS INTEGER) < ? LIMIT 1",
-            (lo, hi),
-        ).fetchone()
+        rows = conn.execute(RECORDED_SQL.format("?", "?", marks), (lo, hi, *FINAL)).fetchall()
+        dead = conn.execute(DEAD_SQL.format("?", "?"), (lo, hi)).fetchone()
     finally:
         conn.close()
     if dead:
@@ -438,7 +474,7 @@ async def wait_recorded(
 ) -> dict[int, tuple[str, float]]:
     deadline = time.monotonic() + timeout
     while True:
-        done = recorded(daemon.store, lo, hi)
+        done = await recorded(daemon, lo, hi)
         if len(done) >= hi - lo:
             return done
         if daemon.proc.poll() is not None:
@@ -638,6 +674,57 @@ def helpers(buckets: int) -> Iterator[tuple[Helper, Helper, str, str]]:
         moto.stop()
 
 
+@contextmanager
+def postgresql_store(args: argparse.Namespace) -> Iterator[tuple[str | None, str]]:
+    """(the URL of an empty database, "") for the PostgreSQL column, or (None, why it
+    is left out): ``--store-url``, else a throwaway durable cluster."""
+    if args.no_postgresql:
+        yield None, "left out (--no-postgresql)"
+        return
+    if args.store_url:
+        yield args.store_url, ""
+        return
+    from lw_remediate.testing.postgres import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        yield None, "left out: no PostgreSQL binaries (install postgresql, or pass --store-url)"
+        return
+    server = PostgresServer(bindir, durable=True).start()
+    try:
+        yield asyncio.run(server.create_database()), ""
+    finally:
+        server.stop()
+
+
+def postgresql_column(
+    args: argparse.Namespace,
+    workdir: Path,
+    outside: tuple[Helper, Helper, str, str],
+    sqlite: dict[str, Any],
+) -> dict[str, Any]:
+    """The dry-run and auto bursts (phases 5 and 6) with serve on PostgreSQL."""
+    moto, lacework, moto_url, lacework_url = outside
+    with postgresql_store(args) as (url, why):
+        if url is None:
+            return {"left_out": why}
+        column: dict[str, Any] = {}
+        for phase, mode, key in ((5, "dry-run", "dry_run"), (6, "auto", "auto")):
+            daemon = start_daemon(mode, workdir, moto_url, lacework_url, args, store_url=url)
+            try:
+                column[f"ready_s_{key}"] = round(daemon.ready_s, 3)
+                column[key] = asyncio.run(
+                    daemon_phase(daemon, moto, lacework, phase, args.alerts, senders=args.senders)
+                ).summary()
+            finally:
+                stop_daemon(daemon, args)
+    column["vs_sqlite"] = {
+        key: round(column[key]["alerts_per_s"] / sqlite[key]["alerts_per_s"], 2)
+        for key in ("dry_run", "auto")
+    }
+    return column
+
+
 def machine() -> dict[str, Any]:
     model = platform.processor()
     try:
@@ -657,7 +744,7 @@ def machine() -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     # phases: 1 dry-run daemon, 2 dry-run bare, 3 auto daemon, 4 auto bare,
-    # 10+k the k-th fixed rate (dry-run), 9 the soak
+    # 5 dry-run and 6 auto daemon on PostgreSQL, 10+k the k-th fixed rate (dry-run), 9 the soak
     rate_phases = [10 + k for k in range(len(args.rates))]
     result: dict[str, Any] = {
         "machine": machine(),
@@ -676,7 +763,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         helpers(args.buckets) as (moto, lacework, moto_url, lacework_url),
     ):
         workdir = Path(tmp)
-        make_buckets(moto_url, [1, 2, 3, 4, 9, *rate_phases], args.buckets)
+        make_buckets(moto_url, [1, 2, 3, 4, 5, 6, 9, *rate_phases], args.buckets)
 
         # the bytecode an installed daemon would have (not timed)
         subprocess.run(
@@ -725,6 +812,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["bare_auto"] = asyncio.run(
             bare_phase(moto, lacework, moto_url, lacework_url, 4, args, "auto")
         ).summary()
+        result["postgresql"] = postgresql_column(
+            args, workdir, (moto, lacework, moto_url, lacework_url), result
+        )
     result["ratios"] = {
         "dry_run_vs_bare": round(
             result["dry_run"]["alerts_per_s"] / result["bare_dry_run"]["alerts_per_s"], 2
@@ -782,6 +872,20 @@ def print_table(r: dict[str, Any]) -> None:
     print(
         f"ratio daemon/bare, same run: dry-run {q['dry_run_vs_bare']}x, auto {q['auto_vs_bare']}x"
     )
+    pg = r["postgresql"]
+    if "left_out" in pg:
+        print(f"PostgreSQL store: {pg['left_out']}")
+        return
+    for key in ("dry_run", "auto"):
+        v = pg[key]
+        print(
+            f"{'pg ' + key:<16} {v['alerts_per_s']:>9.1f} {v['cpu_ms_per_action']:>14.2f} "
+            f"{v['aws_requests_per_action']:>15.2f}  {v['statuses']}"
+        )
+    print(
+        f"ratio PostgreSQL/SQLite store, same run: dry-run {pg['vs_sqlite']['dry_run']}x, "
+        f"auto {pg['vs_sqlite']['auto']}x (target >= 0.5x)"
+    )
 
 
 def main() -> None:
@@ -802,6 +906,12 @@ def main() -> None:
         metavar="DIR",
         help="run serve under cProfile; <mode>.prof files are copied to DIR (slower)",
     )
+    parser.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="the PostgreSQL column on this empty database instead of a throwaway cluster",
+    )
+    parser.add_argument("--no-postgresql", action="store_true", help="leave that column out")
     parser.add_argument("--serve-moto", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-lacework", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

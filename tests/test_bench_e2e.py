@@ -8,11 +8,14 @@ dry-run action of LW_S3_16 costs one AWS request.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from lw_remediate.testing.postgres import find_bindir
 
 pytestmark = pytest.mark.slow
 
@@ -61,3 +64,16 @@ def test_e2e_bench_reports_every_figure_of_one_run():
         assert run["alerts_per_s"] > 0 and run["cpu_ms_per_action"] >= 0
     assert set(report["ratios"]) == {"dry_run_vs_bare", "auto_vs_bare"}
     assert set(report["own_cpu_ms_per_action"]) == {"dry_run", "auto"}
+
+    # The PostgreSQL column (issue 16): the same bursts with serve on PostgreSQL.
+    pg = report["postgresql"]
+    if find_bindir() is None and os.environ.get("CI") != "true":
+        assert set(pg) == {"left_out"} and "no PostgreSQL binaries" in pg["left_out"]
+        return
+    assert pg["dry_run"]["statuses"] == {"planned": ALERTS}
+    assert pg["dry_run"]["aws_requests"].get("GET s3 versioning") == ALERTS
+    assert pg["auto"]["statuses"] == expected
+    assert pg["auto"]["aws_requests"].get("PUT s3 versioning") == BUCKETS
+    assert pg["ready_s_dry_run"] > 0 and pg["ready_s_auto"] > 0
+    assert set(pg["vs_sqlite"]) == {"dry_run", "auto"}
+    assert all(ratio > 0 for ratio in pg["vs_sqlite"].values())
