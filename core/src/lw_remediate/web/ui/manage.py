@@ -115,7 +115,7 @@ async def kill_switch(request: web.Request) -> web.Response:
     return render(
         request,
         "kill_switch.html",
-        state=control.kill_switch_status(),
+        state=await control.kill_switch_state(),
         paused=await control.paused_actions(),
     )
 

@@ -111,7 +111,7 @@ async def overview(request: web.Request) -> web.Response:
         queue=await engine.store.inbox_counts(),
         by_status=sorted(by_status.items()),
         recent_count=len(recent),
-        kill_switch=control.kill_switch_status(),
+        kill_switch=await control.kill_switch_state(),
         budgets=engine.config.budgets,
         dead=await control.list_inbox(state="dead", limit=50),
         flapping=await control.list_flapping(),
