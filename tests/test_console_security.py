@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from lw_remediate.model import Status
+from lw_remediate.store.base import ChangeRow
 from lw_remediate.testing.fake_lacework import load_fixture
 
 ACCOUNT = "123456789012"
@@ -555,3 +556,37 @@ def test_the_maps_page_renders_a_map_s_own_text_inert():
     assert '"Resource": "&lt;script&gt;alert(1)&lt;/script&gt;"'.replace('"', "&#34;") in html
     assert "it&#39;s" in html and "\\u0027" not in html
     assert html.count("<script") == html.count('<script src="/ui/static/htmx.min.js"') == 1
+
+
+async def test_overview_shows_what_each_budget_used_this_hour(start_daemon):
+    daemon = await start(start_daemon, budgets={"global_per_hour": 10, "per_rule_per_hour": 4})
+    store, now = daemon.engine.store, daemon.engine.safety.clock()
+    other = "210987654321"
+    changes = [  # (age in seconds, rule, account): the first is older than the hour
+        (4000, "LW_S3_16", ACCOUNT),
+        (60, "LW_S3_16", ACCOUNT),
+        (50, "LW_S3_16", other),
+        (40, "LW_S3_1", ACCOUNT),
+    ]
+    for i, (age, rule, account) in enumerate(changes):
+        row = ChangeRow(f"a{i}", now - age, "s3.x", rule, account, f"arn:aws:s3:::b{i}")
+        await store.reserve_change(row, since=0, flap_since=0, decide=lambda counts: None)
+    async with browser() as http:
+        await login(http, daemon.url, CAROL)
+        status, html = await page(http, daemon.url, "/ui/")
+    assert status == 200
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            re.findall(r"<td>(.*?)</td>", tr, re.S)
+            for tr in re.findall(
+                r"<tr>(.*?)</tr>", html.split('id="budgets"')[1].split("</table>")[0], re.S
+            )
+        )
+        if cells
+    }
+    assert rows["global"][:2] == ["3", "10"]
+    assert rows["per account"][:2] == ["2", "no limit"]
+    assert f"{ACCOUNT}: 2, {other}: 1" in rows["per account"][2]
+    assert rows["per rule"][:2] == ["2", "4"]
+    assert "LW_S3_16: 2, LW_S3_1: 1" in rows["per rule"][2]

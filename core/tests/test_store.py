@@ -11,6 +11,7 @@ import pytest
 
 from lw_remediate import ActionRecord, Mode, Plan, RecordedCall, Status, Violation
 from lw_remediate.store import PostgresStore, SqliteStore
+from lw_remediate.store.base import ChangeRow, ChangeUsage
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -204,3 +205,22 @@ async def test_a_single_process_has_no_orphans_and_releases_its_resource_locks(s
         pass
     async with store.resource_lock("123456789012|arn:aws:s3:::b"):
         pass  # released above
+
+
+async def test_change_usage_counts_the_changes_after_a_time_by_rule_and_account(store):
+    def change(i: int, at: float, rule: str, account: str) -> ChangeRow:
+        return ChangeRow(f"a{i}", at, "s3.x", rule, account, f"arn:aws:s3:::b{i}")
+
+    rows = [
+        change(0, 100.0, "LW_S3_16", "111111111111"),
+        change(1, 200.0, "LW_S3_16", "111111111111"),
+        change(2, 300.0, "LW_S3_16", "222222222222"),
+        change(3, 400.0, "LW_S3_1", "111111111111"),
+    ]
+    for row in rows:
+        await store.reserve_change(row, since=0, flap_since=0, decide=lambda counts: None)
+    usage = await store.change_usage(150.0)
+    assert usage == ChangeUsage(
+        3, {"LW_S3_16": 2, "LW_S3_1": 1}, {"111111111111": 2, "222222222222": 1}
+    )
+    assert await store.change_usage(400.0) == ChangeUsage(0, {}, {})

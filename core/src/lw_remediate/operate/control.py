@@ -26,6 +26,7 @@ from ..pipeline.runner import describe_error
 from ..rules import canonical_rule_id
 from ..safety import SYSTEM_ACTOR, KillSwitchState
 from ..safety.exemptions import iso_time
+from ..safety.guard import HOUR
 from ..store.base import ActionRow, ExemptionRow, FlapRow, InboxRow
 
 # Re-exported: the CLI, the admin API and the console import them from here.
@@ -431,6 +432,35 @@ class Control:
             actor,
             exemption_id=exemption_id,
         )
+
+    # -- budgets -----------------------------------------------------------------------
+
+    async def budget_usage(self) -> list[dict[str, Any]]:
+        """Each budget with its limit and what the rolling hour has used: the global one,
+        and per account and per rule the busiest first (the store counts, so every
+        instance on a shared store sees the same figures)."""
+        budgets = self.engine.config.budgets
+        usage = await self.store.change_usage(self._now() - HOUR)
+
+        def busiest(counts: dict[str, int]) -> list[dict[str, Any]]:
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            return [{"key": k, "used": n} for k, n in ranked[:10]]
+
+        return [
+            {"budget": "global", "limit": budgets.global_per_hour, "used": usage.total, "top": []},
+            {
+                "budget": "per account",
+                "limit": budgets.per_account_per_hour,
+                "used": max(usage.by_account.values(), default=0),
+                "top": busiest(usage.by_account),
+            },
+            {
+                "budget": "per rule",
+                "limit": budgets.per_rule_per_hour,
+                "used": max(usage.by_rule.values(), default=0),
+                "top": busiest(usage.by_rule),
+            },
+        ]
 
     # -- flapping ----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -89,6 +89,25 @@ class ChangeCounts:
     account: int  # in the change's account since ``since``
     resource: int  # to the change's resource for its rule since ``flap_since`` (and the last clear)
     flagged: bool  # the resource x rule is flagged as flapping and not cleared
+
+
+@dataclass(frozen=True)
+class ChangeUsage:
+    """Changes since a time, as the budgets count them: overall, per rule, per account."""
+
+    total: int
+    by_rule: dict[str, int]
+    by_account: dict[str, int]
+
+    @classmethod
+    def from_groups(cls, groups: Iterable[tuple[str, str, int]]) -> ChangeUsage:
+        """Build it from ``(rule_id, account_id, count)`` groups (one query per backend)."""
+        by_rule: dict[str, int] = {}
+        by_account: dict[str, int] = {}
+        for rule_id, account_id, n in groups:
+            by_rule[rule_id] = by_rule.get(rule_id, 0) + n
+            by_account[account_id] = by_account.get(account_id, 0) + n
+        return cls(sum(by_rule.values()), by_rule, by_account)
 
 
 @dataclass(frozen=True)
@@ -215,6 +234,10 @@ class SafetyStore(Protocol):
     ) -> T | None:
         """Atomically count changes, ask ``decide``, and record ``change`` when it returns
         None. A change already recorded for the action is allowed again (returns None)."""
+        ...
+
+    async def change_usage(self, since: float) -> ChangeUsage:
+        """Changes recorded after ``since``: what each budget has used (read only)."""
         ...
 
     async def flap_state(

@@ -15,7 +15,15 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from .base import ApprovalRow, ChangeCounts, ChangeRow, ExemptionRow, FlapRow, KillSwitchRow
+from .base import (
+    ApprovalRow,
+    ChangeCounts,
+    ChangeRow,
+    ChangeUsage,
+    ExemptionRow,
+    FlapRow,
+    KillSwitchRow,
+)
 from .rows import exemption_row, flap_row
 
 T = TypeVar("T")
@@ -78,6 +86,15 @@ class PostgresSafetyTables:
         raise NotImplementedError
 
     # -- changes: budgets and the flap guard ---------------------------------------------
+
+    async def change_usage(self, since: float) -> ChangeUsage:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT rule_id, account_id, COUNT(*) AS n FROM changes WHERE at > $1"
+                " GROUP BY rule_id, account_id",
+                since,
+            )
+        return ChangeUsage.from_groups((r["rule_id"], r["account_id"], int(r["n"])) for r in rows)
 
     async def reserve_change(
         self,

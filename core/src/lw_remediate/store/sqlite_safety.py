@@ -13,7 +13,15 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .base import ApprovalRow, ChangeCounts, ChangeRow, ExemptionRow, FlapRow, KillSwitchRow
+from .base import (
+    ApprovalRow,
+    ChangeCounts,
+    ChangeRow,
+    ChangeUsage,
+    ExemptionRow,
+    FlapRow,
+    KillSwitchRow,
+)
 from .rows import exemption_row, flap_row
 
 T = TypeVar("T")
@@ -96,6 +104,17 @@ class SqliteSafetyTables:
         raise NotImplementedError
 
     # -- changes: budgets and the flap guard ---------------------------------------------
+
+    async def change_usage(self, since: float) -> ChangeUsage:
+        def _usage(conn: sqlite3.Connection) -> ChangeUsage:
+            rows = conn.execute(
+                "SELECT rule_id, account_id, COUNT(*) AS n FROM changes WHERE at > ?"
+                " GROUP BY rule_id, account_id",
+                (since,),
+            ).fetchall()
+            return ChangeUsage.from_groups((r["rule_id"], r["account_id"], r["n"]) for r in rows)
+
+        return await self._run(_usage)
 
     async def reserve_change(
         self,

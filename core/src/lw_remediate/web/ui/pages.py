@@ -112,7 +112,7 @@ async def overview(request: web.Request) -> web.Response:
         by_status=sorted(by_status.items()),
         recent_count=len(recent),
         kill_switch=await control.kill_switch_state(),
-        budgets=engine.config.budgets,
+        budgets=await control.budget_usage(),
         dead=await control.list_inbox(state="dead", limit=50),
         flapping=await control.list_flapping(),
         awaiting=by_status.get("awaiting_approval", 0),
