@@ -26,14 +26,13 @@ from ..pipeline.runner import describe_error
 from ..rules import canonical_rule_id
 from ..safety import SYSTEM_ACTOR, KillSwitchState
 from ..safety.exemptions import iso_time
-from ..safety.guard import HOUR
 from ..store.base import ActionRow, ExemptionRow, FlapRow, InboxRow
 
 # Re-exported: the CLI, the admin API and the console import them from here.
 from .errors import BadRequest as BadRequest
 from .errors import ControlError as ControlError
 from .errors import NotFound as NotFound
-from .queries import list_actions
+from .queries import budget_usage, list_actions
 from .queries import parse_expiry as parse_expiry
 
 _ACTOR_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
@@ -436,31 +435,8 @@ class Control:
     # -- budgets -----------------------------------------------------------------------
 
     async def budget_usage(self) -> list[dict[str, Any]]:
-        """Each budget with its limit and what the rolling hour has used: the global one,
-        and per account and per rule the busiest first (the store counts, so every
-        instance on a shared store sees the same figures)."""
-        budgets = self.engine.config.budgets
-        usage = await self.store.change_usage(self._now() - HOUR)
-
-        def busiest(counts: dict[str, int]) -> list[dict[str, Any]]:
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            return [{"key": k, "used": n} for k, n in ranked[:10]]
-
-        return [
-            {"budget": "global", "limit": budgets.global_per_hour, "used": usage.total, "top": []},
-            {
-                "budget": "per account",
-                "limit": budgets.per_account_per_hour,
-                "used": max(usage.by_account.values(), default=0),
-                "top": busiest(usage.by_account),
-            },
-            {
-                "budget": "per rule",
-                "limit": budgets.per_rule_per_hour,
-                "used": max(usage.by_rule.values(), default=0),
-                "top": busiest(usage.by_rule),
-            },
-        ]
+        """Each budget with its limit and what the rolling hour has used."""
+        return await budget_usage(self.store, self.engine.config.budgets, self._now())
 
     # -- flapping ----------------------------------------------------------------------
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
+from typing import Any
 
+from ..config import BudgetsConfig
 from ..rules import canonical_rule_id
+from ..safety.guard import HOUR
 from ..store.base import ActionRow, Store
 from .errors import BadRequest
 
@@ -89,3 +92,30 @@ def _moment(text: str, field: str, example: str, *, sign: int) -> datetime.datet
             f"{field}: {text!r} is not a date, a date-time or a duration like {example}"
         ) from None
     return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+
+
+async def budget_usage(store: Store, budgets: BudgetsConfig, now: float) -> list[dict[str, Any]]:
+    """Each budget with its limit and what the rolling hour has used: the global one, and
+    per account and per rule the busiest first (the store counts, so every instance on a
+    shared store sees the same figures)."""
+    usage = await store.change_usage(now - HOUR)
+
+    def busiest(counts: dict[str, int]) -> list[dict[str, Any]]:
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [{"key": k, "used": n} for k, n in ranked[:10]]
+
+    return [
+        {"budget": "global", "limit": budgets.global_per_hour, "used": usage.total, "top": []},
+        {
+            "budget": "per account",
+            "limit": budgets.per_account_per_hour,
+            "used": max(usage.by_account.values(), default=0),
+            "top": busiest(usage.by_account),
+        },
+        {
+            "budget": "per rule",
+            "limit": budgets.per_rule_per_hour,
+            "used": max(usage.by_rule.values(), default=0),
+            "top": busiest(usage.by_rule),
+        },
+    ]
