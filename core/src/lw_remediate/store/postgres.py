@@ -39,7 +39,7 @@ from ..errors import StoreUnavailable
 from ..model import ActionRecord, Violation
 from ..redact import redact
 from .base import ActionRow, AuditEvent, StoreJournal
-from .postgres_inbox import INBOX_CHANNEL, PostgresInboxTables
+from .postgres_inbox import INBOX_CHANNEL, EnqueueWaiter, PostgresInboxTables
 from .postgres_safety import PostgresSafetyTables
 from .postgres_schema import LATEST, current_version, migrate
 from .postgres_sweeps import PostgresSweepTables
@@ -117,6 +117,9 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         self._lock_pool: asyncpg.Pool | None = None
         self._listener: Any = None
         self._subscribers: list[Callable[[], None]] = []
+        self._enqueue_pending: list[EnqueueWaiter] = []
+        self._enqueue_task: asyncio.Task[None] | None = None
+        self.commits = 0  # inbox transactions (group commit: see postgres_inbox.py)
         #: The migrations the last :meth:`open` applied.
         self.applied: list[int] = []
 
@@ -180,6 +183,8 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
     async def close(self) -> None:
         if self._pool is None:
             return
+        if self._enqueue_task is not None:  # deliveries being committed finish first
+            await self._enqueue_task
         if self._listener is not None:
             listener, self._listener = self._listener, None
             listener.remove_termination_listener(self._listener_lost)  # closing is no loss

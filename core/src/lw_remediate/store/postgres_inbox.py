@@ -4,10 +4,17 @@ Deliveries are unique by ``delivery_key`` in the database, so a redelivery to an
 instance is recognised as one. A claim is ``FOR UPDATE SKIP LOCKED`` with a lease:
 instances claiming at once get disjoint rows, and a row whose holder died (its lease
 ran out) is claimed again.
+
+Deliveries are group-committed: webhooks that arrive while a commit is running are
+written together in the next transaction (each in its own savepoint, so one failing
+delivery fails only its own webhook), and every caller resumes only after the commit
+that holds its rows. The durable commit stays before the 202; concurrent webhooks just
+share its fsync, as the SQLite store's do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,11 +28,18 @@ from .rows import inbox_row, stored_body
 #: The channel a new delivery is announced on (LISTEN/NOTIFY).
 INBOX_CHANNEL = "lw_remediate_inbox"
 
+Deliveries = Sequence[tuple[str, str, str, Any]]
+#: One caller of :meth:`PostgresInboxTables.enqueue` waiting for its group commit.
+EnqueueWaiter = tuple[Deliveries, "asyncio.Future[list[tuple[int, bool]]]"]
+
 
 class PostgresInboxTables:
     """The inbox half of :class:`~lw_remediate.store.base.Store` on the store's pool."""
 
     owner: str
+    commits: int
+    _enqueue_pending: list[EnqueueWaiter]
+    _enqueue_task: asyncio.Task[None] | None
 
     @property
     def pool(self) -> asyncpg.Pool:  # provided by PostgresStore
@@ -34,31 +48,51 @@ class PostgresInboxTables:
     def lease(self) -> float:  # provided by PostgresStore
         raise NotImplementedError
 
-    async def enqueue(self, items: Sequence[tuple[str, str, str, Any]]) -> list[tuple[int, bool]]:
-        now = time.time()
-        out: list[tuple[int, bool]] = []
-        async with self.pool.acquire() as conn, conn.transaction():
-            for key, shape, event_id, body in items:
-                raw, encoding = stored_body(body)
-                new_id = await conn.fetchval(
-                    "INSERT INTO inbox (delivery_key, shape, event_id, body, body_encoding,"
-                    " received_at, next_attempt_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$6,$6)"
-                    " ON CONFLICT (delivery_key) DO NOTHING RETURNING id",
-                    key,
-                    shape,
-                    event_id,
-                    raw,
-                    encoding,
-                    now,
-                )
-                if new_id is not None:
-                    out.append((int(new_id), True))
-                else:
-                    old = await conn.fetchval("SELECT id FROM inbox WHERE delivery_key = $1", key)
-                    out.append((int(old), False))
-            if any(created for _, created in out):
-                await conn.execute(f"NOTIFY {INBOX_CHANNEL}")
-        return out
+    async def enqueue(self, items: Deliveries) -> list[tuple[int, bool]]:
+        done: asyncio.Future[list[tuple[int, bool]]] = asyncio.get_running_loop().create_future()
+        self._enqueue_pending.append((items, done))
+        if self._enqueue_task is None or self._enqueue_task.done():
+            # A task of its own: a caller that goes away never strands the others' commit.
+            self._enqueue_task = asyncio.create_task(self._commit_pending())
+        return await done
+
+    async def _commit_pending(self) -> None:
+        batch: list[EnqueueWaiter] = []
+        try:
+            while self._enqueue_pending:
+                batch, self._enqueue_pending = self._enqueue_pending, []
+                results = await self._commit_batch(batch)
+                for (_, done), result in zip(batch, results, strict=True):
+                    if done.done():  # its caller went away
+                        continue
+                    if isinstance(result, BaseException):
+                        done.set_exception(result)
+                    else:
+                        done.set_result(result)
+        finally:  # cancelled at shutdown: no caller waits for ever
+            for _, done in [*batch, *self._enqueue_pending]:
+                if not done.done():
+                    done.set_exception(ConnectionError("the store closed before the commit"))
+
+    async def _commit_batch(
+        self, batch: list[EnqueueWaiter]
+    ) -> list[list[tuple[int, bool]] | BaseException]:
+        results: list[list[tuple[int, bool]] | BaseException] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for items, _ in batch:
+                    try:
+                        async with conn.transaction():  # a savepoint per caller
+                            results.append(await _insert(conn, items))
+                    except (asyncpg.PostgresError, ValueError) as exc:
+                        results.append(exc)
+                created = [c for r in results if not isinstance(r, BaseException) for _, c in r]
+                if any(created):
+                    await conn.execute(f"NOTIFY {INBOX_CHANNEL}")
+        except Exception as exc:  # noqa: BLE001 - each waiter must hear the commit failed
+            return [exc] * len(batch)
+        self.commits += 1
+        return results
 
     async def claim_due(self, now: float, limit: int) -> list[InboxRow]:
         async with self.pool.acquire() as conn:
@@ -157,3 +191,27 @@ class PostgresInboxTables:
 def _count(status: str) -> int:
     """The row count of a command tag such as ``UPDATE 3``."""
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def _insert(conn: Any, items: Deliveries) -> list[tuple[int, bool]]:
+    now = time.time()
+    out: list[tuple[int, bool]] = []
+    for key, shape, event_id, body in items:
+        raw, encoding = stored_body(body)
+        new_id = await conn.fetchval(
+            "INSERT INTO inbox (delivery_key, shape, event_id, body, body_encoding,"
+            " received_at, next_attempt_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$6,$6)"
+            " ON CONFLICT (delivery_key) DO NOTHING RETURNING id",
+            key,
+            shape,
+            event_id,
+            raw,
+            encoding,
+            now,
+        )
+        if new_id is not None:
+            out.append((int(new_id), True))
+        else:
+            old = await conn.fetchval("SELECT id FROM inbox WHERE delivery_key = $1", key)
+            out.append((int(old), False))
+    return out
