@@ -43,7 +43,17 @@ from .postgres_inbox import INBOX_CHANNEL, EnqueueWaiter, PostgresInboxTables
 from .postgres_safety import PostgresSafetyTables
 from .postgres_schema import LATEST, current_version, migrate
 from .postgres_sweeps import PostgresSweepTables
-from .rows import action_record, action_row, audit_event, audit_values, new_action, saved_action
+from .rows import (
+    action_record,
+    action_row,
+    audit_event,
+    audit_values,
+    new_action,
+    new_action_id,
+    new_violation,
+    saved_action,
+    violation_key,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -52,10 +62,6 @@ PING_TIMEOUT = 5.0
 
 #: States of an action nobody needs to resume.
 SETTLED = ("done", "awaiting_approval")
-
-
-def new_action_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def instance_id() -> str:
@@ -252,31 +258,17 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
     # -- violations and actions --------------------------------------------------------
 
     async def add_violation(self, inbox_id: int | None, violation: Violation) -> int:
-        v = violation
         async with self.pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO violations (inbox_id, rule_id, source_rule_id, resource_arn, account_id,"
                 " region, reason, resource_type, alert_id, created_at)"
                 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING",
-                inbox_id,
-                v.rule_id,
-                v.source_rule_id,
-                v.resource_arn,
-                v.account_id,
-                v.region,
-                v.reason,
-                v.resource_type,
-                v.alert_id,
-                time.time(),
+                *new_violation(inbox_id, violation, time.time()),
             )
             value = await conn.fetchval(
                 "SELECT id FROM violations WHERE inbox_id IS NOT DISTINCT FROM $1 AND rule_id = $2"
                 " AND resource_arn = $3 AND account_id = $4 AND COALESCE(reason, '') = $5",
-                inbox_id,
-                v.rule_id,
-                v.resource_arn,
-                v.account_id,
-                v.reason or "",
+                *violation_key(inbox_id, violation),
             )
         return int(value)
 

@@ -7,6 +7,7 @@ both backends keep the same columns, so one reader per row type serves both.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, Protocol
 
 from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Verification, Violation
@@ -109,6 +110,33 @@ def saved_action(record: ActionRecord) -> tuple[Any, ...]:
         json.dumps(redact_value([c.to_dict() for c in record.calls])),
         redact(record.error) if record.error else None,
     )
+
+
+def new_action_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def new_violation(inbox_id: int | None, v: Violation, now: float) -> tuple[Any, ...]:
+    """The values ``add_violation`` inserts: inbox_id, rule_id, source_rule_id,
+    resource_arn, account_id, region, reason, resource_type, alert_id, created_at."""
+    return (
+        inbox_id,
+        v.rule_id,
+        v.source_rule_id,
+        v.resource_arn,
+        v.account_id,
+        v.region,
+        v.reason,
+        v.resource_type,
+        v.alert_id,
+        now,
+    )
+
+
+def violation_key(inbox_id: int | None, v: Violation) -> tuple[Any, ...]:
+    """What identifies a stored violation: inbox_id, rule_id, resource_arn, account_id,
+    reason ('' for none)."""
+    return (inbox_id, v.rule_id, v.resource_arn, v.account_id, v.reason or "")
 
 
 def new_action(record: ActionRecord) -> tuple[Any, ...]:

@@ -21,7 +21,6 @@ import contextlib
 import functools
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +29,17 @@ from typing import Any, TypeVar
 from ..errors import StartupError, StoreUnavailable
 from ..model import ActionRecord, Violation
 from .base import ActionRow, AuditEvent, StoreJournal
-from .rows import action_record, action_row, audit_event, audit_values, new_action, saved_action
+from .rows import (
+    action_record,
+    action_row,
+    audit_event,
+    audit_values,
+    new_action,
+    new_action_id,
+    new_violation,
+    saved_action,
+    violation_key,
+)
 from .sqlite_inbox import INBOX_MIGRATION, SqliteInboxTables
 from .sqlite_safety import SAFETY_SCHEMA, SqliteSafetyTables
 from .sqlite_sweeps import SWEEP_SCHEMA, SqliteSweepTables
@@ -124,10 +133,6 @@ def _migrate(conn: sqlite3.Connection) -> None:
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (str(SCHEMA_VERSION),),
     )
-
-
-def new_action_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
@@ -260,27 +265,15 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
 
     async def add_violation(self, inbox_id: int | None, violation: Violation) -> int:
         def _add(conn: sqlite3.Connection) -> int:
-            v = violation
             conn.execute(
                 "INSERT OR IGNORE INTO violations (inbox_id, rule_id, source_rule_id, resource_arn, account_id,"
                 " region, reason, resource_type, alert_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    inbox_id,
-                    v.rule_id,
-                    v.source_rule_id,
-                    v.resource_arn,
-                    v.account_id,
-                    v.region,
-                    v.reason,
-                    v.resource_type,
-                    v.alert_id,
-                    time.time(),
-                ),
+                new_violation(inbox_id, violation, time.time()),
             )
             row = conn.execute(
                 "SELECT id FROM violations WHERE inbox_id IS ? AND rule_id = ? AND resource_arn = ?"
                 " AND account_id = ? AND IFNULL(reason, '') = ?",
-                (inbox_id, v.rule_id, v.resource_arn, v.account_id, v.reason or ""),
+                violation_key(inbox_id, violation),
             ).fetchone()
             return int(row["id"])
 
