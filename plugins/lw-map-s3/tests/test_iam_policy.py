@@ -67,8 +67,10 @@ def test_a_policy_for_any_account_does_not_deny_every_bucket():
 
 def test_session_policy_carries_the_account_it_acts_in():
     doc = public_acl.REMEDIATION.session_policy(account="210987654321")
-    [statement] = doc["Statement"]
-    assert statement["Condition"] == {"StringLike": {"s3:ResourceAccount": "210987654321"}}
+    # the remediation's statement and its undo-only one (GetBucketOwnershipControls)
+    assert len(doc["Statement"]) == 2
+    for statement in doc["Statement"]:
+        assert statement["Condition"] == {"StringLike": {"s3:ResourceAccount": "210987654321"}}
 
 
 def test_lw_remediate_policy_fills_in_the_account(tmp_path, monkeypatch):

@@ -5,6 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from moto.s3.exceptions import S3ClientError
+from moto.s3.models import (
+    OWNER,
+    PERMISSION_FULL_CONTROL,
+    FakeAcl,
+    FakeGrant,
+    FakeGrantee,
+    S3Backend,
+)
 
 from lw_map_s3.remediations.public_acl import ALL_USERS, AUTHENTICATED_USERS, REMEDIATION, RULES
 from lw_remediate import ResourceChanged, Status
@@ -53,6 +62,78 @@ def live_grants(s3):
     return grant_keys(s3.get_bucket_acl(Bucket=BUCKET)["Grants"])
 
 
+ENFORCED = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+
+
+class AwsObjectOwnership:
+    """moto answering as AWS documents for a bucket whose ACLs are disabled.
+
+    With Object Ownership ``BucketOwnerEnforced`` AWS still answers ``GetBucketAcl``,
+    always with the owner's FULL_CONTROL grant only, and refuses an ACL write granting
+    anything else with ``AccessControlListNotSupported`` (Amazon S3 User Guide, Object Ownership,
+    "Troubleshooting"). moto 5.2 answers the stored grants and accepts every write, and
+    it lets ``BucketOwnerEnforced`` be set over public grants (AWS refuses that with
+    ``InvalidBucketAclWithObjectOwnership``), so a test can also stand for the moment
+    between a read that still saw the grants and a write after ACLs were disabled.
+    Each switch patches moto's S3 backend (the test double), never the remediation.
+    """
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+
+    @staticmethod
+    def _enforced(backend, bucket_name):
+        return backend.get_bucket(bucket_name).ownership_rule == "BucketOwnerEnforced"
+
+    def owner_only_reads(self):
+        original = S3Backend.get_bucket_acl
+
+        def get_bucket_acl(backend, bucket_name):
+            if self._enforced(backend, bucket_name):
+                owner = FakeGrantee(grantee_id=OWNER)  # moto's owner of every bucket
+                return FakeAcl([FakeGrant([owner], [PERMISSION_FULL_CONTROL])])
+            return original(backend, bucket_name)
+
+        self.monkeypatch.setattr(S3Backend, "get_bucket_acl", get_bucket_acl)
+
+    def refused_writes(self):
+        original = S3Backend.put_bucket_acl
+
+        def owner_full_control_only(acl):
+            return all(
+                g.permissions == [PERMISSION_FULL_CONTROL]
+                and all(grantee.id == OWNER for grantee in g.grantees)
+                for g in (acl.grants if acl else [])
+            )
+
+        def put_bucket_acl(backend, bucket_name, acl):
+            if self._enforced(backend, bucket_name) and not owner_full_control_only(acl):
+                raise S3ClientError(
+                    "AccessControlListNotSupported", "The bucket does not allow ACLs"
+                )
+            return original(backend, bucket_name, acl)
+
+        self.monkeypatch.setattr(S3Backend, "put_bucket_acl", put_bucket_acl)
+
+    def disabled_right_after_the_ownership_read(self):
+        """Another actor disables ACLs just after the remediation read Object Ownership."""
+        original = S3Backend.get_bucket_ownership_controls
+
+        def get_bucket_ownership_controls(backend, bucket_name):
+            answer = original(backend, bucket_name)
+            backend.get_bucket(bucket_name).ownership_rule = "BucketOwnerEnforced"
+            return answer
+
+        self.monkeypatch.setattr(
+            S3Backend, "get_bucket_ownership_controls", get_bucket_ownership_controls
+        )
+
+
+@pytest.fixture
+def aws_ownership(moto_server, monkeypatch):
+    return AwsObjectOwnership(monkeypatch)
+
+
 @pytest.mark.parametrize("rule_id", sorted(RULES, key=lambda r: int(r.rsplit("_", 1)[1])))
 async def test_removes_only_the_rules_grants(
     rule_id, s3, acl_bucket, make_violation, run_remediation
@@ -67,6 +148,14 @@ async def test_removes_only_the_rules_grants(
     assert grant_keys(legitimate_grants(acl_bucket["ID"])) <= live_grants(s3)
     assert {c.before["Permission"] for c in record.plan.changes} == {permission, "FULL_CONTROL"}
     assert all(c.operation == "remove_acl_grant" for c in record.plan.changes)
+    # 4 requests: check reads the ACL (plan builds on it), apply re-reads it and writes it,
+    # verify reads it again; Object Ownership is not read on this path
+    assert [c.operation for c in record.calls] == [
+        "GetBucketAcl",
+        "GetBucketAcl",
+        "PutBucketAcl",
+        "GetBucketAcl",
+    ]
 
 
 async def test_before_image_is_the_full_acl_and_revert_restores_it(
@@ -109,7 +198,7 @@ async def test_dry_run_plans_exact_grants_and_changes_nothing(
     assert live_grants(s3) == before
     assert writes(record) == []
     # plan builds on the ACL check read in this run (ctx.checked): one read, not two
-    assert [c.operation for c in record.calls] == ["GetBucketOwnershipControls", "GetBucketAcl"]
+    assert [c.operation for c in record.calls] == ["GetBucketAcl"]
 
 
 async def test_compliant_acl_is_resolved_without_a_write(
@@ -126,18 +215,37 @@ async def test_compliant_acl_is_resolved_without_a_write(
     assert writes(record) == []
 
 
-async def test_acls_disabled_bucket_is_resolved_with_detail(
-    s3, acl_bucket, make_violation, run_remediation, writes
+async def test_acls_disabled_bucket_reads_as_no_public_grant_and_is_resolved(
+    s3, acl_bucket, make_violation, run_remediation, writes, aws_ownership
 ):
-    # moto accepts BucketOwnerEnforced over public grants (AWS refuses): the grants are still
-    # readable, which proves the remediation looks at Object Ownership, not the grants.
-    s3.put_bucket_ownership_controls(
-        Bucket=BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    )
+    s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls=ENFORCED)
+    aws_ownership.owner_only_reads()
+    aws_ownership.refused_writes()
     record = await run_remediation(REMEDIATION, make_violation("LW_S3_1", BUCKET))
     assert record.status is Status.RESOLVED
-    assert "ACLs are disabled" in record.detail
+    # true of what S3 answers, and S3 ignores the ACL of such a bucket anyway
+    assert record.detail == "the ACL grants no AllUsers READ or FULL_CONTROL"
+    assert [c.operation for c in record.calls] == ["GetBucketAcl"]
     assert writes(record) == []
+
+
+@pytest.mark.parametrize("options", [{}, {"apply_public_access_block": True}])
+async def test_acls_disabled_between_read_and_write_is_refused_and_nothing_changes(
+    options, s3, acl_bucket, make_violation, run_remediation, writes, aws_ownership
+):
+    # moto keeps answering the public grants (the read before ACLs were disabled); the
+    # write is refused as AWS refuses it
+    s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls=ENFORCED)
+    aws_ownership.refused_writes()
+    before = live_grants(s3)
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_1", BUCKET), options=options)
+    assert record.status is Status.REFUSED, record.detail
+    assert "AccessControlListNotSupported" in record.detail
+    assert record.detail.endswith("nothing was changed")
+    assert writes(record) == ["PutBucketAcl"]  # refused; the block is never written
+    assert live_grants(s3) == before
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_public_access_block(Bucket=BUCKET)
 
 
 async def test_group_scope_removes_every_grant_of_that_group_only(
@@ -184,6 +292,40 @@ async def test_public_access_block_option_merges_flags_and_revert_restores_both(
     assert live_grants(s3) == original
 
 
+async def test_revert_refuses_once_acls_are_disabled_before_writing_anything(
+    s3, acl_bucket, make_violation, run_remediation, revert_action, aws_ownership
+):
+    options = {"apply_public_access_block": True}
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_1", BUCKET), options=options)
+    assert record.status is Status.REMEDIATED
+    s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls=ENFORCED)
+    aws_ownership.refused_writes()
+    after_grants = live_grants(s3)
+    after_block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    with pytest.raises(ResourceChanged, match=r"ACLs are now disabled.*nothing was changed"):
+        await revert_action(REMEDIATION, record, options=options)
+    assert live_grants(s3) == after_grants
+    pab = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert pab == after_block
+
+
+async def test_revert_puts_the_block_back_when_acls_are_disabled_while_reverting(
+    s3, acl_bucket, make_violation, run_remediation, revert_action, aws_ownership
+):
+    options = {"apply_public_access_block": True}
+    record = await run_remediation(REMEDIATION, make_violation("LW_S3_1", BUCKET), options=options)
+    assert record.status is Status.REMEDIATED
+    after_grants = live_grants(s3)
+    after_block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    aws_ownership.disabled_right_after_the_ownership_read()
+    aws_ownership.refused_writes()
+    with pytest.raises(ResourceChanged, match="Public Access Block was put back"):
+        await revert_action(REMEDIATION, record, options=options)
+    assert live_grants(s3) == after_grants
+    pab = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert pab == after_block  # lifted for the ACL write, then put back
+
+
 async def test_two_rules_on_one_bucket_concurrently_both_take_effect(
     s3, acl_bucket, make_violation, run_remediation
 ):
@@ -203,8 +345,17 @@ async def test_two_rules_on_one_bucket_concurrently_both_take_effect(
     assert ("Group", ALL_USERS, "WRITE") in grants
 
 
+async def test_least_privilege_without_revert_needs_no_ownership_read(
+    s3, acl_bucket, make_violation, least_privilege
+):
+    report = await least_privilege.run(REMEDIATION, make_violation("LW_S3_1", BUCKET))
+    assert report.used == {"s3:GetBucketAcl", "s3:PutBucketAcl"}
+    assert ("Group", ALL_USERS, "READ") not in live_grants(s3)
+
+
 async def test_least_privilege_including_revert(s3, acl_bucket, make_violation, least_privilege):
     report = await least_privilege.run(REMEDIATION, make_violation("LW_S3_1", BUCKET), revert=True)
+    # only undo reads Object Ownership (declared as an undo action)
     assert report.used == {"s3:GetBucketOwnershipControls", "s3:GetBucketAcl", "s3:PutBucketAcl"}
     assert ("Group", ALL_USERS, "READ") in live_grants(s3)  # reverted
 

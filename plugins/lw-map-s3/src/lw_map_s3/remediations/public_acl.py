@@ -3,9 +3,27 @@
 Each rule names one group (AllUsers for 1-5, AuthenticatedUsers for 6-10) and one
 permission; the grants removed are that group's grants of that permission and of
 FULL_CONTROL (which implies it). Every other grant -- the owner, LogDelivery, named
-accounts, the group's other permissions -- is written back unchanged. A bucket
-whose ACLs are disabled (Object Ownership ``BucketOwnerEnforced``) is left alone:
-S3 ignores its ACL, so there is nothing to remove.
+accounts, the group's other permissions -- is written back unchanged.
+
+``check``, ``apply`` and ``verify`` read the ACL alone (``GetBucketAcl``), not Object
+Ownership first: when a bucket's ACLs are disabled (Object Ownership
+``BucketOwnerEnforced``), S3 still answers ``GetBucketAcl``, always with the bucket
+owner's FULL_CONTROL grant only, and refuses any other ACL write with
+``AccessControlListNotSupported`` (400); S3 also refuses to disable the ACLs of a
+bucket whose ACL grants anyone else (``InvalidBucketAclWithObjectOwnership``). Amazon
+S3 User Guide, "Troubleshooting" under Object Ownership:
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html
+So a bucket with ACLs disabled reads as an ACL without any public grant: ``check``
+finds it compliant ("the ACL grants no AllUsers READ or FULL_CONTROL", which is what
+S3 answers) and nothing is written; if ACLs are disabled between ``apply``'s read and
+its write, S3 refuses the write and the action ends ``refused``, nothing changed.
+A sweep therefore costs 4 requests per public bucket: ``GetBucketAcl`` (check; plan
+builds on it), ``GetBucketAcl`` + ``PutBucketAcl`` (apply), ``GetBucketAcl`` (verify).
+
+``revert`` (rare, operator-driven) still reads Object Ownership first, so that a bucket
+whose ACLs were disabled since is refused before anything is written (with the
+``apply_public_access_block`` option undo rewrites the Public Access Block before the
+ACL); ``s3:GetBucketOwnershipControls`` is therefore declared as an undo-only action.
 """
 
 from __future__ import annotations
@@ -79,9 +97,8 @@ class Options(RemediationOptions):
 
 @dataclass(frozen=True)
 class AclState:
-    """The bucket's ACL as read, or ``acls_disabled`` when Object Ownership disables ACLs."""
+    """The bucket's ACL as read (with ACLs disabled: the owner's FULL_CONTROL grant only)."""
 
-    acls_disabled: bool
     owner: Mapping[str, Any]
     grants: Sequence[Mapping[str, Any]]
 
@@ -135,15 +152,23 @@ def grant_set(grants: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 async def read_acl(s3: Any, violation: Violation) -> AclState:
-    """Object Ownership first (ACLs may be disabled), then the ACL itself."""
+    """The ACL (one ``GetBucketAcl``; S3 answers it whether or not ACLs are disabled)."""
+    acl = await s3.get_bucket_acl(**bucket_args(violation))
+    return AclState(dict(acl.get("Owner", {})), list(acl.get("Grants", [])))
+
+
+async def acls_disabled(s3: Any, violation: Violation) -> bool:
+    """True when Object Ownership is ``BucketOwnerEnforced`` (read by ``revert`` only)."""
     controls = await get_or_none(
         s3.get_bucket_ownership_controls, violation, "OwnershipControlsNotFoundError"
     )
     rules = (controls or {}).get("OwnershipControls", {}).get("Rules", [])
-    if any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules):
-        return AclState(True, {}, ())
-    acl = await s3.get_bucket_acl(**bucket_args(violation))
-    return AclState(False, dict(acl.get("Owner", {})), list(acl.get("Grants", [])))
+    return any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules)
+
+
+def acl_write_refused(exc: ClientError) -> bool:
+    """S3's answer to an ACL write on a bucket whose ACLs are disabled."""
+    return error_code(exc) == "AccessControlListNotSupported"
 
 
 async def read_public_access_block(s3: Any, violation: Violation) -> dict[str, Any] | None:
@@ -201,10 +226,11 @@ def _offending_text(violation: Violation, options: Options) -> str:
     return f"{group_name(uri)} {permission} or FULL_CONTROL"
 
 
-def _disabled(violation: Violation) -> str:
+def _write_refused(violation: Violation) -> str:
     return (
-        f"ACLs are disabled on bucket {violation.resource_name} (Object Ownership "
-        "BucketOwnerEnforced): S3 ignores ACL grants, nothing to remove"
+        f"S3 refused the ACL write on bucket {violation.resource_name} with "
+        "AccessControlListNotSupported: its ACLs were disabled (Object Ownership "
+        "BucketOwnerEnforced) after the ACL was read, so S3 ignores ACL grants"
     )
 
 
@@ -213,8 +239,6 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     forbidden = _offending_text(violation, ctx.options)
     async with ctx.aws.client("s3") as s3:
         state = await read_acl(s3, violation)
-    if state.acls_disabled:
-        return CheckResult.compliant(_disabled(violation), acls_disabled=True)
     removed, _ = _split(state, violation, ctx.options)
     grants = [clean_grant(g) for g in state.grants]
     if not removed:
@@ -229,18 +253,14 @@ def _checked_state(ctx: RemediationContext[Any]) -> AclState | None:
     checked = ctx.checked
     if checked is None:
         return None
-    if checked.observed.get("acls_disabled"):
-        return AclState(True, {}, ())
     grants = checked.observed.get("grants")
-    return None if grants is None else AclState(False, {}, list(grants))
+    return None if grants is None else AclState({}, list(grants))
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     async with ctx.aws.client("s3") as s3:
         # check read the ACL in this run: no second read of it (apply re-reads)
         state = _checked_state(ctx) or await read_acl(s3, violation)
-        if state.acls_disabled:
-            return Plan(_disabled(violation))
         removed, kept = _split(state, violation, ctx.options)
         if not removed:
             return Plan("no offending grant in the ACL")
@@ -277,8 +297,6 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
     violation = ctx.violation
     async with locked_client(ctx, violation) as s3:
         state = await read_acl(s3, violation)  # re-read right before writing
-        if state.acls_disabled:
-            return {"AclsDisabled": True}
         removed, kept = _split(state, violation, ctx.options)
         after = acl_image(state.owner, kept)
         if not removed:
@@ -290,10 +308,9 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
         try:
             await write_acl(s3, violation, state.owner, kept)
         except ClientError as exc:
-            if error_code(exc) == "AccessControlListNotSupported":
+            if acl_write_refused(exc):
                 raise RemediationRefused(
-                    f"{_disabled(violation)} (ACLs were disabled while remediating; "
-                    "nothing was changed)"
+                    f"{_write_refused(violation)}; nothing was changed"
                 ) from exc
             raise
         if ctx.options.apply_public_access_block:
@@ -307,8 +324,6 @@ async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
 async def verify(ctx: RemediationContext[Any], violation: Violation) -> VerifyResult:
     async with ctx.aws.client("s3") as s3:
         state = await read_acl(s3, violation)
-    if state.acls_disabled:
-        return VerifyResult.verified(_disabled(violation))
     removed, kept = _split(state, violation, ctx.options)
     if removed:
         return VerifyResult.failed(
@@ -326,11 +341,17 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
     after = record.after_image or {}
     name = violation.resource_name
     async with locked_client(ctx, violation) as s3:
+        # Object Ownership first: S3 would refuse the ACL write, and with the Public Access
+        # Block option undo writes the block before the ACL; refuse before any write.
+        if await acls_disabled(s3, violation):
+            raise ResourceChanged(
+                f"ACLs are now disabled on bucket {name} (Object Ownership "
+                "BucketOwnerEnforced); not reverting, nothing was changed"
+            )
         state = await read_acl(s3, violation)
-        if state.acls_disabled:
-            raise ResourceChanged(f"ACLs are now disabled on bucket {name}; not reverting")
         if grant_set(state.grants) != grant_set(after.get("Grants", [])):
             raise changed_since(violation, "the ACL")
+        unblocked: dict[str, Any] | None = None  # the block this undo lifted, if it did
         if "PublicAccessBlock" in before:
             live = await read_public_access_block(s3, violation)
             if live != after.get("PublicAccessBlock"):
@@ -338,7 +359,21 @@ async def revert(ctx: RemediationContext[Any], record: ActionRecord) -> str:
             # Undo the block first: with BlockPublicAcls on, AWS rejects a public ACL.
             if live != before["PublicAccessBlock"]:
                 await write_public_access_block(s3, violation, before["PublicAccessBlock"])
-        await write_acl(s3, violation, before["Owner"], before["Grants"])
+                unblocked = live
+        try:
+            await write_acl(s3, violation, before["Owner"], before["Grants"])
+        except ClientError as exc:
+            if not acl_write_refused(exc):
+                raise
+            # ACLs were disabled since the ownership read: no half-applied undo.
+            left = "nothing was changed"
+            if unblocked is not None:
+                await write_public_access_block(s3, violation, unblocked)
+                left = "the Public Access Block was put back as the remediation left it"
+            raise ResourceChanged(
+                f"ACLs were disabled on bucket {name} while reverting (S3 refused the ACL "
+                f"write with AccessControlListNotSupported); not reverted, {left}"
+            ) from exc
     return f"restored the ACL of bucket {name} ({len(before['Grants'])} grants)"
 
 
@@ -357,7 +392,9 @@ REMEDIATION = Remediation(
         "FULL_CONTROL); owner, LogDelivery and named-account grants are kept."
     ),
     resource_type="s3:bucket",
-    policy=bucket_policy("s3:GetBucketOwnershipControls", "s3:GetBucketAcl", "s3:PutBucketAcl"),
+    policy=bucket_policy("s3:GetBucketAcl", "s3:PutBucketAcl"),
+    # only undo reads Object Ownership (to refuse before writing anything)
+    revert_policy=bucket_policy("s3:GetBucketOwnershipControls"),
     check=check,
     plan=plan,
     apply=apply,
