@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lw_remediate.ingest.alerts import Alert, PayloadError, parse_payload
+from lw_remediate.ingest.fields import Keys, lookup
 from lw_remediate.testing.fake_lacework import fixture_names, load_fixture
 
 KEYS = st.sampled_from(
@@ -75,3 +76,21 @@ def test_parse_payload_on_mutated_real_bodies(fixture, data):
         node = node[key]
     check(body)
     check({"Records": [{"body": json.dumps(body)}]})
+
+
+CASED_KEYS = st.sampled_from(
+    ["event_id", "Event_ID", "EVENT_ID", "detail", "Detail", "detail-type", "DETAILTYPE", "x", 7]
+)
+
+
+@given(
+    st.dictionaries(CASED_KEYS, st.integers(), max_size=6),
+    st.lists(
+        st.sampled_from(["event_id", "EVENT_ID", "detail", "detail-type", "detailType"]),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_folded_keys_answer_as_lookup(obj, names):
+    """``Keys(obj).get`` (the parser's shortcut) answers exactly as ``lookup``."""
+    assert Keys(obj).get(*names) == lookup(obj, *names)

@@ -51,6 +51,7 @@ from .activity import activity_event
 from .details import alert_details_violations
 from .fields import (
     Drops,
+    Keys,
     aws_account,
     event_id_text,
     lookup,
@@ -167,10 +168,11 @@ def parse_payload(body: Any) -> list[Alert]:
 def _parse(body: Any) -> list[Alert]:
     if not isinstance(body, Mapping):
         raise PayloadError(f"expected a JSON object, got {_json_type(body)}")
-    records = lookup(body, "Records")
+    keys = Keys(body)
+    records = keys.get("Records")
     if records is not None:
         return _parse_sqs(records)
-    return _parse_object(body)
+    return _parse_object(body, keys)
 
 
 def _parse_sqs(records: Any) -> list[Alert]:
@@ -196,9 +198,10 @@ def _parse_sqs(records: Any) -> list[Alert]:
     return alerts
 
 
-def _parse_object(body: Mapping[str, Any]) -> list[Alert]:
-    detail_type = lookup(body, "detail-type", "detail_type", "detailType")
-    detail = lookup(body, "detail")
+def _parse_object(body: Mapping[str, Any], keys: Keys | None = None) -> list[Alert]:
+    keys = keys or Keys(body)
+    detail_type = keys.get("detail-type", "detail_type", "detailType")
+    detail = keys.get("detail")
     if detail_type is not None:
         if not (isinstance(detail_type, str) and detail_type.strip().lower() == "laceworkevents"):
             raise PayloadError("unsupported EventBridge detail-type (expected LaceworkEvents)")
@@ -207,17 +210,17 @@ def _parse_object(body: Mapping[str, Any]) -> list[Alert]:
         return [_parse_eventbridge(body, detail)]
     if isinstance(detail, Mapping):
         return [_parse_eventbridge(body, detail)]
-    if lookup(body, "EVENT_DETAILS") is not None:
+    if keys.get("EVENT_DETAILS") is not None:
         # The bare EventBridge ``detail`` (Lacework.Events as in the S3 export).
         return [_parse_eventbridge(body, body)]
-    event_type = scalar_text(lookup(body, "event_type"))
+    event_type = scalar_text(keys.get("event_type"))
     if (
-        lookup(body, "event_id") is not None
-        or lookup(body, "rec_id") is not None
+        keys.get("event_id") is not None
+        or keys.get("rec_id") is not None
         or (event_type or "").lower() == "testevent"
     ):
-        return [_parse_classic(body)]
-    data = lookup(body, "data")
+        return [_parse_classic(body, keys)]
+    data = keys.get("data")
     if (
         isinstance(data, list)
         and data
@@ -235,7 +238,7 @@ def _parse_object(body: Mapping[str, Any]) -> list[Alert]:
             return [_parse_alert_v2(item, item) for item in data]
         if any(with_id):
             raise PayloadError("Alerts API v2 list: every data[] element needs an alertId")
-    if lookup(body, "alertId") is not None:
+    if keys.get("alertId") is not None:
         return [_parse_alert_v2(body, body)]
     raise PayloadError(_UNKNOWN_SHAPE)
 
@@ -243,26 +246,26 @@ def _parse_object(body: Mapping[str, Any]) -> list[Alert]:
 # -- classic webhook -----------------------------------------------------------------------
 
 
-def _parse_classic(body: Mapping[str, Any]) -> Alert:
-    event_id = event_id_text(lookup(body, "event_id"))
-    event_type = scalar_text(lookup(body, "event_type")) or ""
-    title = scalar_text(lookup(body, "event_title")) or ""
-    account = scalar_text(lookup(body, "lacework_account"))
+def _parse_classic(body: Mapping[str, Any], keys: Keys) -> Alert:
+    event_id = event_id_text(keys.get("event_id"))
+    event_type = scalar_text(keys.get("event_type")) or ""
+    title = scalar_text(keys.get("event_title")) or ""
+    account = scalar_text(keys.get("lacework_account"))
     if event_type.lower() == "testevent" or event_id == "0":
         return Alert(Shape.TEST, event_id or "0", (), title, None, account, (), body)
     if event_id is None:
         raise PayloadError(
             "classic webhook without a usable event_id (1-128 letters, digits, _ . : -)"
         )
-    rule = rule_text(lookup(body, "rec_id"))
+    rule = rule_text(keys.get("rec_id"))
     if rule is None:
-        rule = _rule_from_description(lookup(body, "event_description"))
+        rule = _rule_from_description(keys.get("event_description"))
     return Alert(
         shape=Shape.CLASSIC,
         event_id=event_id,
         rule_ids=(rule,) if rule else (),
         title=title,
-        severity=_severity(lookup(body, "event_severity")),
+        severity=_severity(keys.get("event_severity")),
         lacework_account=account,
         violations=(),
         raw=body,

@@ -33,6 +33,29 @@ def lookup(obj: Any, *names: str) -> Any:
     return None
 
 
+class Keys:
+    """One JSON object's keys folded to lower case once, for many :func:`lookup` calls
+    on it: a name it does not hold in any case answers None without a scan (the
+    payload parser asks a body for a dozen names, most of them absent)."""
+
+    __slots__ = ("_folded", "obj")
+
+    def __init__(self, obj: Mapping[str, Any]) -> None:
+        self.obj = obj
+        self._folded = {key.lower() for key in obj if isinstance(key, str)}
+
+    def get(self, *names: str) -> Any:
+        """``lookup(obj, *names)``."""
+        obj = self.obj
+        for name in names:
+            if name in obj:
+                return obj[name]
+        for name in names:
+            if name.lower() in self._folded:
+                return lookup(obj, *names)
+        return None
+
+
 def objects(value: Any) -> list[Mapping[str, Any]]:
     """The objects in a JSON list (a single object counts as a list of one)."""
     if isinstance(value, Mapping):
