@@ -74,6 +74,20 @@ async def test_redelivery_answers_200_and_adds_no_work(start_daemon, fake_lacewo
     assert fake_lacework.count("/api/v2/Alerts/42013") == 1
 
 
+async def test_an_accepted_webhook_answers_202_with_its_inbox_id(
+    start_daemon, fake_lacework, unversioned
+):
+    daemon = await start_daemon(remediation={"default_mode": "dry-run"})
+    versioning_alert(fake_lacework, "42014")
+    async with daemon.http.post(daemon.webhook_url, json=classic("42014")) as resp:
+        status, raw, content_type = resp.status, await resp.read(), resp.headers["Content-Type"]
+    (row,) = await daemon.engine.store.list_inbox()
+    assert status == 202
+    assert content_type == "application/json; charset=utf-8"
+    assert raw == json.dumps({"status": "accepted", "inbox_ids": [row.id]}).encode()
+    await daemon.settle()
+
+
 @pytest.mark.parametrize("header", ["Authorization", "X-Api-Key"])
 async def test_header_token_route_for_eventbridge_api_destinations(
     start_daemon, fake_lacework, unversioned, header
