@@ -32,7 +32,12 @@ def test_log_lines_mask_secrets_in_any_field_and_in_exceptions():
     out = io.StringIO()
     configure_logging(level="info", json=True, stream=out)
     log = structlog.get_logger("test")
-    log.info("request_failed", path=f"/webhooks/lacework/{SECRET}", note=[SECRET])
+    log.info(
+        "request_failed",
+        path=f"/webhooks/lacework/{SECRET}",
+        note=[SECRET],
+        nested={"k": (1, {SECRET: f"x{SECRET}y"})},
+    )
     try:
         raise RuntimeError(f"boom with {SECRET}")
     except RuntimeError:
@@ -42,6 +47,17 @@ def test_log_lines_mask_secrets_in_any_field_and_in_exceptions():
     assert SECRET not in text and json.dumps(SECRET)[1:-1] not in text
     record = logging.LogRecord("aiohttp", logging.ERROR, __file__, 1, f"x {SECRET}", None, None)
     assert SECRET not in RedactingFormatter().format(record)
+
+
+def test_console_lines_mask_secrets_whatever_repr_makes_of_them():
+    secret = 'it\'s-"q"-\x01' + "7" * 12  # both quotes and a control character: repr escapes
+    register([secret])
+    out = io.StringIO()
+    configure_logging(level="info", json=False, stream=out)
+    structlog.get_logger("test").info("listed", note=[secret], nested={"k": (secret,)})
+    text = out.getvalue()
+    assert "listed" in text and text.count(MASK) == 2
+    assert repr(secret)[1:-1] not in text and "7" * 12 not in text
 
 
 def test_the_cli_stream_masks_what_is_written():

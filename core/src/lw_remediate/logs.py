@@ -15,6 +15,7 @@ lines included) without each call repeating them.
 from __future__ import annotations
 
 import contextlib
+import json as jsonlib
 import logging
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -61,6 +62,23 @@ def _redact_line(_: Any, __: str, line: Any) -> Any:
     return redact(line) if isinstance(line, str) else line
 
 
+def _json_default(value: Any) -> Any:
+    """A value JSON cannot hold, as structlog's JSONRenderer writes it."""
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+#: One encoder for every line: ``json.dumps(event, default=...)`` builds a new
+#: ``JSONEncoder`` per call; this one writes the same text.
+_ENCODER = jsonlib.JSONEncoder(default=_json_default)
+
+
+def _render_json(event: MutableMapping[str, Any], **_: Any) -> str:
+    return _ENCODER.encode(event)
+
+
 class RedactingFormatter(logging.Formatter):
     """stdlib logging lines (tracebacks included) with registered secrets masked."""
 
@@ -75,11 +93,21 @@ def configure_logging(
     stream = stream or sys.stderr
     as_json = (not stream.isatty()) if json is None else json
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_render_json)
         if as_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     numeric = logging.getLevelName(level.upper())
+    # Every logger writes through one WriteLogger (a write and a flush per line, as
+    # PrintLogger): the default factory built a new logger, and looked up its stream's
+    # lock, for every log call, filtered ones included.
+    writer = structlog.WriteLogger(stream)
+    # Masking secrets by value: a JSON line is masked as a whole once rendered
+    # (_redact_line). JSON escapes character by character, so a secret anywhere in it
+    # (a value, a key, nested, in an exception's text) is there in its plain or its
+    # JSON-escaped form, both registered. The console renderer writes repr()s, whose
+    # escaping differs, so there every value is masked before rendering as well.
+    by_value = [] if as_json else [_redact_values]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -87,14 +115,14 @@ def configure_logging(
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.format_exc_info,
-            _redact_values,
+            *by_value,
             renderer,
             _redact_line,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             numeric if isinstance(numeric, int) else logging.INFO
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=lambda *_: writer,
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)
