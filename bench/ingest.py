@@ -5,9 +5,11 @@
 Each server runs in its own process; this process is the load generator. The bare
 handler only parses JSON and answers 202. The daemon does everything it does for a
 real webhook up to the answer: constant-time token check, body cap, JSON parse,
-payload normalisation, and the inbox commit to SQLite (WAL, synchronous=FULL) before
-the 202. Its worker is off, so the figures are for ingest alone. Every request is a
-distinct classic webhook (new event id), so each one is a real insert.
+payload normalisation, the inbox commit to SQLite (WAL, synchronous=FULL) before
+the 202, its metrics and its ``alert_received`` log line (at ``serve``'s default
+level, info, through a pipe to a collector, as stderr goes to journald). Its worker
+is off, so the figures are for ingest alone. Every request is a distinct classic
+webhook (new event id), so each one is a real insert.
 
 ``daemon-postgresql`` is the same daemon on the PostgreSQL store: a throwaway local
 cluster started from the installed binaries with fsync and synchronous commit on (the
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import statistics
@@ -56,7 +59,16 @@ def serve(kind: str, port: int, workdir: str, store_url: str | None = None) -> N
         from lw_remediate.runtime import Runtime
         from lw_remediate.web.server import create_app
 
-        configure_logging(level="warning")
+        # As `lw-remediate serve` runs by default: info, one JSON line per alert
+        # (alert_received) on stderr, which is a pipe to a log collector as under
+        # journald or a container runtime; here `cat` into a file in the work directory.
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        with open(Path(workdir) / f"{kind}.log", "ab") as sink:
+            collector = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=sink)
+        assert collector.stdin is not None
+        configure_logging(
+            level="info", json=True, stream=io.TextIOWrapper(collector.stdin, encoding="utf-8")
+        )
         store: dict[str, str] = {"path": str(Path(workdir) / f"{kind}.sqlite3")}
         if kind == "daemon-postgresql":
             store["url"] = store_url or ""
