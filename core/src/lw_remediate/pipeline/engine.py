@@ -32,7 +32,7 @@ from .enrich import Enriched, EnrichmentPending, enrich_alert
 from .inbox import mark_dead, retry_or_dead
 from .locks import ResourceLocks
 from .outcome import log_finished, outcome_notification
-from .runner import Runner, describe_error
+from .runner import Runner, Slot, describe_error
 from .sessions import action_session
 from .takeover import take_over
 
@@ -158,8 +158,8 @@ class Engine:
             return
         options = rem.parse_options(self.config.options_for(rem.id))
 
-        async def run(session: Any) -> ActionRecord:
-            return await self.runner.resume(rem, record, aws=session, options=options)
+        async def run(session: Any, slot: Slot) -> ActionRecord:
+            return await self.runner.resume(rem, record, aws=session, options=options, slot=slot)
 
         await self._dispatch(rem, record, run)
 
@@ -235,24 +235,16 @@ class Engine:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded on the row, the worker goes on
-            await mark_dead(
-                self.store,
-                self.metrics,
-                row,
-                f"could not process this alert: {describe_error(exc)}",
-            )
+            why = f"could not process this alert: {describe_error(exc)}"
+            await mark_dead(self.store, self.metrics, row, why)
             return []
 
     async def _process_inbox(self, row: InboxRow) -> list[ActionRecord]:
         try:
             alerts = parse_payload(row.payload())
         except (ValueError, RecursionError, PayloadError) as exc:
-            await mark_dead(
-                self.store,
-                self.metrics,
-                row,
-                f"the stored body cannot be read: {describe_error(exc)}",
-            )
+            why = f"the stored body cannot be read: {describe_error(exc)}"
+            await mark_dead(self.store, self.metrics, row, why)
             return []
         alert = alerts[0]
         with alert_context(alert_id=alert.event_id, inbox_id=row.id):
@@ -414,21 +406,24 @@ class Engine:
             return record
         options = rem.parse_options(self.config.options_for(rem.id))
 
-        async def run(session: Any) -> ActionRecord:
+        async def run(session: Any, slot: Slot) -> ActionRecord:
             return await self.runner.run(
-                rem, violation, aws=session, mode=mode, options=options, record=record
+                rem, violation, aws=session, mode=mode, options=options, record=record, slot=slot
             )
 
         return await self._dispatch(rem, record, run)
 
     async def _dispatch(
-        self, rem: Remediation, record: ActionRecord, run: Callable[[Any], Any]
+        self, rem: Remediation, record: ActionRecord, run: Callable[[Any, Slot], Any]
     ) -> ActionRecord:
+        """``run`` under the resource lock; the concurrency slot is held for the session,
+        then by the runner for the AWS work (:meth:`Runner.run`), not for the record."""
         violation = record.violation
         started = time.monotonic()
-        async with self._semaphore, self.resource_lock(violation):
+        async with self.resource_lock(violation):
             try:
-                session = await self.action_session(rem, violation)
+                async with self._semaphore:
+                    session = await self.action_session(rem, violation)
             except RemediationRefused as exc:
                 record.status, record.detail, record.state = Status.REFUSED, str(exc), "done"
                 await self.store.save_action(record)
@@ -437,7 +432,7 @@ class Engine:
                 record.detail = f"could not get AWS credentials for {violation.account_id}: {exc}"
                 await self.store.save_action(record)
             else:
-                record = await run(session)
+                record = await run(session, self._semaphore)
         await self._report(record, time.monotonic() - started)
         return record
 
@@ -455,8 +450,8 @@ class Engine:
         options = rem.parse_options(self.config.options_for(rem.id))
         approved = record.plan
 
-        async def run(session: Any) -> ActionRecord:
-            done = await self.runner.approve(rem, record, aws=session, options=options)
+        async def run(session: Any, slot: Slot) -> ActionRecord:
+            done = await self.runner.approve(rem, record, aws=session, options=options, slot=slot)
             if (
                 done.status is Status.AWAITING_APPROVAL
                 and approved is not None
@@ -484,7 +479,7 @@ class Engine:
         options = rem.parse_options(self.config.options_for(rem.id))
         started = time.monotonic()
         with action_context(record):
-            async with self._semaphore, self.resource_lock(record.violation):
+            async with self.resource_lock(record.violation), self._semaphore:
                 session = await self.action_session(rem, record.violation)
                 detail = await self.runner.revert(rem, record, aws=session, options=options)
             await self._report(record, time.monotonic() - started)

@@ -9,7 +9,9 @@ at any point leaves a record that says how far the action got.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import structlog
@@ -35,6 +37,9 @@ from ..model import (
     Violation,
 )
 from ..remediation import Remediation, RemediationContext, RemediationOptions
+
+#: A concurrency slot (the engine's semaphore) held while an action works against AWS.
+Slot = AbstractAsyncContextManager[Any]
 
 
 class Journal(Protocol):
@@ -72,6 +77,24 @@ async def _close_clients(ctx: RemediationContext[Any]) -> None:
     close = getattr(ctx.aws, "close", None)
     if close is not None:
         await close()
+
+
+def _conclude(
+    record: ActionRecord, status: Status, detail: str, *, error: str | None = None
+) -> ActionRecord:
+    """End ``record`` with ``status`` (the caller saves it)."""
+    record.status = status
+    record.detail = detail
+    record.error = error
+    record.state = "done"
+    return record
+
+
+def _await_approval(record: ActionRecord, detail: str) -> None:
+    """Park ``record`` awaiting an operator's approval (the caller saves it)."""
+    record.status = Status.AWAITING_APPROVAL
+    record.detail = detail
+    record.state = "awaiting_approval"
 
 
 class Runner:
@@ -127,11 +150,7 @@ class Runner:
     async def _finish(
         self, record: ActionRecord, status: Status, detail: str, *, error: str | None = None
     ) -> ActionRecord:
-        record.status = status
-        record.detail = detail
-        record.error = error
-        record.state = "done"
-        await self.journal.save(record)
+        await self.journal.save(_conclude(record, status, detail, error=error))
         return record
 
     async def run(
@@ -144,11 +163,18 @@ class Runner:
         options: RemediationOptions | None = None,
         record: ActionRecord | None = None,
         approved_plan: Plan | None = None,
+        slot: Slot | None = None,
     ) -> ActionRecord:
         """Run the lifecycle up to what ``mode`` allows and return the finished record.
 
         With ``approved_plan``, only that exact change may be applied: when the fresh
         plan differs, the action goes back to awaiting approval with the new plan.
+
+        ``slot`` (the daemon's ``[remediation] concurrency`` semaphore) is held while the
+        remediation works against AWS, from ``check`` to ``verify`` with the saves that
+        must come between them; the outcome is saved after it is let go, so the next
+        action's AWS work does not wait for this one's last commit. The record returned
+        has been saved either way.
         """
         options = options if options is not None else remediation.default_options()
         record = record or ActionRecord(remediation.id, violation, mode)
@@ -159,38 +185,50 @@ class Runner:
             )
         ctx = self._context(remediation, record, options, aws, dry_run=mode is not Mode.AUTO)
         try:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    return await self._run(remediation, record, ctx, mode, approved_plan)
-            except TimeoutError as exc:
-                if record.state == "applied":  # the change was made; verify ran out of time
-                    return await self._unverified_after_apply(record, exc)
-                return await self._fail(
-                    record, f"timed out after {self.timeout:g}s", "TimeoutError"
-                )
-            except ApplyPaused as exc:
-                record.status = Status.AWAITING_APPROVAL
-                record.detail = str(exc)
-                record.state = "awaiting_approval"
-                await self.journal.save(record)
-                return record
-            except RemediationRefused as exc:
-                return await self._finish(record, Status.REFUSED, describe_error(exc))
-            except ManualActionRequired as exc:
-                return await self._finish(record, Status.MANUAL, str(exc))
-            except (ClientError, BotoCoreError, RemediationError, Exception) as exc:  # noqa: BLE001
-                self.log.warning(
-                    "remediation_error",
-                    remediation_id=remediation.id,
-                    resource_arn=violation.resource_arn,
-                    error=describe_error(exc),
-                )
-                return await self._fail(record, describe_error(exc), type(exc).__name__)
+            async with slot or contextlib.nullcontext():
+                await self._lifecycle(remediation, record, ctx, mode, approved_plan)
         finally:
             await _close_clients(ctx)
+        await self.journal.save(record)  # the outcome (the record is not "done" before)
+        return record
 
-    async def _fail(self, record: ActionRecord, detail: str, error: str) -> ActionRecord:
-        return await self._finish(record, Status.FAILED, detail, error=error)
+    async def _lifecycle(
+        self,
+        remediation: Remediation,
+        record: ActionRecord,
+        ctx: RemediationContext[Any],
+        mode: Mode,
+        approved_plan: Plan | None,
+    ) -> None:
+        """:meth:`_run` within the timeout, every way it can end turned into the
+        record's outcome (not yet saved)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._run(remediation, record, ctx, mode, approved_plan)
+        except TimeoutError as exc:
+            if record.state == "applied":  # the change was made; verify ran out of time
+                self._unverified(record, exc)
+            else:
+                _conclude(
+                    record,
+                    Status.FAILED,
+                    f"timed out after {self.timeout:g}s",
+                    error="TimeoutError",
+                )
+        except ApplyPaused as exc:
+            _await_approval(record, str(exc))
+        except RemediationRefused as exc:
+            _conclude(record, Status.REFUSED, describe_error(exc))
+        except ManualActionRequired as exc:
+            _conclude(record, Status.MANUAL, str(exc))
+        except (ClientError, BotoCoreError, RemediationError, Exception) as exc:  # noqa: BLE001
+            self.log.warning(
+                "remediation_error",
+                remediation_id=remediation.id,
+                resource_arn=record.violation.resource_arn,
+                error=describe_error(exc),
+            )
+            _conclude(record, Status.FAILED, describe_error(exc), error=type(exc).__name__)
 
     async def _run(
         self,
@@ -199,46 +237,47 @@ class Runner:
         ctx: RemediationContext[Any],
         mode: Mode,
         approved_plan: Plan | None = None,
-    ) -> ActionRecord:
+    ) -> None:
+        """The lifecycle; it leaves the outcome on ``record`` for :meth:`run` to save."""
         violation = record.violation
         record.state = "checking"
         check = remediation.expect("check", await remediation.check(ctx, violation), CheckResult)
         ctx.checked = check
         if not check.present:
-            return await self._finish(record, Status.RESOLVED, check.detail or "already compliant")
+            _conclude(record, Status.RESOLVED, check.detail or "already compliant")
+            return
         if remediation.is_manual(ctx.options):
-            return await self._finish(
-                record, Status.MANUAL, remediation.render_runbook(violation, ctx.options)
-            )
+            _conclude(record, Status.MANUAL, remediation.render_runbook(violation, ctx.options))
+            return
         plan = remediation.expect("plan", await remediation.plan(ctx, violation), Plan)
         record.plan = plan
         if not plan.changes:
-            return await self._finish(record, Status.RESOLVED, plan.summary or "nothing to change")
+            _conclude(record, Status.RESOLVED, plan.summary or "nothing to change")
+            return
+        # No save of the plan on its own: every way on from here saves the record (with
+        # the plan) before anything else happens (the outcome, or "applying" before the
+        # first write), and a crash before that re-runs from ``check`` as it would from
+        # a saved "planned" state.
         record.state = "planned"
-        await self.journal.save(record)
         if approved_plan is not None and not plan.same_change(approved_plan):
-            record.status = Status.AWAITING_APPROVAL
-            record.detail = f"the plan changed since it was approved; approve again: {plan.summary}"
-            record.state = "awaiting_approval"
-            await self.journal.save(record)
-            return record
-        if mode is Mode.DRY_RUN:
-            return await self._finish(record, Status.PLANNED, plan.summary)
-        if mode is Mode.APPROVE or (plan.requires_approval and approved_plan is None):
-            record.status = Status.AWAITING_APPROVAL
-            record.detail = (
-                plan.summary
-                if mode is Mode.APPROVE
-                else f"this change needs an operator's approval even in auto mode: {plan.summary}"
+            _await_approval(
+                record, f"the plan changed since it was approved; approve again: {plan.summary}"
             )
-            record.state = "awaiting_approval"
-            await self.journal.save(record)
-            return record
-        return await self._apply(remediation, record, ctx)
+        elif mode is Mode.DRY_RUN:
+            _conclude(record, Status.PLANNED, plan.summary)
+        elif mode is Mode.APPROVE:
+            _await_approval(record, plan.summary)
+        elif plan.requires_approval and approved_plan is None:
+            _await_approval(
+                record,
+                f"this change needs an operator's approval even in auto mode: {plan.summary}",
+            )
+        else:
+            await self._apply(remediation, record, ctx)
 
     async def _apply(
         self, remediation: Remediation, record: ActionRecord, ctx: RemediationContext[Any]
-    ) -> ActionRecord:
+    ) -> None:
         if remediation.apply is None or remediation.verify is None or record.plan is None:
             raise RemediationError(f"{remediation.id} cannot apply (manual-only or no plan)")
         if self.guard is not None:
@@ -258,27 +297,28 @@ class Runner:
                 "verify", await remediation.verify(ctx, record.violation), VerifyResult
             )
         except Exception as exc:  # noqa: BLE001 - the change was made; only its check failed
-            return await self._unverified_after_apply(record, exc)
+            self._unverified(record, exc)
+            return
         record.verification = result.status
         if result.status is Verification.VERIFIED:
-            return await self._finish(
-                record, Status.REMEDIATED, result.detail or record.plan.summary
+            _conclude(record, Status.REMEDIATED, result.detail or record.plan.summary)
+        elif result.status is Verification.UNVERIFIED:
+            _conclude(record, Status.UNVERIFIED, result.detail)
+        else:
+            _conclude(
+                record,
+                Status.FAILED,
+                result.detail or "verify found the violation still there",
+                error="VerifyFailed",
             )
-        if result.status is Verification.UNVERIFIED:
-            return await self._finish(record, Status.UNVERIFIED, result.detail)
-        return await self._fail(
-            record, result.detail or "verify found the violation still there", "VerifyFailed"
-        )
 
-    async def _unverified_after_apply(
-        self, record: ActionRecord, exc: BaseException
-    ) -> ActionRecord:
+    def _unverified(self, record: ActionRecord, exc: BaseException) -> None:
         """``apply`` succeeded but the verify read failed: the outcome is unknown, not a
         failure (``unverified``, with the reason; ``undo`` still has the before-image)."""
         record.verification = Verification.UNVERIFIED
         what = "timed out" if isinstance(exc, TimeoutError) else describe_error(exc)
         self.log.warning("verify_failed_after_apply", action_id=record.id, error=what)
-        return await self._finish(
+        _conclude(
             record,
             Status.UNVERIFIED,
             f"applied, but the verify read failed ({what}); check the resource",
@@ -292,6 +332,7 @@ class Runner:
         *,
         aws: AwsSession,
         options: RemediationOptions | None = None,
+        slot: Slot | None = None,
     ) -> ActionRecord:
         """Finish an action a crash interrupted, without applying twice.
 
@@ -307,7 +348,7 @@ class Runner:
         ):
             ctx = self._context(remediation, record, options, aws, dry_run=False)
             try:
-                async with asyncio.timeout(self.timeout):
+                async with slot or contextlib.nullcontext(), asyncio.timeout(self.timeout):
                     result = remediation.expect(
                         "verify", await remediation.verify(ctx, record.violation), VerifyResult
                     )
@@ -325,7 +366,13 @@ class Runner:
             finally:
                 await _close_clients(ctx)
         return await self.run(
-            remediation, record.violation, aws=aws, mode=record.mode, options=options, record=record
+            remediation,
+            record.violation,
+            aws=aws,
+            mode=record.mode,
+            options=options,
+            record=record,
+            slot=slot,
         )
 
     async def approve(
@@ -335,6 +382,7 @@ class Runner:
         *,
         aws: AwsSession,
         options: RemediationOptions | None = None,
+        slot: Slot | None = None,
     ) -> ActionRecord:
         """Run an approved action: ``check`` and ``plan`` again (the world may have changed).
 
@@ -353,6 +401,7 @@ class Runner:
             options=options,
             record=record,
             approved_plan=record.plan,
+            slot=slot,
         )
         if record.state == "done" and record.mode is not mode:
             record.mode = mode
