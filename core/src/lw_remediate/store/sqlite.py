@@ -22,7 +22,6 @@ import functools
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +42,7 @@ from .rows import (
 from .sqlite_inbox import INBOX_MIGRATION, SqliteInboxTables
 from .sqlite_safety import SAFETY_SCHEMA, SqliteSafetyTables
 from .sqlite_sweeps import SWEEP_SCHEMA, SqliteSweepTables
+from .sqlite_thread import StoreThread
 
 T = TypeVar("T")
 
@@ -141,7 +141,7 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
         self.path = path
         self.synchronous = synchronous
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lw-store")
+        self._thread = StoreThread()
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[tuple[str, str, str, Any], asyncio.Future[tuple[int, bool]]]] = []
         self._flushing = False
@@ -156,13 +156,11 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
     # -- plumbing --------------------------------------------------------------------
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-
         def call() -> T:
             assert self._conn is not None, "store is not open"
             return fn(self._conn)
 
-        return await loop.run_in_executor(self._executor, call)
+        return await self._thread.run(call)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` (statements only, no BEGIN/COMMIT of its own) in a transaction it
@@ -234,9 +232,8 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
             _migrate(conn)
             return conn
 
-        loop = asyncio.get_running_loop()
         try:
-            self._conn = await loop.run_in_executor(self._executor, _open)
+            self._conn = await self._thread.run(_open)
         except (sqlite3.Error, OSError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise StartupError(f"store.path: cannot open {self.path}: {reason}") from None
@@ -245,9 +242,8 @@ class SqliteStore(SqliteInboxTables, SqliteSafetyTables, SqliteSweepTables):
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=True)
+        await self._thread.run(conn.close)
+        self._thread.shutdown()
 
     @property
     def is_open(self) -> bool:
