@@ -332,7 +332,9 @@ async def test_overview_retries_a_dead_alert_and_clears_a_flapping_resource(star
         ) as resp:
             assert resp.status == 303
         row = await store.get_inbox(inbox_id)
-        assert row is not None and row.state != "dead"
+        # Queued again with a fresh attempt count; the worker may already have taken it
+        # again (its body still cannot be read, so it ends dead once more, attempt 1).
+        assert row is not None and (row.state != "dead" or row.attempts == 1)
         async with http.post(
             f"{daemon.url}/ui/flapping/clear",
             data={"csrf": csrf, "resource_arn": arn, "rule_id": "LW_S3_16"},
