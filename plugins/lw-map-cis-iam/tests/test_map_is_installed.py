@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pydantic
+import pytest
 from click.testing import CliRunner
 
 import lw_map_cis_iam
@@ -165,3 +167,23 @@ def test_every_session_policy_fits_sts():
             )
             size = len(json.dumps(doc, separators=(",", ":")))
             assert size <= SESSION_POLICY_LIMIT, (rem.id, raw, size)
+
+
+@pytest.mark.parametrize(
+    ("remediation_id", "field", "longest"),
+    [
+        ("cis_iam.require_console_mfa", "mfa_group_name", 128),
+        ("cis_iam.create_support_role", "role_name", 64),
+        ("cis_iam.move_user_policies_to_group", "group_prefix", 60),
+    ],
+)
+def test_iam_name_options_take_exactly_the_characters_iam_takes(remediation_id, field, longest):
+    # IAM names: ASCII letters and digits and _+=,.@- (the IAM API reference); the
+    # patterns name that ASCII class instead of \w, whose Unicode form pydantic-core's
+    # regex engine takes ~40-140 ms to compile at every start.
+    rem = load_maps().remediations[remediation_id]
+    name = "Az09_+=,.@-" + "x" * (longest - 11)
+    assert getattr(rem.parse_options({field: name}), field) == name
+    for bad in ["", name + "x", "grüppe", "name with space", "a/b", "name\n"]:
+        with pytest.raises(pydantic.ValidationError):
+            rem.parse_options({field: bad})

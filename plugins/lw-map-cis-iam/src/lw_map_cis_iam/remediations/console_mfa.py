@@ -47,7 +47,7 @@ class Options(RemediationOptions):
 
     action: Literal["notify", "add_to_mfa_group"] = "notify"
     #: The pre-provisioned group that denies everything without MFA.
-    mfa_group_name: str = pydantic.Field("require-mfa", pattern=r"^[\w+=,.@-]{1,128}$")
+    mfa_group_name: str = pydantic.Field("require-mfa", pattern=r"^[A-Za-z0-9_+=,.@-]{1,128}$")
     #: Its path; the group must be on this path (a guard against adding users to a
     #: same-named group somebody else made).
     mfa_group_path: str = pydantic.Field("/lw-remediation/", pattern=r"^/([\x21-\x7e]*/)?$")

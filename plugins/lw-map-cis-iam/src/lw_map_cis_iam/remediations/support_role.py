@@ -53,7 +53,7 @@ DESCRIPTION = "AWS Support incident role (created by lw-remediate for CIS 1.22)"
 class Options(RemediationOptions):
     """The role to create; ``trusted_principal_arns`` must be set before anything is written."""
 
-    role_name: str = pydantic.Field("aws-support-incident", pattern=r"^[\w+=,.@-]{1,64}$")
+    role_name: str = pydantic.Field("aws-support-incident", pattern=r"^[A-Za-z0-9_+=,.@-]{1,64}$")
     #: Roles on this path are the ones lw-remediate owns.
     role_path: str = pydantic.Field("/lw-remediation/", pattern=r"^/([\x21-\x7e]*/)?$")
     #: Who may assume the role (IAM ARNs, e.g. ``arn:aws:iam::111122223333:role/SecOps``).

@@ -57,7 +57,7 @@ class Options(RemediationOptions):
 
     action: Literal["notify", "migrate"] = "notify"
     #: The per-user group is ``<group_prefix><user name>``.
-    group_prefix: str = pydantic.Field("lw-user-", pattern=r"^[\w+=,.@-]{1,60}$")
+    group_prefix: str = pydantic.Field("lw-user-", pattern=r"^[A-Za-z0-9_+=,.@-]{1,60}$")
     #: Groups cannot be tagged: this path marks the groups lw-remediate owns.
     group_path: str = pydantic.Field("/lw-remediation/", pattern=r"^/([\x21-\x7e]*/)?$")
 
