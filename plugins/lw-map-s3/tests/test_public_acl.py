@@ -134,6 +134,14 @@ def aws_ownership(moto_server, monkeypatch):
     return AwsObjectOwnership(monkeypatch)
 
 
+def test_moto_still_differs_from_aws_where_aws_ownership_stands_in(s3, acl_bucket):
+    # The reason AwsObjectOwnership exists: if moto starts answering as AWS documents,
+    # this fails and the tests above can use moto as it is.
+    s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls=ENFORCED)  # AWS: refused
+    assert ("Group", ALL_USERS, "READ") in live_grants(s3)  # AWS: the owner's grant only
+    s3.put_bucket_acl(Bucket=BUCKET, ACL="public-read")  # AWS: AccessControlListNotSupported
+
+
 @pytest.mark.parametrize("rule_id", sorted(RULES, key=lambda r: int(r.rsplit("_", 1)[1])))
 async def test_removes_only_the_rules_grants(
     rule_id, s3, acl_bucket, make_violation, run_remediation
