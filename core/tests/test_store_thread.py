@@ -72,3 +72,12 @@ async def test_a_cancelled_caller_does_not_stop_the_others() -> None:
     thread.shutdown()
     # the call itself still ran (as with run_in_executor): only its answer is dropped
     assert ran == ["cancelled caller's call", "kept"]
+
+
+async def test_a_call_after_shutdown_fails_at_once_and_so_does_the_next() -> None:
+    thread = StoreThread()
+    assert await thread.run(lambda: "before") == "before"
+    thread.shutdown()
+    for _ in range(2):  # the second is refused too, instead of waiting for ever
+        with pytest.raises(RuntimeError, match="shutdown"):
+            thread.run(lambda: "after")

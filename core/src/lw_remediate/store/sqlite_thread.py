@@ -43,7 +43,13 @@ class StoreThread:
             if self._busy:  # the running batch loop picks it up
                 return fut
             self._busy = True
-        self._executor.submit(self._drain)
+        try:
+            self._executor.submit(self._drain)
+        except RuntimeError:  # shut down: nothing will run this call, or any after it
+            with self._lock:
+                self._queue.clear()
+                self._busy = False
+            raise
         return fut
 
     def shutdown(self) -> None:
