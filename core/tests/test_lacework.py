@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import socket
 import time
 from typing import Any
@@ -22,7 +21,7 @@ from lw_remediate.ingest.lacework import (
     LaceworkUnavailable,
     parse_expires_at,
 )
-from lw_remediate.ingest.lacework_answers import error_message, retry_after_seconds
+from lw_remediate.ingest.lacework_answers import error_message
 from lw_remediate.ingest.reports import ReportSummary, violations_from_report
 from lw_remediate.model import Violation
 from lw_remediate.testing.fake_lacework import FakeLacework, load_fixture
@@ -800,15 +799,3 @@ def test_parse_expires_at(text, expected):
 
 def test_token_fixture_timestamp_parses():
     assert parse_expires_at(load_fixture("api_v2_token_response.json")["expiresAt"]) is not None
-
-
-def test_retry_after_parsing():
-    assert retry_after_seconds({"Retry-After": "2"}) == 2.0
-    assert retry_after_seconds({"Retry-After": "0.25"}) == 0.25
-    assert retry_after_seconds({"Retry-After": "-5"}) == 0.0
-    assert retry_after_seconds({"Retry-After": "soon"}) is None
-    assert retry_after_seconds({"Retry-After": "nan"}) is None
-    assert retry_after_seconds({}) is None
-    future = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
-    seconds = retry_after_seconds({"Retry-After": email.utils.format_datetime(future, usegmt=True)})
-    assert seconds is not None and 25 <= seconds <= 31

@@ -6,7 +6,6 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from lw_remediate.config import Config, load_config
 from lw_remediate.errors import NotificationFailed
 from lw_remediate.metrics import Metrics
 from lw_remediate.notify import Notifiers
-from lw_remediate.notify.slack import SlackNotifier, parse_retry_after, slack_message
+from lw_remediate.notify.slack import SlackNotifier, slack_message
 from lw_remediate.plugins import load_notifiers
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxSuperSecretToken"
@@ -280,24 +279,6 @@ def test_only_https_or_loopback_http_is_accepted():
     with pytest.raises(ConfigError, match="not an https:// URL") as info:
         SlackNotifier("http://hooks.slack.com/services/T/B/xoxSecret")
     assert "xoxSecret" not in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [
-        (None, None),
-        ("", None),
-        ("7", 7.0),
-        ("-3", 0.0),
-        ("1.5", 1.5),
-        ("Wed, 21 Oct 2026 07:28:10 GMT", 10.0),
-        ("Wed, 21 Oct 2026 07:27:00 GMT", 0.0),
-        ("soon", None),
-    ],
-)
-def test_parse_retry_after(header, seconds):
-    now = datetime(2026, 10, 21, 7, 28, 0, tzinfo=UTC)
-    assert parse_retry_after(header, now=now) == seconds
 
 
 # -- Notifiers fan-out ----------------------------------------------------------------

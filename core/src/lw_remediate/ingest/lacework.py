@@ -35,6 +35,7 @@ import structlog
 
 from ..config import LaceworkConfig
 from ..errors import ConfigError
+from ..retry_after import retry_after_seconds
 from .fields import lookup, objects
 from .lacework_answers import (
     LaceworkAuthError,
@@ -44,7 +45,6 @@ from .lacework_answers import (
     error_message,
     line,
     parse_expires_at,
-    retry_after_seconds,
 )
 
 log = structlog.get_logger(__name__)
@@ -327,7 +327,9 @@ class LaceworkClient:
             return
         described = self.describe_error(status, body)
         if status == 429 or 500 <= status < 600:
-            retry_after = retry_after_seconds(headers) if status in (429, 503) else None
+            retry_after = (
+                retry_after_seconds(headers.get("Retry-After")) if status in (429, 503) else None
+            )
             raise _Transient(described, status=status, retry_after=retry_after, what=what)
         if status == 404:
             raise LaceworkNotFound(f"Lacework {what}: {described}", status=status)

@@ -4,10 +4,7 @@ and ``expiresAt``. The client (:mod:`.lacework`) raises and uses these."""
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
-import math
 import re
-from collections.abc import Mapping
 from typing import Any, Final
 
 from ..errors import LwRemediateError
@@ -77,27 +74,6 @@ def parse_expires_at(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(dt.UTC)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 def error_message(body: Any) -> str | None:

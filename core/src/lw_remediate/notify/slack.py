@@ -17,12 +17,10 @@ shows it on ``/readyz``: a notification never fails an action.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -34,6 +32,7 @@ from .._markers import hookimpl
 from ..config import SlackConfig
 from ..errors import ConfigError, NotificationFailed
 from ..notification import Notification, NotificationKind, Notifier
+from ..retry_after import retry_after_seconds
 
 log = structlog.get_logger(__name__)
 
@@ -193,24 +192,6 @@ def _plan_text(plan: Any, *, detail: str, max_changes: int = 5) -> str:
     return "\n".join(lines)
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 @dataclass(frozen=True)
 class _Attempt:
     status: int | None
@@ -336,7 +317,7 @@ class SlackNotifier:
             ) as resp:
                 body = (await resp.text(errors="replace")).strip()
                 status = resp.status
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
         except aiohttp.ClientConnectorError as exc:
             # Nothing reached the server: safe to retry. ``exc.os_error`` names no URL.
             return _Attempt(None, f"cannot connect: {exc.os_error.strerror or 'error'}", True)
