@@ -59,6 +59,22 @@ async def test_concurrent_deliveries_each_get_one_row(store):
     assert store.commits < n / 4, f"{store.commits} commits for {n} concurrent deliveries"
 
 
+async def test_a_group_commit_answers_repeated_and_known_keys_as_one_insert_after_another(store):
+    ((known, _),) = await store.enqueue([("classic:k", "classic", "k", {"a": 0})])
+    (a1, a2), (k,), (b,) = await asyncio.gather(
+        store.enqueue(
+            [("classic:a", "classic", "a", {"a": 1}), ("classic:a", "classic", "a", "x")]
+        ),
+        store.enqueue([("classic:k", "classic", "k", {"a": 0})]),
+        store.enqueue([("classic:b", "classic", "b", b'{"a": 2}')]),
+    )
+    assert a1[1] is True and a2 == (a1[0], False)
+    assert k == (known, False)
+    assert b[1] is True and len({known, a1[0], b[0]}) == 3
+    assert await committed_rows(store, "inbox") == 3
+    assert (await store.get_inbox(b[0])).raw == b'{"a": 2}'
+
+
 async def test_a_delivery_failing_in_a_group_commit_fails_only_its_own_caller(request, tmp_path):
     store = PostgresStore(await request.getfixturevalue("postgres_server").create_database())
     await store.open()

@@ -80,12 +80,17 @@ class PostgresInboxTables:
         results: list[list[tuple[int, bool]] | BaseException] = []
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                for items, _ in batch:
-                    try:
-                        async with conn.transaction():  # a savepoint per caller
-                            results.append(await _insert(conn, items))
-                    except (asyncpg.PostgresError, ValueError) as exc:
-                        results.append(exc)
+                try:
+                    async with conn.transaction():  # the whole batch in one statement
+                        results = list(await _insert_batch(conn, [items for items, _ in batch]))
+                except (asyncpg.PostgresError, ValueError):
+                    results = []
+                    for items, _ in batch:  # again, a savepoint per caller: one fails alone
+                        try:
+                            async with conn.transaction():
+                                results.append(await _insert(conn, items))
+                        except (asyncpg.PostgresError, ValueError) as exc:
+                            results.append(exc)
                 created = [c for r in results if not isinstance(r, BaseException) for _, c in r]
                 if any(created):
                     await conn.execute(f"NOTIFY {INBOX_CHANNEL}")
@@ -191,6 +196,60 @@ class PostgresInboxTables:
 def _count(status: str) -> int:
     """The row count of a command tag such as ``UPDATE 3``."""
     return int(status.rsplit(" ", 1)[-1])
+
+
+#: Every delivery of a batch in one round trip: the new ids, and the ids of deliveries
+#: already stored (in this statement's snapshot).
+_INSERT_BATCH = """
+WITH given AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+        WITH ORDINALITY AS g(delivery_key, shape, event_id, body, body_encoding, n)
+), inserted AS (
+    INSERT INTO inbox (delivery_key, shape, event_id, body, body_encoding,
+                       received_at, next_attempt_at, updated_at)
+    SELECT delivery_key, shape, event_id, body, body_encoding, $6, $6, $6 FROM given ORDER BY n
+    ON CONFLICT (delivery_key) DO NOTHING
+    RETURNING id, delivery_key
+)
+SELECT g.delivery_key, i.id AS new_id, o.id AS old_id
+FROM given g
+LEFT JOIN inserted i ON i.delivery_key = g.delivery_key
+LEFT JOIN inbox o ON o.delivery_key = g.delivery_key
+ORDER BY g.n
+"""
+
+
+async def _insert_batch(conn: Any, callers: list[Deliveries]) -> list[list[tuple[int, bool]]]:
+    """The deliveries of several callers in one statement; each caller's results in order.
+
+    A key given twice is new only the first time (as one insert after another would
+    answer). A key that another transaction committed while this statement waited on it
+    is not in the statement's snapshot; it is read again afterwards.
+    """
+    columns: tuple[list[Any], ...] = ([], [], [], [], [])
+    for items in callers:
+        for key, shape, event_id, body in items:
+            raw, encoding = stored_body(body)
+            for column, value in zip(columns, (key, shape, event_id, raw, encoding), strict=True):
+                column.append(value)
+    rows = await conn.fetch(_INSERT_BATCH, *columns, time.time())
+    seen: set[str] = set()
+    flat: list[tuple[int, bool]] = []
+    for row in rows:
+        key = row["delivery_key"]
+        if row["new_id"] is not None and key not in seen:
+            flat.append((int(row["new_id"]), True))
+        else:
+            known = row["new_id"] if row["new_id"] is not None else row["old_id"]
+            if known is None:
+                known = await conn.fetchval("SELECT id FROM inbox WHERE delivery_key = $1", key)
+            flat.append((int(known), False))
+        seen.add(key)
+    out: list[list[tuple[int, bool]]] = []
+    for items in callers:
+        out.append(flat[: len(items)])
+        flat = flat[len(items) :]
+    return out
 
 
 async def _insert(conn: Any, items: Deliveries) -> list[tuple[int, bool]]:
