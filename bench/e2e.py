@@ -3,6 +3,7 @@
     .venv/bin/python bench/e2e.py                         # short defaults for a 2-core box
     .venv/bin/python bench/e2e.py --alerts 1000 --buckets 200 --rate-seconds 10  # issue 14
     .venv/bin/python bench/e2e.py --soak 10000            # RSS after 10,000 more alerts
+    .venv/bin/python bench/e2e.py --rounds 3              # the throughput pairs 3 times, medians
 
 Four processes, as an operator runs it: this one (load generator, bare ceiling,
 measurements), ``lw-remediate serve`` (SQLite store, synchronous=full), a moto server
@@ -34,6 +35,12 @@ Measured in one run:
   why.
 
 Each phase has its own buckets, so auto always starts from unversioned buckets.
+
+``--rounds N`` runs the four throughput runs (dry-run and auto, daemon and bare) N times,
+each round with fresh daemons and buckets, the bare script first in every other round;
+the ratios and CPU figures reported are then the medians over the rounds, with each
+round's beside them. On a shared machine the load changes from one minute to the
+next, and one pass charges that change to whichever side ran last.
 ``--json`` prints one JSON document instead of the table (the smoke test reads it).
 """
 
@@ -725,6 +732,66 @@ def postgresql_column(
     return column
 
 
+#: The four throughput runs of a round.
+PAIRS = ("dry_run", "bare_dry_run", "auto", "bare_auto")
+#: Phase ids of the extra rounds: 100 + 10 * round + 1..4 (as phases 1..4 of round 0).
+ROUND_PHASE = 100
+
+
+def round_figures(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A round's ratios (daemon / bare throughput, same round) and the daemon's own CPU:
+    its process CPU per action less what the same outside calls cost the bare script's
+    process (the client side of the HTTP calls)."""
+    return {
+        "ratios": {
+            f"{mode}_vs_bare": round(
+                runs[mode]["alerts_per_s"] / runs[f"bare_{mode}"]["alerts_per_s"], 2
+            )
+            for mode in ("dry_run", "auto")
+        },
+        "own_cpu_ms_per_action": {
+            mode: round(
+                runs[mode]["cpu_ms_per_action"] - runs[f"bare_{mode}"]["cpu_ms_per_action"], 2
+            )
+            for mode in ("dry_run", "auto")
+        },
+        "alerts_per_s": {key: runs[key]["alerts_per_s"] for key in PAIRS},
+    }
+
+
+def another_round(
+    n: int, workdir: Path, outside: tuple[Helper, Helper, str, str], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Round ``n`` > 0 of the four throughput runs, fresh daemons and buckets; the bare
+    script goes first in odd rounds."""
+    moto, lacework, moto_url, lacework_url = outside
+    base = ROUND_PHASE + 10 * n
+    (workdir / f"round{n}").mkdir(exist_ok=True)
+    make_buckets(moto_url, [base + k for k in (1, 2, 3, 4)], args.buckets)
+    runs: dict[str, dict[str, Any]] = {}
+    for offset, mode, key in ((0, "dry-run", "dry_run"), (2, "auto", "auto")):
+
+        def daemon_run(offset: int = offset, mode: str = mode, key: str = key) -> None:
+            daemon = start_daemon(mode, workdir / f"round{n}", moto_url, lacework_url, args)
+            try:
+                runs[key] = asyncio.run(
+                    daemon_phase(
+                        daemon, moto, lacework, base + 1 + offset, args.alerts, senders=args.senders
+                    )
+                ).summary()
+            finally:
+                stop_daemon(daemon, args)
+
+        def bare_run(offset: int = offset, mode: str = mode, key: str = key) -> None:
+            runs[f"bare_{key}"] = asyncio.run(
+                bare_phase(moto, lacework, moto_url, lacework_url, base + 2 + offset, args, mode)
+            ).summary()
+
+        for step in (bare_run, daemon_run) if n % 2 else (daemon_run, bare_run):
+            step()
+    return runs
+
+
 def machine() -> dict[str, Any]:
     model = platform.processor()
     try:
@@ -756,6 +823,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rates": args.rates,
             "rate_seconds": args.rate_seconds,
             "soak": args.soak,
+            "rounds": args.rounds,
         },
     }
     with (
@@ -812,26 +880,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["bare_auto"] = asyncio.run(
             bare_phase(moto, lacework, moto_url, lacework_url, 4, args, "auto")
         ).summary()
+        rounds = [{key: result[key] for key in PAIRS}]
+        for n in range(1, args.rounds):
+            outside = (moto, lacework, moto_url, lacework_url)
+            rounds.append(another_round(n, workdir, outside, args))
         result["postgresql"] = postgresql_column(
             args, workdir, (moto, lacework, moto_url, lacework_url), result
         )
+    per_round = [round_figures(r) for r in rounds]
+    result["rounds"] = per_round
+    # medians over the rounds (one round: that round's figures)
     result["ratios"] = {
-        "dry_run_vs_bare": round(
-            result["dry_run"]["alerts_per_s"] / result["bare_dry_run"]["alerts_per_s"], 2
-        ),
-        "auto_vs_bare": round(
-            result["auto"]["alerts_per_s"] / result["bare_auto"]["alerts_per_s"], 2
-        ),
+        key: round(statistics.median(r["ratios"][key] for r in per_round), 2)
+        for key in ("dry_run_vs_bare", "auto_vs_bare")
     }
-    # the daemon's own CPU: its process CPU per action less what the same outside calls
-    # cost the bare script's process (the client side of the HTTP calls)
     result["own_cpu_ms_per_action"] = {
-        "dry_run": round(
-            result["dry_run"]["cpu_ms_per_action"] - result["bare_dry_run"]["cpu_ms_per_action"], 2
-        ),
-        "auto": round(
-            result["auto"]["cpu_ms_per_action"] - result["bare_auto"]["cpu_ms_per_action"], 2
-        ),
+        key: round(statistics.median(r["own_cpu_ms_per_action"][key] for r in per_round), 2)
+        for key in ("dry_run", "auto")
     }
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return result
@@ -867,11 +932,21 @@ def print_table(r: dict[str, Any]) -> None:
     print(
         f"daemon CPU per action beyond the bare script's (outside calls excluded): "
         f"dry-run {own['dry_run']} ms, auto {own['auto']} ms"
+        + (f" (medians of {len(r['rounds'])} rounds)" if len(r["rounds"]) > 1 else "")
     )
     q = r["ratios"]
     print(
         f"ratio daemon/bare, same run: dry-run {q['dry_run_vs_bare']}x, auto {q['auto_vs_bare']}x"
+        + (f" (medians of {len(r['rounds'])} rounds)" if len(r["rounds"]) > 1 else "")
     )
+    if len(r["rounds"]) > 1:
+        for n, rnd in enumerate(r["rounds"]):
+            a, rq, rc = rnd["alerts_per_s"], rnd["ratios"], rnd["own_cpu_ms_per_action"]
+            print(
+                f"  round {n}: dry-run {a['dry_run']:.1f} vs {a['bare_dry_run']:.1f}/s "
+                f"{rq['dry_run_vs_bare']}x, auto {a['auto']:.1f} vs {a['bare_auto']:.1f}/s "
+                f"{rq['auto_vs_bare']}x; own CPU {rc['dry_run']} / {rc['auto']} ms"
+            )
     pg = r["postgresql"]
     if "left_out" in pg:
         print(f"PostgreSQL store: {pg['left_out']}")
@@ -900,6 +975,9 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="*", default=[20.0, 100.0])
     parser.add_argument("--rate-seconds", type=float, default=5.0)
     parser.add_argument("--soak", type=int, default=0, help="extra alerts before RSS after load")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="times to run the throughput pairs (medians)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--profile",

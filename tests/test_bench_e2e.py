@@ -31,7 +31,7 @@ def test_e2e_bench_reports_every_figure_of_one_run():
             str(BENCH),
             *("--alerts", str(ALERTS), "--buckets", str(BUCKETS)),
             *("--concurrency", "2", "--senders", "2"),
-            *("--rates", "20", "--rate-seconds", "0.2", "--json"),
+            *("--rates", "20", "--rate-seconds", "0.2", "--rounds", "2", "--json"),
         ],
         capture_output=True,
         text=True,
@@ -64,6 +64,15 @@ def test_e2e_bench_reports_every_figure_of_one_run():
         assert run["alerts_per_s"] > 0 and run["cpu_ms_per_action"] >= 0
     assert set(report["ratios"]) == {"dry_run_vs_bare", "auto_vs_bare"}
     assert set(report["own_cpu_ms_per_action"]) == {"dry_run", "auto"}
+    # two rounds of the throughput pairs: the headline ratios are their medians
+    first, second = report["rounds"]
+    assert first["ratios"]["dry_run_vs_bare"] == round(
+        dry["alerts_per_s"] / bare_dry["alerts_per_s"], 2
+    )
+    assert all(v > 0 for v in second["alerts_per_s"].values())
+    for key, ratio in report["ratios"].items():
+        pair = (first["ratios"][key], second["ratios"][key])
+        assert abs(ratio - sum(pair) / 2) <= 0.011
 
     # The PostgreSQL column (issue 16): the same bursts with serve on PostgreSQL.
     pg = report["postgresql"]
