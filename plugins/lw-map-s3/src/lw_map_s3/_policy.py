@@ -25,7 +25,14 @@ from lw_remediate import (
     Violation,
 )
 
-from ._s3 import bucket_arn, changed_since, get_or_none, locked_client, put_or_delete
+from ._s3 import (
+    bucket_arn,
+    changed_since,
+    checked_or_read,
+    get_or_none,
+    locked_client,
+    put_or_delete,
+)
 
 POLICY_VERSION = "2012-10-17"
 #: The plan note of every edit: revert is byte-exact.
@@ -228,6 +235,22 @@ async def read_policy(ctx: RemediationContext[Any], violation: Violation) -> Buc
     """:func:`get_policy` with a client of its own."""
     async with ctx.aws.client("s3") as s3:
         return await get_policy(s3, violation)
+
+
+async def checked_policy(ctx: RemediationContext[Any], violation: Violation) -> BucketPolicy:
+    """The policy ``plan`` builds on: the text this run's ``check`` read (its ``observed``
+    ``policy``, see :func:`observed_policy`), else the live policy (one ``GetBucketPolicy``)."""
+
+    async def live() -> str | None:
+        return (await read_policy(ctx, violation)).text
+
+    return BucketPolicy.parse(await checked_or_read(ctx, "policy", live), violation)
+
+
+def observed_policy(policy: BucketPolicy) -> dict[str, str | None]:
+    """What a ``check`` records of the policy it read, for ``plan`` (:func:`checked_policy`):
+    the verbatim text (None: no policy)."""
+    return {"policy": policy.text}
 
 
 async def write_policy(s3: Any, violation: Violation, text: str | None) -> None:

@@ -32,6 +32,7 @@ from .._s3 import (
     bucket_args,
     bucket_policy,
     changed_since,
+    checked_or_read,
     error_code,
     error_message,
     gone,
@@ -98,16 +99,21 @@ async def bucket_region(s3: Any, bucket: str, violation: Violation) -> str | Non
     return region_of(response.get("LocationConstraint"))
 
 
-async def desired_target(s3: Any, violation: Violation, options: Options) -> dict[str, str] | None:
-    """``{TargetBucket, TargetPrefix, Region}`` for this bucket (None: no target configured)."""
-    if options.target_bucket is None:
-        return None
+async def own_region(s3: Any, violation: Violation) -> str:
+    """The region of the logged bucket itself (refused when it no longer exists)."""
     region = await bucket_region(s3, violation.resource_name, violation)
     if region is None:
         raise RemediationRefused(gone(violation))
+    return region
+
+
+def target_in(
+    region: str, violation: Violation, target_bucket: str, options: Options
+) -> dict[str, str]:
+    """``{TargetBucket, TargetPrefix, Region}`` for this bucket, in ``region``."""
     values = {"account": violation.account_id, "region": region, "bucket": violation.resource_name}
     return {
-        "TargetBucket": options.target_bucket.format(**values),
+        "TargetBucket": target_bucket.format(**values),
         "TargetPrefix": options.target_prefix.format(**values),
         "Region": region,
     }
@@ -132,14 +138,19 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     async with ctx.aws.client("s3") as s3:
         current = await read_logging(s3, violation)
         if not current:
-            return CheckResult.violating("server access logging is disabled")
-        target = None
-        if ctx.options.enforce_target:
-            target = await desired_target(s3, violation, ctx.options)
-    if target is not None and not _matches(current, target):
+            return CheckResult.violating("server access logging is disabled", logging=current)
+        target_bucket = ctx.options.target_bucket
+        if not ctx.options.enforce_target or target_bucket is None:
+            return CheckResult.compliant(
+                f"server access logging is enabled to {_describe(current)}", logging=current
+            )
+        region = await own_region(s3, violation)
+    target = target_in(region, violation, target_bucket, ctx.options)
+    if not _matches(current, target):
         return CheckResult.violating(
             f"access logs go to {_describe(current)}, not the approved {_describe(target)}",
             logging=current,
+            region=region,
         )
     return CheckResult.compliant(
         f"server access logging is enabled to {_describe(current)}", logging=current
@@ -148,13 +159,17 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     name = violation.resource_name
+    target_bucket = ctx.options.target_bucket
+    if target_bucket is None:
+        raise RemediationRefused(
+            f"no log target configured: set target_bucket for s3.enable_access_logging to "
+            f"enable access logging on bucket {name}"
+        )
     async with ctx.aws.client("s3") as s3:
-        target = await desired_target(s3, violation, ctx.options)
-        if target is None:
-            raise RemediationRefused(
-                f"no log target configured: set target_bucket for s3.enable_access_logging to "
-                f"enable access logging on bucket {name}"
-            )
+        # what check read in this run (the logging block; with enforce_target the bucket's
+        # region too) is not requested again; apply re-reads the logging before writing
+        region: str = await checked_or_read(ctx, "region", lambda: own_region(s3, violation))
+        target = target_in(region, violation, target_bucket, ctx.options)
         log_bucket = target["TargetBucket"]
         if log_bucket == name:
             raise RemediationRefused(
@@ -173,7 +188,9 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
                 f"log target bucket {log_bucket} is in {log_region}, bucket {name} in "
                 f"{target['Region']}; S3 logs only to a bucket in the same region"
             )
-        current = await read_logging(s3, violation)
+        current: dict[str, Any] = await checked_or_read(
+            ctx, "logging", lambda: read_logging(s3, violation)
+        )
     wanted = {"TargetBucket": log_bucket, "TargetPrefix": target["TargetPrefix"]}
     if _satisfied(current, wanted, ctx.options):
         return Plan(f"server access logging is already enabled to {_describe(current)}")

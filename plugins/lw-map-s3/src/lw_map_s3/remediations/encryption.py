@@ -34,6 +34,7 @@ from lw_remediate import (
 from .._s3 import (
     bucket_policy,
     changed_since,
+    checked_or_read,
     error_code,
     get_or_none,
     put_or_delete,
@@ -174,7 +175,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     if reason:
         return CheckResult.compliant(reason, configuration=config)
     if config is None:
-        return CheckResult.violating("the bucket has no default encryption")
+        return CheckResult.violating("the bucket has no default encryption", configuration=None)
     return CheckResult.violating(
         "default encryption does not meet the configured "
         + ctx.options.sse_algorithm
@@ -184,7 +185,10 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    config = await read_encryption(ctx, violation)
+    # check read the configuration in this run: no second GetBucketEncryption (apply re-reads)
+    config: dict[str, Any] | None = await checked_or_read(
+        ctx, "configuration", lambda: read_encryption(ctx, violation)
+    )
     if satisfied_by(config, ctx):
         return Plan("default encryption already meets the requirement")
     notes = ["existing objects are not re-encrypted; only new uploads are"]

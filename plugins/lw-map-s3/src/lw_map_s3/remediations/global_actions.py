@@ -38,7 +38,9 @@ from .._policy import (
     Statement,
     apply_edit,
     as_list,
+    checked_policy,
     is_public_allow,
+    observed_policy,
     read_policy,
     revert_edit,
     statement_label,
@@ -177,12 +179,14 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant(f"no public statement grants every {verb} action")
     return CheckResult.violating(
         f"public statement(s) granting every {verb} action: "
-        + ", ".join(statement_label(s) for s in found)
+        + ", ".join(statement_label(s) for s in found),
+        **observed_policy(policy),
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    return edit(violation, ctx.options, await read_policy(ctx, violation)).plan()
+    # check read the policy in this run: no second GetBucketPolicy (apply re-reads)
+    return edit(violation, ctx.options, await checked_policy(ctx, violation)).plan()
 
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:

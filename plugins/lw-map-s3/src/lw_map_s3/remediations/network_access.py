@@ -47,8 +47,10 @@ from .._policy import (
     Statement,
     apply_edit,
     bucket_wide_deny,
+    checked_policy,
     condition_values,
     is_bucket_wide_deny,
+    observed_policy,
     read_policy,
     revert_edit,
     unique_sid,
@@ -206,12 +208,15 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     policy = await read_policy(ctx, violation)
     if any(restricts_networks(s, violation) for s in policy.statements):
         return CheckResult.compliant("the policy denies requests from outside allowed networks")
-    return CheckResult.violating("no statement restricts the networks requests may come from")
+    return CheckResult.violating(
+        "no statement restricts the networks requests may come from", **observed_policy(policy)
+    )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     exempt = await exempt_principals(ctx)
-    result = edit(violation, ctx.options, exempt, await read_policy(ctx, violation))
+    # check read the policy in this run: no second GetBucketPolicy (apply re-reads)
+    result = edit(violation, ctx.options, exempt, await checked_policy(ctx, violation))
     return Plan(
         summary=result.summary,
         changes=result.changes,

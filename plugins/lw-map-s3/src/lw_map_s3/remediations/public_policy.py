@@ -29,7 +29,9 @@ from .._policy import (
     ConditionedStatements,
     Edit,
     apply_edit,
+    checked_policy,
     is_public_allow,
+    observed_policy,
     read_policy,
     revert_edit,
     statement_label,
@@ -77,12 +79,13 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant("no statement of the policy Allows everyone unconditionally")
     return CheckResult.violating(
         "public Allow statement(s): " + ", ".join(statement_label(s) for s in removed),
-        statements=removed,
+        **observed_policy(policy),
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    return edit(violation, ctx.options, await read_policy(ctx, violation)).plan(UNDO_NOTE)
+    # check read the policy in this run: no second GetBucketPolicy (apply re-reads)
+    return edit(violation, ctx.options, await checked_policy(ctx, violation)).plan(UNDO_NOTE)
 
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:

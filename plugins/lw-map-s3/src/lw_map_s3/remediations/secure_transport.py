@@ -36,9 +36,10 @@ from .._policy import (
     Statement,
     apply_edit,
     bucket_wide_deny,
+    checked_policy,
     condition_values,
-    get_policy,
     is_bucket_wide_deny,
+    observed_policy,
     read_policy,
     revert_edit,
     unique_sid,
@@ -134,7 +135,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     return CheckResult.violating(
         "the policy does not deny requests without TLS"
         if policy.text is not None
-        else "the bucket has no policy, so requests without TLS are not denied"
+        else "the bucket has no policy, so requests without TLS are not denied",
+        **observed_policy(policy),
     )
 
 
@@ -152,7 +154,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
                     "(set skip_website_buckets = false to apply anyway)"
                 )
             notes.append("the bucket hosts a static website: its HTTP endpoint will stop serving")
-        return edit(violation, ctx.options, await get_policy(s3, violation)).plan(*notes)
+    # check read the policy in this run: no second GetBucketPolicy (apply re-reads)
+    return edit(violation, ctx.options, await checked_policy(ctx, violation)).plan(*notes)
 
 
 async def apply(ctx: RemediationContext[Any], plan: Plan) -> Mapping[str, Any]:
