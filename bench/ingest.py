@@ -16,6 +16,10 @@ cluster started from the installed binaries with fsync and synchronous commit on
 durability of SQLite's FULL), or ``--store-url`` for a server of your own. Without
 either that row is left out.
 
+Besides requests per second, each row has the server process's CPU time per request
+(user + system, all its threads, over the measured requests; from /proc, so Linux
+only): on a shared machine it moves far less than throughput does.
+
 The bare and SQLite servers take turns, ``--rounds`` times (bare, daemon-full,
 daemon-normal, bare, ...), each round with fresh processes, and their figures are the
 medians: on a shared machine the load changes from one minute to the next, and one pass
@@ -131,6 +135,17 @@ async def load(url: str, requests: int, concurrency: int, prefix: str) -> dict[s
     }
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) of a server process so far: a figure
+    that moves far less with the machine's load than requests per second. Linux only
+    (/proc); NaN elsewhere. The PostgreSQL server's own processes are not counted."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_one(
     kind: str, args: argparse.Namespace, workdir: str, store_url: str | None = None
 ) -> dict[str, float]:
@@ -145,7 +160,10 @@ def run_one(
         asyncio.run(
             load(url, min(500, args.requests), args.concurrency, "warm-")
         )  # warm-up, not counted
-        return asyncio.run(load(url, args.requests, args.concurrency, f"{kind}-"))
+        cpu = server_cpu(proc.pid)
+        result = asyncio.run(load(url, args.requests, args.concurrency, f"{kind}-"))
+        result["cpu_us"] = (server_cpu(proc.pid) - cpu) * 1e6 / args.requests
+        return result
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -186,12 +204,15 @@ def main() -> None:
         f"{args.requests} requests, concurrency {args.concurrency}, one machine, same run, "
         f"median of {args.rounds} round(s); load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'server':<18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}  per round")
+    print(
+        f"{'server':<18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}"
+        f" {'CPU us/req':>10}  per round"
+    )
     for kind, r in results.items():
         each = " ".join(f"{x['rps']:.0f}" for x in rounds[kind])
         print(
             f"{kind:<18} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
-            f" {r['accepted']:>6.0f}  {each}"
+            f" {r['accepted']:>6.0f} {r['cpu_us']:>10.0f}  {each}"
         )
     for kind in ("daemon-full", "daemon-normal"):
         ratio = results[kind]["rps"] / results["bare"]["rps"]
