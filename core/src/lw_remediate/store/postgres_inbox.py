@@ -6,9 +6,10 @@ instances claiming at once get disjoint rows, and a row whose holder died (its l
 ran out) is claimed again.
 
 Deliveries are group-committed: webhooks that arrive while a commit is running are
-written together in the next transaction (each in its own savepoint, so one failing
-delivery fails only its own webhook), and every caller resumes only after the commit
-that holds its rows. The durable commit stays before the 202; concurrent webhooks just
+written together in the next transaction, in one statement (one round trip); if that
+statement fails, the batch is written again with a savepoint per caller, so one
+failing delivery fails only its own webhook. Every caller resumes only after the
+commit that holds its rows. The durable commit stays before the 202; concurrent webhooks just
 share its fsync, as the SQLite store's do.
 """
 
