@@ -63,6 +63,7 @@ def _reference(raw: bytes) -> str:
         b'{"a": "' + b"[" * 100 + b'"}',  # brackets in a string are no nesting
         b"[" * MAX_DEPTH + b"]" * MAX_DEPTH,
         b'{"k": 1, "k": 2}',
+        b'{"a": 1, "b": {"x": 1, "y": 2, "x": 3}, "A": 0, "a": 3}',  # the last value, the first place
         b"[0.1, 1e-400, -0.0, 4.9e-324, 1.7976931348623157e308, 1E5]",
     ],
 )
