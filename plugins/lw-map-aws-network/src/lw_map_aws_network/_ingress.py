@@ -35,6 +35,7 @@ from lw_remediate import (
 from ._ec2 import (
     SECURITY_GROUP,
     SECURITY_GROUP_RULE,
+    checked_or_read,
     describe_policy,
     resource_id,
     validate_cidrs,
@@ -181,13 +182,19 @@ class IngressLifecycle:
             f"{group} opens {target.label} to the world: "
             + "; ".join(r.describe() for r in matching),
             rules=[r.rule_id for r in matching],
+            rows=[dict(r.row) for r in rules],
         )
 
     async def plan(self, ctx: RemediationContext[Any], violation: Violation) -> Plan:
         target = self.target(violation)
         group = resource_id(violation, "sg")
-        async with ctx.aws.client("ec2") as ec2:
-            rules = await read_rules(ec2, group)
+
+        async def live() -> list[Mapping[str, Any]]:
+            async with ctx.aws.client("ec2") as ec2:
+                return [r.row for r in await read_rules(ec2, group)]
+
+        # check read the group's rules in this run: no second DescribeSecurityGroupRules
+        rules = [SgRule.from_row(row) for row in await checked_or_read(ctx, "rows", live)]
         decision = decide(rules, target, ctx.options, violation.rule_id)
         if not decision.matching:
             return Plan(f"no ingress rule of {group} opens {target.label} to the world")

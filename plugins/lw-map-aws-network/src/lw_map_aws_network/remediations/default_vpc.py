@@ -31,7 +31,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import describe_policy, paginate, resource_id, verify_by
+from .._ec2 import checked_or_read, describe_policy, paginate, resource_id, verify_by
 
 
 class Options(RemediationOptions):
@@ -102,13 +102,16 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant(f"VPC {vpc_id} no longer exists")
     if not vpc.get("IsDefault"):
         return CheckResult.compliant(f"VPC {vpc_id} is not a default VPC")
-    return CheckResult.violating(f"{vpc_id} is the default VPC of {violation.region}")
+    return CheckResult.violating(f"{vpc_id} is the default VPC of {violation.region}", vpc=vpc)
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     vpc_id = resource_id(violation, "vpc")
     async with ctx.aws.client("ec2") as ec2:
-        vpc = await read_vpc(ec2, vpc_id)
+        # check read the VPC in this run: no second DescribeVpcs (inventory reads the rest)
+        vpc: dict[str, Any] | None = await checked_or_read(
+            ctx, "vpc", lambda: read_vpc(ec2, vpc_id)
+        )
         if vpc is None or not vpc.get("IsDefault"):
             return Plan(f"VPC {vpc_id} is gone or not a default VPC")
         found = await inventory(ec2, vpc_id)
