@@ -3,12 +3,16 @@ lw_remediate.testing)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
 from typing import Any
 
 import pytest
+import structlog
+
+from lw_remediate import RemediationContext
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
@@ -230,3 +234,43 @@ def cross_account_permission(admin_client):
         )
 
     return _add
+
+
+@pytest.fixture
+def remediation_context(moto_server):
+    """``remediation_context(REMEDIATION, violation, options={}, calls=list)``: the context a
+    remediation's coroutines get, as an admin principal, recording its calls into ``calls``;
+    ``checked`` is None (no ``check`` ran before)."""
+
+    def _make(remediation, violation, *, options=None, calls=None):
+        async def no_writes(image):
+            raise AssertionError("a before-image outside apply")
+
+        session = moto_server.session(account=violation.account_id, region=violation.region)
+        return RemediationContext(
+            violation=violation,
+            options=remediation.parse_options(options or {}),
+            aws=session.with_sink(calls.append if calls is not None else None),
+            log=structlog.get_logger(),
+            dry_run=True,
+            deadline=asyncio.get_running_loop().time() + 60,
+            _before_sink=no_writes,
+        )
+
+    return _make
+
+
+@pytest.fixture
+def plan_alone(remediation_context):
+    """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``:
+    ``plan`` called with no ``check`` before it (``ctx.checked`` is None), as an admin
+    principal, with the AWS operations it made, in order."""
+
+    async def _plan(remediation, violation, *, options=None):
+        calls = []
+        ctx = remediation_context(remediation, violation, options=options, calls=calls)
+        assert ctx.checked is None
+        plan = await remediation.plan(ctx, violation)
+        return plan, [c.operation for c in calls if not c.dependent]
+
+    return _plan

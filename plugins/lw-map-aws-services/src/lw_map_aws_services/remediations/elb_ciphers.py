@@ -39,7 +39,15 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._common import LISTENER, LOAD_BALANCER, on_star, or_none, unchanged, verify_by
+from .._common import (
+    LISTENER,
+    LOAD_BALANCER,
+    checked_or_read,
+    on_star,
+    or_none,
+    unchanged,
+    verify_by,
+)
 
 CURRENT = re.compile(r"^ELBSecurityPolicy-(2016-08|TLS-1-1-2017-01|TLS-1-2-.+|FS-.+|TLS13-.+)$")
 PRE_POODLE = frozenset({"ELBSecurityPolicy-2011-08", "ELBSecurityPolicy-2014-01"})
@@ -130,7 +138,9 @@ async def check(ctx: RemediationContext[Any], violation: Any) -> CheckResult:
     bad = weak(violation.rule_id, found, ctx.options)
     if not bad:
         return CheckResult.compliant(f"no listener of {violation.resource_name} is affected")
-    return CheckResult.violating(f"{violation.resource_name} listeners affected: {_text(bad)}")
+    return CheckResult.violating(
+        f"{violation.resource_name} listeners affected: {_text(bad)}", listeners=found
+    )
 
 
 def _classic_name(reference: str) -> str:
@@ -139,7 +149,11 @@ def _classic_name(reference: str) -> str:
 
 async def plan(ctx: RemediationContext[Any], violation: Any) -> Plan:
     lb, classic = _lb(violation)
-    bad = weak(violation.rule_id, await listeners(ctx, lb, classic) or [], ctx.options)
+    # check read the listeners in this run: no second Describe call
+    found: list[Listener] | None = await checked_or_read(
+        ctx, "listeners", lambda: listeners(ctx, lb, classic)
+    )
+    bad = weak(violation.rule_id, found or [], ctx.options)
     if not bad:
         return Plan(f"no listener of {violation.resource_name} is affected")
     wanted = ctx.options.classic_reference_policy if classic else ctx.options.ssl_policy

@@ -38,7 +38,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import CLUSTER, DOMAIN, or_none, verify_by
+from .._common import CLUSTER, DOMAIN, checked_or_read, or_none, verify_by
 
 #: ``(encrypted?, key id)`` of the resource; None when it is gone.
 ReadFn = Callable[[RemediationContext[Any], str], Awaitable[tuple[bool, str | None] | None]]
@@ -150,12 +150,18 @@ def _remediation(
             return CheckResult.compliant(f"{kind} {ident} no longer exists")
         if state[0]:
             return CheckResult.compliant(f"{kind} {ident} is encrypted")
-        return CheckResult.violating(f"{kind} {ident} is not encrypted")
+        return CheckResult.violating(f"{kind} {ident} is not encrypted", encrypted=False)
 
     async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         ident = violation.resource_name
-        state = await read(ctx, ident)
-        if state is None or state[0]:
+
+        async def live() -> bool | None:
+            state = await read(ctx, ident)
+            return None if state is None else state[0]
+
+        # check read the resource in this run: no second Describe call
+        encrypted: bool | None = await checked_or_read(ctx, "encrypted", live)
+        if encrypted is None or encrypted:
             return Plan(f"{kind} {ident} is encrypted or gone")
         key = ctx.options.kms_key_id or "the AWS-managed key"
         return Plan(

@@ -29,7 +29,16 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import DOMAIN, as_list, condition_keys, or_none, parse_policy, unchanged, verify_by
+from .._common import (
+    DOMAIN,
+    as_list,
+    checked_or_read,
+    condition_keys,
+    or_none,
+    parse_policy,
+    unchanged,
+    verify_by,
+)
 
 #: Conditions that make an everyone-principal statement not public (lower case).
 NARROWING = frozenset(
@@ -103,13 +112,20 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     if not public:
         return CheckResult.compliant(f"the access policy of domain {name} admits no one-and-all")
     return CheckResult.violating(
-        f"domain {name} has {len(public)} statement(s) open to everyone", statements=public
+        f"domain {name} has {len(public)} statement(s) open to everyone",
+        statements=public,
+        policy=text,
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     name = domain_name(violation)
-    _, text = await read_policy(ctx, name)
+
+    async def live() -> str | None:
+        return (await read_policy(ctx, name))[1]
+
+    # check read the access policy in this run: no second DescribeDomainConfig
+    text: str | None = await checked_or_read(ctx, "policy", live)
     if text is None or not _public(text, name):
         return Plan(f"domain {name} has no public statement (or is gone)")
     public = _public(text, name)

@@ -30,7 +30,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import INSTANCE, on_star, verify_by
+from .._common import INSTANCE, checked_or_read, on_star, verify_by
 
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 
@@ -88,7 +88,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant(
             f"instance {instance} has tags: {', '.join(sorted(_user_tags(found)))}"
         )
-    return CheckResult.violating(f"instance {instance} has no tags")
+    return CheckResult.violating(f"instance {instance} has no tags", tags=found)
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
@@ -98,7 +98,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         raise RemediationRefused(
             f"no default_tags configured for {REMEDIATION.id}; not tagging {instance}"
         )
-    found = await tags(ctx, instance)
+    # check read the tags in this run: no second DescribeInstances
+    found: dict[str, str] | None = await checked_or_read(ctx, "tags", lambda: tags(ctx, instance))
     if found is None or _user_tags(found):
         return Plan(f"instance {instance} is tagged or gone")
     return Plan(

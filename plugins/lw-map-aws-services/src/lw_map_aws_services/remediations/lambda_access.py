@@ -42,6 +42,7 @@ from lw_remediate import (
 from .._common import (
     FUNCTION,
     as_list,
+    checked_or_read,
     condition_keys,
     condition_values,
     or_none,
@@ -180,13 +181,17 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     if not offending:
         return CheckResult.compliant(f"no statement of function {name} admits another account")
     return CheckResult.violating(
-        f"function {name} admits other accounts: " + ", ".join(_describe(s, ctx) for s in offending)
+        f"function {name} admits other accounts: "
+        + ", ".join(_describe(s, ctx) for s in offending),
+        policy=text,
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     name = function_name(violation)
-    offending = _offending(ctx, await read_policy(ctx, name), f"function {name}")
+    # check read the resource policy in this run: no second GetPolicy
+    text: str | None = await checked_or_read(ctx, "policy", lambda: read_policy(ctx, name))
+    offending = _offending(ctx, text, f"function {name}")
     if not offending:
         return Plan(f"no statement of function {name} admits another account")
     lossy = [str(s.get("Sid", "?")) for s in offending if add_permission_args(s) is None]

@@ -35,7 +35,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import FUNCTION, ROLE, as_list, verify_by
+from .._common import FUNCTION, ROLE, as_list, checked_or_read, verify_by
 from .._lambda import configuration, function_name, role_name
 
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
@@ -104,12 +104,26 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant(f"function {name} no longer exists")
     if _mode(config) == "Active":
         return CheckResult.compliant(f"function {name} has active tracing")
-    return CheckResult.violating(f"function {name} tracing mode is {_mode(config)}")
+    return CheckResult.violating(
+        f"function {name} tracing mode is {_mode(config)}", function=_tracing(config)
+    )
+
+
+def _tracing(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``plan`` needs of a function's configuration: its role and tracing mode (not
+    the rest: the environment variables may hold secrets)."""
+    return {"Role": config.get("Role", ""), "TracingConfig": {"Mode": _mode(config)}}
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     name = function_name(violation)
-    config = await configuration(ctx, name)
+
+    async def live() -> dict[str, Any] | None:
+        config = await configuration(ctx, name)
+        return None if config is None else _tracing(config)
+
+    # check read the configuration in this run: no second GetFunctionConfiguration
+    config: dict[str, Any] | None = await checked_or_read(ctx, "function", live)
     if config is None or _mode(config) == "Active":
         return Plan(f"function {name} has active tracing or is gone")
     role = str(config.get("Role", ""))

@@ -25,7 +25,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import CLUSTER, DB_INSTANCE, or_none, unchanged, verify_by
+from .._common import CLUSTER, DB_INSTANCE, checked_or_read, or_none, unchanged, verify_by
 
 DISRUPTIVE = (
     "disruptive: clients connecting over the public endpoint lose access immediately; "
@@ -96,11 +96,17 @@ def _remediation(
             return CheckResult.compliant(f"{service.kind} {ident} no longer exists")
         if not public:
             return CheckResult.compliant(f"{service.kind} {ident} is not publicly accessible")
-        return CheckResult.violating(f"{service.kind} {ident} is publicly accessible")
+        return CheckResult.violating(
+            f"{service.kind} {ident} is publicly accessible", publicly_accessible=public
+        )
 
     async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         ident = service.identifier(violation)
-        if not await service.public(ctx, ident):
+        # check read the flag in this run: no second Describe call (apply re-reads)
+        public: bool | None = await checked_or_read(
+            ctx, "publicly_accessible", lambda: service.public(ctx, ident)
+        )
+        if not public:
             return Plan(f"{service.kind} {ident} is not publicly accessible")
         return Plan(
             summary=f"set PubliclyAccessible=false on {service.kind} {ident} ({DISRUPTIVE})",
