@@ -29,7 +29,7 @@ from lw_remediate import (
     Violation,
 )
 
-from ._aws import TRAIL
+from ._aws import TRAIL, checked_or_read
 from ._trail import read_trail, trail_name
 
 OptionsFn = Callable[[Any], Mapping[str, Any]]
@@ -116,18 +116,41 @@ class TrailBucket:
             )
         found: list[str] = []
         fine: list[str] = []
+        parts: dict[str, dict[str, Any]] = {}
         for part in self.parts:
             sub = bucket_violation(violation, bucket, part.rule_id)
             result = await part.remediation.check(self._ctx(ctx, part, sub), sub)
             (found if result.present else fine).append(result.detail)
+            parts[part.key] = {
+                "present": result.present,
+                "detail": result.detail,
+                "observed": dict(result.observed),
+            }
         if not found:
             return CheckResult.compliant(
                 f"trail bucket {bucket}: " + "; ".join(fine), bucket=bucket
             )
-        return CheckResult.violating(f"trail bucket {bucket}: " + "; ".join(found), bucket=bucket)
+        return CheckResult.violating(
+            f"trail bucket {bucket}: " + "; ".join(found), bucket=bucket, parts=parts
+        )
+
+    async def _part_checked(
+        self, ctx: RemediationContext[Any], part: Part, sub_ctx: RemediationContext[Any]
+    ) -> CheckResult:
+        """What the part's ``check`` found in this run's ``check`` (``ctx.checked``), else
+        the part's ``check`` run now."""
+        seen = (ctx.checked.observed.get("parts") or {}) if ctx.checked is not None else {}
+        if part.key in seen:
+            result = seen[part.key]
+            return CheckResult(bool(result["present"]), result["detail"], result["observed"])
+        return await part.remediation.check(sub_ctx, sub_ctx.violation)
 
     async def plan(self, ctx: RemediationContext[Any], violation: Violation) -> Plan:
-        bucket = await self._bucket(ctx, violation)
+        # check resolved the bucket and ran every part's check in this run: neither the
+        # trail nor the parts' state is read again; each part's plan builds on its check
+        bucket: str | None = await checked_or_read(
+            ctx, "bucket", lambda: self._bucket(ctx, violation)
+        )
         if bucket is None:
             return Plan(f"trail {trail_name(violation.resource_arn)} no longer exists")
         summaries: list[str] = []
@@ -137,7 +160,8 @@ class TrailBucket:
         for part in self.parts:
             sub = bucket_violation(violation, bucket, part.rule_id)
             sub_ctx = self._ctx(ctx, part, sub)
-            if not (await part.remediation.check(sub_ctx, sub)).present:
+            sub_ctx.checked = await self._part_checked(ctx, part, sub_ctx)
+            if not sub_ctx.checked.present:
                 continue
             sub_plan = await part.remediation.plan(sub_ctx, sub)
             if not sub_plan.changes:

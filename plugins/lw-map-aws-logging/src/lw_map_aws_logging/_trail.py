@@ -26,7 +26,7 @@ from lw_remediate import (
     Violation,
 )
 
-from ._aws import unless
+from ._aws import checked_or_read, unless
 
 TRAIL_NOT_FOUND = "TrailNotFoundException"
 
@@ -141,13 +141,20 @@ class TrailUpdate:
         if ok:
             return CheckResult.compliant(ok, trail=self.settings(trail))
         return CheckResult.violating(
-            f"trail {trail_name(arn)}: {self.violating}", trail=self.settings(trail)
+            f"trail {trail_name(arn)}: {self.violating}",
+            trail=self.settings(trail),
+            get_trail=trail,
         )
 
     async def plan(self, ctx: RemediationContext[Any], violation: Violation) -> Plan:
         arn = home_trail_arn(violation, ctx.aws.region)
-        async with ctx.aws.client("cloudtrail") as ct:
-            trail = await read_trail(ct, arn)
+
+        async def live() -> dict[str, Any] | None:
+            async with ctx.aws.client("cloudtrail") as ct:
+                return await read_trail(ct, arn)
+
+        # check read the trail in this run (GetTrail's answer): no second GetTrail
+        trail: dict[str, Any] | None = await checked_or_read(ctx, "get_trail", live)
         if trail is None:
             return Plan(gone(arn))
         ok = self.compliant(trail, ctx.options)
