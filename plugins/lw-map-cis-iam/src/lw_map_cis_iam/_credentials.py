@@ -54,14 +54,29 @@ class UserCredentials:
     login_profile: dict[str, Any] | None
     password_last_used: dt.datetime | None
 
-    def observed(self) -> dict[str, Any]:
-        """The state for a check result or a before-image."""
-        return {
+    def observed(self, *, keys: bool = True) -> dict[str, Any]:
+        """The state for a check result or a before-image (``keys=False``: without the
+        access keys, for credentials read without them)."""
+        state = {
             "user_created": iso(self.created),
             "keys": [k.to_dict() for k in self.keys],
             "login_profile": self.login_profile,
             "password_last_used": iso(self.password_last_used),
         }
+        if not keys:
+            del state["keys"]
+        return state
+
+    @classmethod
+    def from_observed(cls, user: str, observed: Mapping[str, Any]) -> UserCredentials:
+        """The credentials as :meth:`observed` recorded them."""
+        return cls(
+            user,
+            as_utc(observed["user_created"]),
+            [AccessKey.from_dict(k) for k in observed.get("keys", [])],
+            observed["login_profile"],
+            as_utc(observed["password_last_used"]),
+        )
 
 
 async def read_credentials(
@@ -87,6 +102,18 @@ async def read_credentials(
             "PasswordResetRequired": bool(profile.get("PasswordResetRequired", False)),
         }
     return UserCredentials(user, created, access_keys or [], password, password_last_used)
+
+
+async def checked_credentials(
+    ctx: RemediationContext[Any], user: str, *, keys: bool = True
+) -> UserCredentials | None:
+    """The credentials ``plan`` builds on: what this run's ``check`` read (its ``observed``,
+    :meth:`UserCredentials.observed`), else :func:`read_credentials` now (``ctx.checked``
+    is None: ``plan`` runs without a ``check`` before it)."""
+    checked = ctx.checked
+    if checked is not None and "user_created" in checked.observed:
+        return UserCredentials.from_observed(user, checked.observed)
+    return await read_credentials(ctx, user, keys=keys)
 
 
 def stale_keys(keys: Sequence[AccessKey], now: dt.datetime, days: int) -> list[AccessKey]:

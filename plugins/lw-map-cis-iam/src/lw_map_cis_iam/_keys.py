@@ -73,6 +73,16 @@ class AccessKey:
             "LastUsedDate": iso(self.last_used),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AccessKey:
+        """The key as :meth:`to_dict` wrote it."""
+        created = as_utc(data["CreateDate"])
+        if created is None:
+            raise ValueError(f"access key {data['AccessKeyId']} has no CreateDate")
+        return cls(
+            str(data["AccessKeyId"]), str(data["Status"]), created, as_utc(data["LastUsedDate"])
+        )
+
 
 @dataclass(frozen=True)
 class SshKey:

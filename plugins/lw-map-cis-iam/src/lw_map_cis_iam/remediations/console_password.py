@@ -30,6 +30,7 @@ from lw_remediate import (
 )
 
 from .._credentials import (
+    checked_credentials,
     delete_profile_change,
     disable_credentials,
     irreversible_note,
@@ -38,7 +39,7 @@ from .._credentials import (
     revert_disable,
     unused_password,
 )
-from .._iam import USER_ARNS, iso, utcnow
+from .._iam import USER_ARNS, utcnow
 
 
 class Options(RemediationOptions):
@@ -56,10 +57,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     creds = await read_credentials(ctx, user, keys=False)
     if creds is None:
         return CheckResult.compliant(f"user {user} no longer exists")
-    observed = {
-        "login_profile": creds.login_profile,
-        "password_last_used": iso(creds.password_last_used),
-    }
+    observed = creds.observed(keys=False)
     if creds.login_profile is None:
         return CheckResult.compliant(f"{user} has no console password", **observed)
     return CheckResult.violating(
@@ -69,7 +67,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
-    creds = await read_credentials(ctx, user, keys=False)
+    # check read the password state in this run: not again (apply re-reads before writing)
+    creds = await checked_credentials(ctx, user, keys=False)
     if creds is None:
         return Plan(f"user {user} no longer exists")
     if creds.login_profile is None:

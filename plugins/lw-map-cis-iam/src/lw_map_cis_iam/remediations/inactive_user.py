@@ -42,6 +42,7 @@ from lw_remediate import (
 from .._credentials import (
     UserCredentials,
     apply_disable,
+    checked_credentials,
     disable_plan,
     read_credentials,
     revert_disable,
@@ -155,7 +156,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
-    creds = await read_credentials(ctx, user)
+    # check read the credentials in this run: not again (apply re-reads before writing)
+    creds = await checked_credentials(ctx, user)
     if creds is None:
         return Plan(f"user {user} no longer exists")
     days, now = _threshold(ctx, violation), utcnow()
