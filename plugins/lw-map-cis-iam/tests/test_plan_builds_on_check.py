@@ -1,16 +1,26 @@
 """``plan`` builds on what ``check`` read moments ago in the same run (``ctx.checked``).
 
-A dry-run reads the password policy, or a user's credentials (user, login profile, keys
-and their last use), once; ``plan`` on its own (``ctx.checked`` None) still reads them
+A dry-run reads the password policy, a user's credentials (user, login profile, keys and
+their last use), SSH keys, the security contact, the instance, the support roles or the
+admin policy's holders once; ``plan`` on its own (``ctx.checked`` None) still reads them
 itself and plans exactly the same change.
 """
 
 from __future__ import annotations
 
+import json
+
 from lw_map_cis_iam.remediations import (
+    admin_policies,
     console_password,
     inactive_user,
+    instance_profile,
+    key_rotation,
     password_policy,
+    security_contact,
+    setup_keys,
+    ssh_keys,
+    support_role,
     unused_credentials,
 )
 from lw_remediate import Status
@@ -98,3 +108,130 @@ async def test_console_password(seed, make_violation, run_remediation, plan_alon
         options={"delete_login_profile": True},
     )
     assert operations == alone == ["GetUser", "GetLoginProfile"]
+
+
+async def test_ssh_keys(seed, make_violation, run_remediation, plan_alone):
+    seed.user("bob")
+    seed.ssh_key("bob", age_days=40)
+    seed.ssh_key("bob", age_days=3)
+    operations, alone = await dry_run_and_plan_alone(
+        ssh_keys.REMEDIATION, make_violation("LW_AWS_IAM_3", "bob"), run_remediation, plan_alone
+    )
+    assert operations == alone == ["ListSSHPublicKeys"]
+
+
+async def test_key_rotation(seed, make_violation, run_remediation, plan_alone):
+    seed.user("bob")
+    seed.key("bob", age_days=120, used_days_ago=10)
+    seed.key("bob", age_days=5, used_days_ago=1)
+    operations, alone = await dry_run_and_plan_alone(
+        key_rotation.REMEDIATION,
+        make_violation("AWS_CIS_1_4", "bob"),
+        run_remediation,
+        plan_alone,
+        options={"action": "deactivate_if_rotated"},
+    )
+    assert operations == alone
+    assert operations == ["ListAccessKeys", "GetAccessKeyLastUsed", "GetAccessKeyLastUsed"]
+
+
+async def test_setup_keys(seed, make_violation, run_remediation, plan_alone):
+    seed.user("bob", console=True)
+    seed.key("bob", age_days=30)
+    seed.key("bob", age_days=30, used_days_ago=2)
+    operations, alone = await dry_run_and_plan_alone(
+        setup_keys.REMEDIATION, make_violation("AWS_CIS_1_23", "bob"), run_remediation, plan_alone
+    )
+    assert operations == alone
+    assert operations == [
+        "GetLoginProfile",
+        "ListAccessKeys",
+        "GetAccessKeyLastUsed",
+        "GetAccessKeyLastUsed",
+    ]
+
+
+async def test_security_contact(make_violation, run_remediation, plan_alone):
+    options = {
+        "name": "Security Team",
+        "title": "SecOps",
+        "email": "security@example.com",
+        "phone": "+1 555 0100",
+    }
+    operations, alone = await dry_run_and_plan_alone(
+        security_contact.REMEDIATION,
+        make_violation("AWS_CIS_1_20", "root"),
+        run_remediation,
+        plan_alone,
+        options=options,
+    )
+    assert operations == alone == ["GetAlternateContact"]
+
+
+async def test_instance_profile(
+    admin_client, trust_policy, make_violation, run_remediation, plan_alone
+):
+    iam = admin_client("iam")
+    role = iam.create_role(
+        RoleName="ssm-core",
+        AssumeRolePolicyDocument=json.dumps(trust_policy({"Service": "ec2.amazonaws.com"})),
+    )["Role"]["Arn"]
+    profile = iam.create_instance_profile(InstanceProfileName="baseline")["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName="baseline", RoleName="ssm-core")
+    instance = admin_client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)[
+        "Instances"
+    ][0]["InstanceId"]
+    operations, alone = await dry_run_and_plan_alone(
+        instance_profile.REMEDIATION,
+        make_violation("AWS_CIS_1_21", f"arn:aws:ec2:us-east-1:123456789012:instance/{instance}"),
+        run_remediation,
+        plan_alone,
+        options={"action": "associate", "instance_profile_arn": profile, "role_arn": role},
+    )
+    assert operations.count("DescribeInstances") == alone.count("DescribeInstances") == 1
+    assert operations[0] == "DescribeInstances"
+
+
+async def test_support_role(aws_managed_policies, make_violation, run_remediation, plan_alone):
+    operations, alone = await dry_run_and_plan_alone(
+        support_role.REMEDIATION,
+        make_violation("AWS_CIS_1_22", "root"),
+        run_remediation,
+        plan_alone,
+        options={"trusted_principal_arns": ["arn:aws:iam::111122223333:role/SecOps"]},
+    )
+    assert operations.count("ListEntitiesForPolicy") == 1
+    assert alone.count("ListEntitiesForPolicy") == 1
+    assert operations == alone
+
+
+async def test_admin_policies(
+    admin_client, trust_policy, make_violation, run_remediation, plan_alone
+):
+    iam = admin_client("iam")
+    admin = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    arn = iam.create_policy(PolicyName="god-mode", PolicyDocument=json.dumps(admin))["Policy"][
+        "Arn"
+    ]
+    trust = json.dumps(trust_policy({"AWS": "arn:aws:iam::123456789012:root"}))
+    iam.create_user(UserName="dev")
+    iam.create_role(RoleName="break-glass", Path="/emergency/", AssumeRolePolicyDocument=trust)
+    iam.attach_user_policy(UserName="dev", PolicyArn=arn)
+    iam.attach_role_policy(RoleName="break-glass", PolicyArn=arn)
+    options = {
+        "action": "detach",
+        "break_glass_principals": ["arn:aws:iam::123456789012:role/emergency/break-glass"],
+    }
+    operations, alone = await dry_run_and_plan_alone(
+        admin_policies.REMEDIATION,
+        make_violation("AWS_CIS_1_24", arn),
+        run_remediation,
+        plan_alone,
+        options=options,
+    )
+    for read in ("GetPolicy", "GetPolicyVersion", "ListEntitiesForPolicy"):
+        assert operations.count(read) == alone.count(read) == 1, (read, operations, alone)
+    assert operations == alone

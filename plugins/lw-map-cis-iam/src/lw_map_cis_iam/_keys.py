@@ -106,6 +106,29 @@ class SshKey:
             "UploadDate": iso(self.uploaded),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SshKey:
+        """The key as :meth:`to_dict` wrote it."""
+        uploaded = as_utc(data["UploadDate"])
+        if uploaded is None:
+            raise ValueError(f"SSH key {data['SSHPublicKeyId']} has no UploadDate")
+        return cls(str(data["SSHPublicKeyId"]), str(data["Status"]), uploaded)
+
+
+async def checked_keys(
+    ctx: RemediationContext[Any],
+    key: str,
+    parse: Callable[[Mapping[str, Any]], K],
+    read: Callable[[], Awaitable[list[K] | None]],
+) -> list[K] | None:
+    """The keys ``plan`` builds on: those this run's ``check`` recorded as
+    ``observed[key]`` (their ``to_dict``), else ``await read()`` (``ctx.checked`` is None:
+    ``plan`` runs without a ``check`` before it)."""
+    checked = ctx.checked
+    if checked is not None and key in checked.observed:
+        return [parse(k) for k in checked.observed[key]]
+    return await read()
+
 
 async def read_access_keys(
     ctx: RemediationContext[Any], user: str, *, last_used: bool = True

@@ -37,7 +37,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import USER_ARNS, iam_arn, unless_missing
+from .._iam import USER_ARNS, checked_or_read, iam_arn, unless_missing
 
 KINDS = ("user", "group", "role")
 _RESPONSE_KEYS = {"user": "PolicyUsers", "group": "PolicyGroups", "role": "PolicyRoles"}
@@ -184,11 +184,18 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
             "no break-glass principals configured: set break_glass_principals so the account "
             "keeps an administrator"
         )
-    async with ctx.aws.client("iam") as iam:
-        state = await read_policy(iam, policy_arn)
-    if state is None or not state[0]:
+
+    async def live() -> Entities | None:
+        async with ctx.aws.client("iam") as iam:
+            state = await read_policy(iam, policy_arn)
+        return state[1] if state is not None and state[0] else None
+
+    # check read the policy and its entities in this run (a check that records entities
+    # found the policy granting *:*): no second GetPolicy/GetPolicyVersion/ListEntities
+    found: Entities | None = await checked_or_read(ctx, "entities", live)
+    if found is None:
         return Plan(f"policy {policy_arn} no longer grants *:*")
-    entities = state[1]
+    entities = found
     keep, me = await _keep(ctx)
     targets = _targets(entities, keep, me)
     kept = {k: [n for n in entities[k] if n not in targets[k]] for k in KINDS}

@@ -30,7 +30,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import error_code
+from .._iam import checked_or_read, error_code
 
 INSTANCE_ARNS = ("arn:{partition}:ec2:{region}:{account}:instance/*",)
 _PROFILE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+$"
@@ -95,14 +95,20 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
             f"instance {instance_id} has an instance profile", instance_profile=profile.get("Arn")
         )
     return CheckResult.violating(
-        f"instance {instance_id} ({instance.get('State', {}).get('Name')}) has no instance profile"
+        f"instance {instance_id} ({instance.get('State', {}).get('Name')}) has no instance profile",
+        needs_profile=True,
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     instance_id = violation.resource_name
-    instance = await read_instance(ctx, instance_id)
-    if instance is None or instance.get("IamInstanceProfile"):
+
+    async def live() -> bool:
+        instance = await read_instance(ctx, instance_id)
+        return instance is not None and not instance.get("IamInstanceProfile")
+
+    # check read the instance in this run: no second DescribeInstances (apply re-reads)
+    if not await checked_or_read(ctx, "needs_profile", live):
         return Plan(f"instance {instance_id} needs no instance profile")
     profile = str(ctx.options.instance_profile_arn)
     return Plan(

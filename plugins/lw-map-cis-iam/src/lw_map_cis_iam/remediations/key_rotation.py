@@ -32,6 +32,7 @@ from .._keys import (
     ACCESS_KEY,
     AccessKey,
     age_check,
+    checked_keys,
     deactivate_keys,
     deactivation_changes,
     nothing_due,
@@ -119,7 +120,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
-    keys = await read_access_keys(ctx, user)
+    # check read the keys in this run: not again (apply re-reads)
+    keys = await checked_keys(ctx, "keys", AccessKey.from_dict, lambda: read_access_keys(ctx, user))
     if keys is None:
         return Plan(f"user {user} no longer exists")
     days = _threshold(ctx, violation)

@@ -28,7 +28,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import error_code
+from .._iam import checked_or_read, error_code
 
 CONTACT_TYPE = "SECURITY"
 ACCOUNT_ARNS = ("arn:{partition}:account::{account}:account",)
@@ -80,11 +80,14 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
             f"account {violation.account_id} has a security contact ({contact.get('EmailAddress')})",
             contact=contact,
         )
-    return CheckResult.violating(f"account {violation.account_id} has no security contact")
+    return CheckResult.violating(
+        f"account {violation.account_id} has no security contact", contact=None
+    )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    if await read_contact(ctx) is not None:
+    # check read the contact in this run: no second GetAlternateContact (apply re-reads)
+    if await checked_or_read(ctx, "contact", lambda: read_contact(ctx)) is not None:
         return Plan("the account already has a security contact")
     wanted = _wanted(ctx.options)
     if wanted is None:

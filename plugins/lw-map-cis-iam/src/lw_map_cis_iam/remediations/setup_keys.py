@@ -25,10 +25,11 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, login_profile, utcnow
+from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, checked_or_read, login_profile, utcnow
 from .._keys import (
     ACCESS_KEY,
     AccessKey,
+    checked_keys,
     deactivate_keys,
     deactivation_changes,
     grace_note,
@@ -47,12 +48,17 @@ class Options(RemediationOptions):
     grace_days: int = pydantic.Field(7, ge=0, le=365)
 
 
+async def has_console(ctx: RemediationContext[Any], user: str) -> bool:
+    """The user has a console password (a login profile)."""
+    async with ctx.aws.client("iam") as iam:
+        return await login_profile(iam, user) is not None
+
+
 async def read_state(
     ctx: RemediationContext[Any], user: str
 ) -> tuple[bool, list[AccessKey]] | None:
     """(has a console password, keys); None when the user no longer exists."""
-    async with ctx.aws.client("iam") as iam:
-        console = await login_profile(iam, user) is not None
+    console = await has_console(ctx, user)
     keys = await read_access_keys(ctx, user)
     return None if keys is None else (console, keys)
 
@@ -90,10 +96,11 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
-    state = await read_state(ctx, user)
-    if state is None:
+    # check read the password state and the keys in this run: not again (apply re-reads)
+    console = await checked_or_read(ctx, "console_password", lambda: has_console(ctx, user))
+    keys = await checked_keys(ctx, "keys", AccessKey.from_dict, lambda: read_access_keys(ctx, user))
+    if keys is None:
         return Plan(f"user {user} no longer exists")
-    console, keys = state
     if not console:
         return Plan(f"{user} has no console password")
     grace = ctx.options.grace_days

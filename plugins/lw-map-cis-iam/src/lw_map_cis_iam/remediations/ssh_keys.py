@@ -32,6 +32,7 @@ from .._keys import (
     SSH_KEY,
     SshKey,
     age_check,
+    checked_keys,
     deactivate_keys,
     deactivation_changes,
     grace_note,
@@ -78,7 +79,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
-    keys = await read_ssh_keys(ctx, user)
+    # check read the keys in this run: no second ListSSHPublicKeys (apply re-reads)
+    keys = await checked_keys(ctx, "ssh_keys", SshKey.from_dict, lambda: read_ssh_keys(ctx, user))
     if keys is None:
         return Plan(f"user {user} no longer exists")
     days, grace, now = _threshold(ctx, violation), ctx.options.grace_days, utcnow()

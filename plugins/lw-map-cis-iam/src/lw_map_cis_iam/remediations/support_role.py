@@ -36,6 +36,7 @@ from lw_remediate import (
 )
 
 from .._iam import (
+    checked_or_read,
     entity_on_path,
     error_code,
     iam_arn,
@@ -106,7 +107,9 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant(
             f"role(s) with AWSSupportAccess: {', '.join(roles)}", roles=roles
         )
-    return CheckResult.violating(f"no role in account {violation.account_id} has AWSSupportAccess")
+    return CheckResult.violating(
+        f"no role in account {violation.account_id} has AWSSupportAccess", roles=roles
+    )
 
 
 async def _role_plan(ctx: RemediationContext[Any], iam: Any) -> dict[str, Any] | None:
@@ -135,7 +138,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
             '[remediation."cis_iam.create_support_role"]'
         )
     async with ctx.aws.client("iam") as iam:
-        if await support_roles(iam, violation):
+        # check listed the roles in this run: no second ListEntitiesForPolicy
+        if await checked_or_read(ctx, "roles", lambda: support_roles(iam, violation)):
             return Plan("a role with AWSSupportAccess exists")
         create = await _role_plan(ctx, iam)
     arn = _role_arn(violation, options)
