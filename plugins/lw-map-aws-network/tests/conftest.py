@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import structlog
 
-from lw_remediate import RemediationContext
+from lw_remediate import RemediationContext, Status
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -186,29 +186,62 @@ def lb_violation(make_violation):
 
 
 @pytest.fixture
-def plan_alone(moto_server):
+def remediation_context(moto_server):
+    """``remediation_context(REMEDIATION, violation, options={}, calls=list)``: the context a
+    remediation's coroutines get, as an admin principal, recording its calls into ``calls``;
+    ``checked`` is None (no ``check`` ran before)."""
+
+    def _make(remediation, violation, *, options=None, calls=None):
+        async def no_writes(image):
+            raise AssertionError("a before-image outside apply")
+
+        session = moto_server.session(
+            account=violation.account_id, region=violation.region or REGION
+        )
+        return RemediationContext(
+            violation=violation,
+            options=remediation.parse_options(options or {}),
+            aws=session.with_sink(calls.append if calls is not None else None),
+            log=structlog.get_logger(),
+            dry_run=True,
+            deadline=asyncio.get_running_loop().time() + 60,
+            _before_sink=no_writes,
+        )
+
+    return _make
+
+
+@pytest.fixture
+def plan_alone(remediation_context):
     """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``:
     ``plan`` called with no ``check`` before it (``ctx.checked`` is None), as an admin
     principal, with the AWS operations it made, in order."""
 
     async def _plan(remediation, violation, *, options=None):
         calls = []
-
-        async def no_writes(image):
-            raise AssertionError("plan recorded a before-image")
-
-        session = moto_server.session(account=violation.account_id, region=violation.region)
-        ctx = RemediationContext(
-            violation=violation,
-            options=remediation.parse_options(options or {}),
-            aws=session.with_sink(calls.append),
-            log=structlog.get_logger(),
-            dry_run=True,
-            deadline=asyncio.get_running_loop().time() + 60,
-            _before_sink=no_writes,
-        )
+        ctx = remediation_context(remediation, violation, options=options, calls=calls)
         assert ctx.checked is None
         plan = await remediation.plan(ctx, violation)
         return plan, [c.operation for c in calls if not c.dependent]
 
     return _plan
+
+
+@pytest.fixture
+def reads_once(run_remediation, plan_alone):
+    """``await reads_once(REMEDIATION, violation, "DescribeX", options={})``: a dry-run makes
+    the ``read`` once (``plan`` builds on what ``check`` read, ``ctx.checked``), ``plan``
+    alone (``ctx.checked`` None) makes it itself once and plans the same change. Returns
+    the operations of both."""
+
+    async def _check(remediation, violation, read, *, options=None):
+        record = await run_remediation(remediation, violation, mode="dry-run", options=options)
+        assert record.status is Status.PLANNED, record.detail
+        operations = [c.operation for c in record.calls if not c.dependent]
+        assert operations.count(read) == 1, operations
+        plan, alone = await plan_alone(remediation, violation, options=options)
+        assert alone.count(read) == 1, alone
+        assert plan.to_dict() == record.plan.to_dict()
+        return operations, alone
+
+    return _check

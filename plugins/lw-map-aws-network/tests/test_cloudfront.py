@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lw_map_aws_network.remediations.cloudfront import ORIGIN_HTTPS, ORIGIN_TLS, VIEWER_HTTPS
@@ -170,3 +172,43 @@ async def test_missing_distribution_is_resolved(cf_violation, run_remediation):
         VIEWER_HTTPS, cf_violation("LW_AWS_NETWORKING_50", "E2QWRUHAPOMQZL")
     )
     assert record.status is Status.RESOLVED
+
+
+@pytest.mark.parametrize(
+    ("remediation", "rule", "options"),
+    [
+        (VIEWER_HTTPS, "LW_AWS_NETWORKING_50", {}),
+        (ORIGIN_TLS, "LW_AWS_NETWORKING_42", {}),
+        (ORIGIN_HTTPS, "LW_AWS_NETWORKING_41", {"enforce": True}),
+    ],
+)
+async def test_dry_run_reads_the_config_once(
+    remediation, rule, options, distribution, cf_violation, reads_once
+):
+    # plan builds on the edits check worked out (ctx.checked); plan alone reads the config
+    operations, alone = await reads_once(
+        remediation, cf_violation(rule, distribution), "GetDistributionConfig", options=options
+    )
+    assert operations == alone == ["GetDistributionConfig"]
+
+
+async def test_check_keeps_only_the_edits_never_the_config(
+    distribution, admin_client, cf_violation, remediation_context
+):
+    """Origin custom headers often carry a shared secret: what check keeps for plan is the
+    fields to change, not the distribution config."""
+    cloudfront = admin_client("cloudfront")
+    answer = cloudfront.get_distribution_config(Id=distribution)
+    config = answer["DistributionConfig"]
+    config["Origins"]["Items"][0]["CustomHeaders"] = {
+        "Quantity": 1,
+        "Items": [{"HeaderName": "X-Origin-Secret", "HeaderValue": "s3cr3t-value"}],
+    }
+    cloudfront.update_distribution(
+        Id=distribution, DistributionConfig=config, IfMatch=answer["ETag"]
+    )
+    violation = cf_violation("LW_AWS_NETWORKING_50", distribution)
+    result = await VIEWER_HTTPS.check(remediation_context(VIEWER_HTTPS, violation), violation)
+    assert result.present
+    assert set(result.observed) == {"edits"}
+    assert "s3cr3t-value" not in json.dumps(result.observed)

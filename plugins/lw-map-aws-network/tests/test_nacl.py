@@ -203,3 +203,14 @@ def test_an_allow_all_replacement_is_rejected():
         REMEDIATION.parse_options(
             {"inbound_entries": [{"rule_number": 1, "cidr": "0.0.0.0/0", "protocol": "-1"}]}
         )
+
+
+async def test_dry_run_reads_the_acl_once(acl, acl_violation, reads_once):
+    # plan builds on the entries check read (ctx.checked); plan alone reads them itself
+    operations, alone = await reads_once(
+        REMEDIATION,
+        acl_violation("LW_AWS_NETWORKING_2", acl),
+        "DescribeNetworkAcls",
+        options=INBOUND,
+    )
+    assert operations == alone == ["DescribeNetworkAcls"]

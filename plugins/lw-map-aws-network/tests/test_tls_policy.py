@@ -158,3 +158,16 @@ async def test_configured_policies(
     )
     assert record.status is Status.REMEDIATED, record.detail
     assert classic_names(admin_client) == ["lw-remediate-ELBSecurityPolicy-TLS-1-2-Ext-2018-06"]
+
+
+@pytest.mark.parametrize("classic", [False, True])
+async def test_dry_run_reads_the_listeners_once(
+    classic, https_alb, https_classic, lb_violation, reads_once
+):
+    # plan builds on the listeners check read (ctx.checked); plan alone reads them itself
+    arn = https_classic if classic else https_alb[0]
+    read = "DescribeLoadBalancers" if classic else "DescribeListeners"
+    operations, alone = await reads_once(
+        REMEDIATION, lb_violation("LW_AWS_NETWORKING_39", arn), read, options=ENFORCE
+    )
+    assert operations == alone

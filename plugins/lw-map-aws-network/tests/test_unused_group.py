@@ -117,3 +117,20 @@ async def test_undo_refuses_when_the_name_is_taken_again(
     groups.create("old-batch")
     with pytest.raises(ResourceChanged):
         await revert_action(REMEDIATION, record, options=ENFORCE)
+
+
+async def test_dry_run_reads_the_group_and_its_interfaces_once(unused, sg_violation, reads_once):
+    # plan builds on the group and the interfaces check read (ctx.checked) and reads only
+    # which groups reference this one; plan alone reads all three itself
+    operations, alone = await reads_once(
+        REMEDIATION,
+        sg_violation("LW_AWS_NETWORKING_1", unused),
+        "DescribeNetworkInterfaces",
+        options=ENFORCE,
+    )
+    group, interfaces, references = (
+        "DescribeSecurityGroups",
+        "DescribeNetworkInterfaces",
+        "DescribeSecurityGroups",
+    )
+    assert operations == alone == [group, interfaces, references]

@@ -112,3 +112,11 @@ def test_bad_options_are_rejected():
         REMEDIATION.parse_options({"allowed_accounts": ["12345"]})
     with pytest.raises(ValueError, match="organization id"):
         REMEDIATION.parse_options({"principal_org_id": "org"})
+
+
+async def test_dry_run_reads_the_endpoint_once(endpoint, vpce_violation, reads_once):
+    # plan builds on the policy check read (ctx.checked); plan alone reads it itself
+    operations, alone = await reads_once(
+        REMEDIATION, vpce_violation(endpoint), "DescribeVpcEndpoints", options=ENFORCE
+    )
+    assert operations == alone == ["DescribeVpcEndpoints"]

@@ -38,7 +38,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import verify_by
+from .._ec2 import checked_or_read, verify_by
 
 DISTRIBUTION = "arn:{partition}:cloudfront::{account}:distribution/*"
 WEAK_PROTOCOLS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
@@ -153,14 +153,25 @@ class Lifecycle:
         edits = self.fixer(copy.deepcopy(read[0]), ctx.options)
         if not edits:
             return CheckResult.compliant(f"distribution {dist}: {self.about} already set")
-        return CheckResult.violating(f"distribution {dist}: " + _text(edits))
+        # only the fields to change (never the rest of the config: origin custom headers
+        # often carry a shared secret)
+        return CheckResult.violating(
+            f"distribution {dist}: " + _text(edits), edits=[list(e) for e in edits]
+        )
 
     async def plan(self, ctx: RemediationContext[Any], violation: Violation) -> Plan:
         dist = _distribution_id(violation)
-        read = await read_config(ctx, dist)
-        if read is None:
+
+        async def live() -> list[Edit] | None:
+            read = await read_config(ctx, dist)
+            return None if read is None else self.fixer(copy.deepcopy(read[0]), ctx.options)
+
+        # check worked out the edits from the config it read in this run: no second
+        # GetDistributionConfig (apply re-reads the config, and its ETag, before writing)
+        found: list[Any] | None = await checked_or_read(ctx, "edits", live)
+        if found is None:
             return Plan(f"distribution {dist} no longer exists")
-        edits = self.fixer(copy.deepcopy(read[0]), ctx.options)
+        edits = [(str(e[0]), str(e[1]), e[2], e[3]) for e in found]
         return Plan(
             summary=f"update distribution {dist}: " + _text(edits) if edits else "nothing to do",
             changes=[

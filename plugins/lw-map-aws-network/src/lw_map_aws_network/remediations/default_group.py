@@ -28,7 +28,13 @@ from lw_remediate import (
     Violation,
 )
 
-from .._ec2 import SECURITY_GROUP, SECURITY_GROUP_RULE, describe_policy, resource_id
+from .._ec2 import (
+    SECURITY_GROUP,
+    SECURITY_GROUP_RULE,
+    checked_or_read,
+    describe_policy,
+    resource_id,
+)
 from .._groups import (
     authorize_all,
     clean_permissions,
@@ -82,13 +88,17 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         f"{len(egress)} egress permission(s)",
         ingress=permissions_text(ingress),
         egress=permissions_text(egress),
+        group=group,
     )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     group_id = resource_id(violation, "sg")
     async with ctx.aws.client("ec2") as ec2:
-        group = await read_group(ec2, group_id)
+        # check read the group in this run: no second DescribeSecurityGroups (apply re-reads)
+        group: dict[str, Any] | None = await checked_or_read(
+            ctx, "group", lambda: read_group(ec2, group_id)
+        )
         if group is None:
             return Plan(f"security group {group_id} no longer exists")
         if group.get("GroupName") != "default":

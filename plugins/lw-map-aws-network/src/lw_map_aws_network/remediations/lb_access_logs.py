@@ -31,7 +31,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import verify_by
+from .._ec2 import checked_or_read, verify_by
 from .._elb import LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 DELIVERY_SERVICES = frozenset(
@@ -180,7 +180,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant(
             f"load balancer {lb.name} logs to s3://{state['bucket']}/{state['prefix']}"
         )
-    return CheckResult.violating(f"load balancer {lb.name} has access logs disabled")
+    return CheckResult.violating(f"load balancer {lb.name} has access logs disabled", logging=state)
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
@@ -188,7 +188,10 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     wanted = _wanted(ctx.options, violation, lb)
     if ctx.options.check_bucket_policy:
         await check_bucket(ctx, wanted["bucket"])
-    state = await read_logging(ctx, lb)
+    # check read the attributes in this run: no second DescribeLoadBalancerAttributes
+    state: dict[str, Any] | None = await checked_or_read(
+        ctx, "logging", lambda: read_logging(ctx, lb)
+    )
     if state is None:
         return Plan(f"load balancer {lb.name} no longer exists")
     return Plan(

@@ -34,7 +34,14 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import NETWORK_ACL, WORLD_CIDRS, describe_policy, resource_id, verify_by
+from .._ec2 import (
+    NETWORK_ACL,
+    WORLD_CIDRS,
+    checked_or_read,
+    describe_policy,
+    resource_id,
+    verify_by,
+)
 
 #: Rule -> egress (False: inbound entries, True: outbound entries).
 RULES: Mapping[str, bool] = {"LW_AWS_NETWORKING_2": False, "LW_AWS_NETWORKING_3": True}
@@ -180,7 +187,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         )
     return CheckResult.violating(
         f"{acl_id} allows all {_direction(egress)} traffic: "
-        + "; ".join(entry_text(e) for e in allow_all)
+        + "; ".join(entry_text(e) for e in allow_all),
+        entries=entries,
     )
 
 
@@ -224,7 +232,10 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     egress = _egress(violation)
     wanted = _wanted(ctx, egress)
     async with ctx.aws.client("ec2") as ec2:
-        entries = await read_entries(ec2, acl_id, egress)
+        # check read the entries in this run: no second DescribeNetworkAcls (apply re-reads)
+        entries: list[dict[str, Any]] | None = await checked_or_read(
+            ctx, "entries", lambda: read_entries(ec2, acl_id, egress)
+        )
     if entries is None:
         return Plan(f"network ACL {acl_id} no longer exists")
     allow_all, creates, replaces, deletes = _decide(acl_id, egress, entries, wanted)

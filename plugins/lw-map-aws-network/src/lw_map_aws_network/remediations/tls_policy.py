@@ -35,7 +35,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import verify_by
+from .._ec2 import checked_or_read, verify_by
 from .._elb import LISTENER, LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 SECURE_POLICY = re.compile(r"ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)")
@@ -143,12 +143,17 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
         return CheckResult.compliant(
             f"every HTTPS/TLS listener of {lb.name} uses a TLS 1.2+ policy"
         )
-    return CheckResult.violating(f"{lb.name} listeners on weak policies: {_text(weak)}")
+    return CheckResult.violating(
+        f"{lb.name} listeners on weak policies: {_text(weak)}", listeners=listeners
+    )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     lb = LoadBalancer.of(violation)
-    listeners = await read_listeners(ctx, lb)
+    # check read the listeners in this run: not again (apply re-reads)
+    listeners: list[dict[str, Any]] | None = await checked_or_read(
+        ctx, "listeners", lambda: read_listeners(ctx, lb)
+    )
     weak = insecure(listeners or [])
     if not weak:
         return Plan(f"no listener of {lb.name} on a weak policy")

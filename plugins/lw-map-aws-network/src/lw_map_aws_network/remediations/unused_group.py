@@ -36,6 +36,7 @@ from .._ec2 import (
     SECURITY_GROUP,
     SECURITY_GROUP_RULE,
     VPC,
+    checked_or_read,
     describe_policy,
     paginate,
     resource_id,
@@ -78,12 +79,16 @@ async def referenced_by(ec2: Any, group: Mapping[str, Any]) -> list[str]:
     )
 
 
-async def _why_not(ec2: Any, group: Mapping[str, Any]) -> str | None:
-    """Why the group must stay (None: it may go)."""
+async def _why_not(
+    ec2: Any, group: Mapping[str, Any], interfaces: list[dict[str, Any]] | None = None
+) -> str | None:
+    """Why the group must stay (None: it may go). ``interfaces``: those using the group,
+    when already read."""
     group_id = group["GroupId"]
     if group.get("GroupName") == "default":
         return f"{group_id} is a VPC's default group: it cannot be deleted"
-    interfaces = await interfaces_using(ec2, group_id)
+    if interfaces is None:
+        interfaces = await interfaces_using(ec2, group_id)
     if interfaces:
         return f"{group_id} is in use by " + ", ".join(interface_text(i) for i in interfaces)
     references = await referenced_by(ec2, group)
@@ -106,7 +111,9 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
             f"{group_id} is attached: " + ", ".join(interface_text(i) for i in interfaces)
         )
     return CheckResult.violating(
-        f"{group_id} ({group.get('GroupName')!r}) is attached to no network interface"
+        f"{group_id} ({group.get('GroupName')!r}) is attached to no network interface",
+        group=group,
+        interfaces=interfaces,
     )
 
 
@@ -125,10 +132,17 @@ def image(group: Mapping[str, Any]) -> dict[str, Any]:
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     group_id = resource_id(violation, "sg")
     async with ctx.aws.client("ec2") as ec2:
-        group = await read_group(ec2, group_id)
+        # check read the group and the interfaces using it in this run: not again (the
+        # references are plan's own read; apply re-reads everything before deleting)
+        group: dict[str, Any] | None = await checked_or_read(
+            ctx, "group", lambda: read_group(ec2, group_id)
+        )
         if group is None:
             return Plan(f"security group {group_id} no longer exists")
-        reason = await _why_not(ec2, group)
+        interfaces: list[dict[str, Any]] | None = (
+            ctx.checked.observed.get("interfaces") if ctx.checked is not None else None
+        )
+        reason = await _why_not(ec2, group, interfaces)
     if reason:
         raise RemediationRefused(f"not deleting: {reason}")
     before = image(group)
