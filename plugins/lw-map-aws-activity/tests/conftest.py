@@ -3,9 +3,12 @@ lw_remediate.testing)."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from lw_remediate import ActivityEvent, ActivityResource
+import pytest
+import structlog
+
+from lw_remediate import ActivityEvent, ActivityResource, RemediationContext, Status
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -41,3 +44,52 @@ def writes():
         return [c.operation for c in record.calls if not c.operation.startswith(WRITE_PREFIXES)]
 
     return _writes
+
+
+@pytest.fixture
+def plan_alone(moto_server):
+    """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``:
+    ``plan`` called with no ``check`` before it (``ctx.checked`` is None), as an admin
+    principal, with the AWS operations it made, in order."""
+
+    async def _plan(remediation, violation, *, options=None):
+        calls = []
+
+        async def no_writes(image):
+            raise AssertionError("plan recorded a before-image")
+
+        session = moto_server.session(
+            account=violation.account_id, region=violation.region or REGION
+        )
+        ctx = RemediationContext(
+            violation=violation,
+            options=remediation.parse_options(options or {}),
+            aws=session.with_sink(calls.append),
+            log=structlog.get_logger(),
+            dry_run=True,
+            deadline=asyncio.get_running_loop().time() + 60,
+            _before_sink=no_writes,
+        )
+        assert ctx.checked is None
+        plan = await remediation.plan(ctx, violation)
+        return plan, [c.operation for c in calls if not c.dependent]
+
+    return _plan
+
+
+@pytest.fixture
+def reads_once(run_remediation, plan_alone):
+    """``await reads_once(REMEDIATION, violation)``: a dry-run and ``plan`` alone make the
+    same requests (``plan`` builds on what ``check`` read, ``ctx.checked``; alone it reads
+    that itself) and plan the same change. Returns the operations."""
+
+    async def _check(remediation, violation, *, options=None):
+        record = await run_remediation(remediation, violation, mode="dry-run", options=options)
+        assert record.status is Status.PLANNED, record.detail
+        plan, alone = await plan_alone(remediation, violation, options=options)
+        operations = [c.operation for c in record.calls if not c.dependent]
+        assert operations == alone
+        assert plan.to_dict() == record.plan.to_dict()
+        return operations
+
+    return _check
