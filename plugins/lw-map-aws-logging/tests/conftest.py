@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import structlog
 
-from lw_remediate import RemediationContext
+from lw_remediate import RemediationContext, Status
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -101,3 +101,22 @@ def plan_alone(moto_server):
         return plan, [c.operation for c in calls if not c.dependent]
 
     return _plan
+
+
+@pytest.fixture
+def reads_once(run_remediation, plan_alone):
+    """``await reads_once(REMEDIATION, violation, options={})``: a dry-run and ``plan``
+    alone make the same requests (``plan`` builds on what ``check`` read,
+    ``ctx.checked``; alone it reads that itself) and plan the same change. Returns the
+    operations."""
+
+    async def _check(remediation, violation, *, options=None):
+        record = await run_remediation(remediation, violation, mode="dry-run", options=options)
+        assert record.status is Status.PLANNED, record.detail
+        plan, alone = await plan_alone(remediation, violation, options=options)
+        operations = [c.operation for c in record.calls if not c.dependent]
+        assert operations == alone
+        assert plan.to_dict() == record.plan.to_dict()
+        return operations
+
+    return _check

@@ -224,3 +224,13 @@ def test_options_are_validated():
     document = REMEDIATION.policy_for(options).render(account="123456789012")
     [pass_role] = [s for s in document["Statement"] if s["Action"] == ["iam:PassRole"]]
     assert pass_role["Resource"] == ROLE
+
+
+async def test_dry_run_reads_the_region_once(region_violation, reads_once):
+    # plan builds on the recorder, status and channels check read (ctx.checked)
+    operations = await reads_once(REMEDIATION, region_violation(), options=OPTIONS)
+    assert operations == [
+        "DescribeConfigurationRecorders",
+        "DescribeConfigurationRecorderStatus",
+        "DescribeDeliveryChannels",
+    ]

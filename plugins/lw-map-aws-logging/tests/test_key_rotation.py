@@ -131,3 +131,10 @@ async def test_an_aws_managed_key_is_resolved_without_a_write(
     assert record.status is Status.RESOLVED
     assert "is AWS managed: AWS rotates it every year" in record.detail
     assert writes(record) == []
+
+
+async def test_dry_run_reads_the_key_once(kms, key_violation, reads_once):
+    # plan builds on the key and rotation status check read (ctx.checked)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    operations = await reads_once(REMEDIATION, key_violation(key))
+    assert operations == ["DescribeKey", "GetKeyRotationStatus"]

@@ -331,3 +331,9 @@ async def test_the_bucket_policy_edit_and_its_undo_hold_the_s3_maps_bucket_lock(
     await revert_action(REMEDIATION, record, options=CREATE)
     assert seen == [("GetBucketPolicy", True), ("DeleteBucketPolicy", True)]
     assert bucket_policy(s3) is None
+
+
+async def test_dry_run_reads_the_trails_once(trail, account_violation, reads_once):
+    # plan builds on the trails, their status and selectors check read (ctx.checked)
+    operations = await reads_once(REMEDIATION, account_violation("AWS_CIS_2_1"))
+    assert operations == ["DescribeTrails", "GetTrailStatus", "GetEventSelectors"]

@@ -40,7 +40,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import ANY, RECORDER, check_template, fill, refuse_without
+from .._aws import ANY, RECORDER, check_template, checked_or_read, fill, refuse_without
 
 ID = "logging.enable_config_recorder"
 GLOBAL_REASON = "GlobalResourceTypesNotIncluded"
@@ -162,7 +162,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
             f"AWS Config records in {region} (recorder {recorder and recorder['name']})",
             recorder=recorder,
         )
-    return CheckResult.violating("; ".join(found), recorder=recorder)
+    return CheckResult.violating("; ".join(found), recorder=recorder, state=state)
 
 
 def _need(value: str | None, option: str, what: str) -> str:
@@ -175,8 +175,14 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     options: Options = ctx.options
     region = ctx.aws.region
     _guard_region(violation, region, options)
-    async with ctx.aws.client("config") as config:
-        state = await read(config)
+
+    async def live() -> dict[str, Any]:
+        async with ctx.aws.client("config") as config:
+            return await read(config)
+
+    # check read the recorder, its status and the channels in this run: not again (apply
+    # re-reads before writing)
+    state: dict[str, Any] = await checked_or_read(ctx, "state", live)
     if not problems(state, region, options):
         return Plan(f"AWS Config records in {region}")
     current = recorder_image(state["Recorder"])

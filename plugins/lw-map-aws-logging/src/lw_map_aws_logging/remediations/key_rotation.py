@@ -37,7 +37,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import KEY, unless
+from .._aws import KEY, checked_or_read, unless
 
 ID = "logging.enable_key_rotation"
 
@@ -101,13 +101,27 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     meta, enabled, done = await _state(ctx, violation)
     if done:
         return CheckResult.compliant(done, rotation=enabled)
+    seen = {"done": None, "meta": _facts(meta)}
     if meta is not None and no_rotation_reason(meta):
-        return CheckResult.violating(str(no_rotation_reason(meta)))
-    return CheckResult.violating(f"key {violation.resource_name} has rotation disabled")
+        return CheckResult.violating(str(no_rotation_reason(meta)), key=seen)
+    return CheckResult.violating(f"key {violation.resource_name} has rotation disabled", key=seen)
+
+
+def _facts(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What ``plan`` needs of a key's metadata (its dates are not kept)."""
+    if meta is None:
+        return None
+    return {k: meta[k] for k in ("KeyId", "KeyState", "KeySpec", "Origin") if k in meta}
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
-    meta, _, done = await _state(ctx, violation)
+    async def live() -> dict[str, Any]:
+        meta, _, done = await _state(ctx, violation)
+        return {"done": done, "meta": _facts(meta)}
+
+    # check read the key and its rotation status in this run: not again (apply re-reads)
+    seen: dict[str, Any] = await checked_or_read(ctx, "key", live)
+    meta, done = seen["meta"], seen["done"]
     if done or meta is None:
         return Plan(done or "nothing to do")
     reason = no_rotation_reason(meta)

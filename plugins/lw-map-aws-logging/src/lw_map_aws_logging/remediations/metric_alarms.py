@@ -38,7 +38,17 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import ALARM, ANY, LOG_GROUP, TOPIC, check_template, fill, refuse_without, unless
+from .._aws import (
+    ALARM,
+    ANY,
+    LOG_GROUP,
+    TOPIC,
+    check_template,
+    checked_or_read,
+    fill,
+    refuse_without,
+    unless,
+)
 from .._patterns import RULES, MetricRule, same_pattern
 
 ID = "logging.create_metric_filter_alarm"
@@ -149,7 +159,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     rule = rule_of(violation)
     state = await _state(ctx, rule)
     if state["Group"] is None:
-        return CheckResult.violating(_no_trail(violation.rule_id))
+        return CheckResult.violating(_no_trail(violation.rule_id), state=state)
     if "Satisfied" in state:
         name, alarm = state["Satisfied"]
         return CheckResult.compliant(
@@ -159,16 +169,21 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     if "Matching" in state:
         return CheckResult.violating(
             f"metric filter {state['Matching']['filterName']} for {rule.what} on log group "
-            f"{state['Group']} has no alarm with actions"
+            f"{state['Group']} has no alarm with actions",
+            state=state,
         )
-    return CheckResult.violating(f"no metric filter for {rule.what} on log group {state['Group']}")
+    return CheckResult.violating(
+        f"no metric filter for {rule.what} on log group {state['Group']}", state=state
+    )
 
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     options: Options = ctx.options
     rule = rule_of(violation)
     region = ctx.aws.region
-    state = await _state(ctx, rule)
+    # check read the trail, its log group, the filters and their alarms in this run: not
+    # again (apply re-reads before writing)
+    state: dict[str, Any] = await checked_or_read(ctx, "state", lambda: _state(ctx, rule))
     if state["Group"] is None:
         raise RemediationRefused(_no_trail(violation.rule_id))
     if state["Region"] != region:

@@ -48,7 +48,16 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import ANY, TRAIL, check_template, error_code, error_message, fill, refuse_without
+from .._aws import (
+    ANY,
+    TRAIL,
+    check_template,
+    checked_or_read,
+    error_code,
+    error_message,
+    fill,
+    refuse_without,
+)
 from .._bucket import bucket_violation
 from .._cloudtrail_bucket import policy_with_cloudtrail, read_bucket_policy
 from .._trail import TRAIL_NOT_FOUND, home_region, is_logging, trail_name
@@ -180,9 +189,12 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
     if good is not None:
         return CheckResult.compliant(f"trail {label(good)} covers every region")
     if not found:
-        return CheckResult.violating(f"no CloudTrail trail is visible from {ctx.aws.region}")
+        return CheckResult.violating(
+            f"no CloudTrail trail is visible from {ctx.aws.region}", trails=found
+        )
     return CheckResult.violating(
-        "no multi-region trail logs all management events: " + ", ".join(label(t) for t in found)
+        "no multi-region trail logs all management events: " + ", ".join(label(t) for t in found),
+        trails=found,
     )
 
 
@@ -221,8 +233,14 @@ def choose(found: list[dict[str, Any]], options: Options, region: str) -> dict[s
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     options: Options = ctx.options
     region = ctx.aws.region
-    async with ctx.aws.client("cloudtrail") as ct:
-        found = await trails(ct)
+
+    async def live() -> list[dict[str, Any]]:
+        async with ctx.aws.client("cloudtrail") as ct:
+            return await trails(ct)
+
+    # check read the trails, their status and selectors in this run: not again (apply
+    # re-reads before writing)
+    found: list[dict[str, Any]] = await checked_or_read(ctx, "trails", live)
     good = compliant(found)
     if good is not None:
         return Plan(f"trail {label(good)} covers every region")
