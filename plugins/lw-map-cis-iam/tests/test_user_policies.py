@@ -211,3 +211,18 @@ def test_declared_policy_scopes_group_actions_to_our_groups():
         assert resources[action] == "arn:aws:iam::123456789012:group/lw-remediation/lw-user-*"
     for action in ("iam:DetachUserPolicy", "iam:AttachUserPolicy"):
         assert resources[action] == "arn:aws:iam::123456789012:user/*"
+
+
+async def test_dry_run_lists_the_users_policies_once(
+    user_with_policies, make_violation, run_remediation, plan_alone
+):
+    # plan builds on the policies check listed (ctx.checked); plan alone lists them itself
+    violation = make_violation("AWS_CIS_1_16", "bob")
+    record = await run_remediation(REMEDIATION, violation, mode="dry-run", options=MIGRATE)
+    assert record.status is Status.PLANNED, record.detail
+    operations = [c.operation for c in record.calls]
+    plan, alone = await plan_alone(REMEDIATION, violation, options=MIGRATE)
+    assert operations == alone
+    assert operations.count("ListAttachedUserPolicies") == 1
+    assert operations.count("ListUserPolicies") == 1
+    assert plan.to_dict() == record.plan.to_dict()

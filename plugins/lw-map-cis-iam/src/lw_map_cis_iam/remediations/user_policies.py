@@ -143,7 +143,14 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
     async with ctx.aws.client("iam") as iam:
-        policies = await read_user_policies(iam, user)
+        # check listed the user's policies in this run: not again (apply re-reads them and
+        # reads the inline documents before writing)
+        checked = ctx.checked
+        if checked is not None and "attached" in checked.observed:
+            seen = checked.observed
+            policies = Policies(list(seen["attached"]), dict.fromkeys(seen["inline"]))
+        else:
+            policies = await read_user_policies(iam, user) or Policies()
         if not policies:
             return Plan(f"{user} has no policy attached directly")
         group = await read_group(iam, ctx.options, user, violation)
