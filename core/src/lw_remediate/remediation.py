@@ -12,7 +12,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import pydantic
 import structlog
@@ -77,6 +77,17 @@ class RemediationContext(Generic[OptionsT]):
         never loses what ``revert`` needs.
         """
         await self._before_sink(image)
+
+    async def checked_or_read(self, key: str, read: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        """What this run's ``check`` recorded as ``observed[key]`` moments ago, for ``plan``
+        to build on instead of repeating the request; ``await read()`` when there is none
+        (``plan`` runs without a ``check`` before it, e.g. on approval, or ``check`` did
+        not record ``key``). Only for ``plan``: ``apply`` re-reads before it writes and
+        ``verify`` after."""
+        checked = self.checked
+        if checked is not None and key in checked.observed:
+            return cast(ResultT, checked.observed[key])
+        return await read()
 
 
 CheckFn = Callable[[RemediationContext[Any], Violation], Awaitable[CheckResult]]

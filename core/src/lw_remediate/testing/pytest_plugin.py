@@ -7,6 +7,7 @@ AWS call goes to the moto server on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -15,9 +16,9 @@ import pytest
 import structlog
 
 from ..aws.session import AwsSession
-from ..model import ActionRecord, Mode, Status, Violation
+from ..model import ActionRecord, Mode, Plan, RecordedCall, Status, Violation
 from ..pipeline.runner import Runner
-from ..remediation import Remediation
+from ..remediation import Remediation, RemediationContext
 from .contract import check_before_image
 from .fake_lacework import FakeLacework
 from .least_privilege import LeastPrivilege
@@ -138,6 +139,43 @@ def run_remediation(moto_server: MotoServer) -> Callable[..., Any]:
         return record
 
     return _run
+
+
+@pytest.fixture
+def plan_alone(moto_server: MotoServer) -> Callable[..., Any]:
+    """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``.
+
+    ``plan`` called with no ``check`` before it (``ctx.checked`` is None, as on an
+    approval), as an admin principal, with the AWS operations it made, in order (those a
+    call makes AWS check inside it, ``AwsCall(dependent=...)``, left out). Proves a plan
+    that builds on ``ctx.checked`` still reads what it needs on its own. Fails when
+    ``plan`` records a before-image.
+    """
+
+    async def _plan(
+        remediation: Remediation, violation: Violation, *, options: dict[str, Any] | None = None
+    ) -> tuple[Plan, list[str]]:
+        calls: list[RecordedCall] = []
+
+        async def no_writes(image: Any) -> None:
+            raise AssertionError("plan recorded a before-image")
+
+        session = moto_server.session(
+            account=violation.account_id, region=violation.region or DEFAULT_REGION
+        )
+        ctx: RemediationContext[Any] = RemediationContext(
+            violation=violation,
+            options=remediation.parse_options(options or {}),
+            aws=session.with_sink(calls.append),
+            log=structlog.get_logger(),
+            dry_run=True,
+            deadline=asyncio.get_running_loop().time() + 60,
+            _before_sink=no_writes,
+        )
+        plan = await remediation.plan(ctx, violation)
+        return plan, [c.operation for c in calls if not c.dependent]
+
+    return _plan
 
 
 @pytest.fixture
