@@ -3,12 +3,9 @@ lw_remediate.testing)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import structlog
 
-from lw_remediate import RemediationContext, Status
+from lw_remediate import Status
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -70,37 +67,6 @@ def writes():
         ]
 
     return _writes
-
-
-@pytest.fixture
-def plan_alone(moto_server):
-    """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``:
-    ``plan`` called with no ``check`` before it (``ctx.checked`` is None), as an admin
-    principal, with the AWS operations it made, in order."""
-
-    async def _plan(remediation, violation, *, options=None):
-        calls = []
-
-        async def no_writes(image):
-            raise AssertionError("plan recorded a before-image")
-
-        session = moto_server.session(
-            account=violation.account_id, region=violation.region or REGION
-        )
-        ctx = RemediationContext(
-            violation=violation,
-            options=remediation.parse_options(options or {}),
-            aws=session.with_sink(calls.append),
-            log=structlog.get_logger(),
-            dry_run=True,
-            deadline=asyncio.get_running_loop().time() + 60,
-            _before_sink=no_writes,
-        )
-        assert ctx.checked is None
-        plan = await remediation.plan(ctx, violation)
-        return plan, [c.operation for c in calls if not c.dependent]
-
-    return _plan
 
 
 @pytest.fixture

@@ -212,22 +212,6 @@ def remediation_context(moto_server):
 
 
 @pytest.fixture
-def plan_alone(remediation_context):
-    """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``:
-    ``plan`` called with no ``check`` before it (``ctx.checked`` is None), as an admin
-    principal, with the AWS operations it made, in order."""
-
-    async def _plan(remediation, violation, *, options=None):
-        calls = []
-        ctx = remediation_context(remediation, violation, options=options, calls=calls)
-        assert ctx.checked is None
-        plan = await remediation.plan(ctx, violation)
-        return plan, [c.operation for c in calls if not c.dependent]
-
-    return _plan
-
-
-@pytest.fixture
 def reads_once(run_remediation, plan_alone):
     """``await reads_once(REMEDIATION, violation, "DescribeX", options={})``: a dry-run makes
     the ``read`` once (``plan`` builds on what ``check`` read, ``ctx.checked``), ``plan``

@@ -6,15 +6,13 @@ SSH key's upload date; moto's backend can (remediation-catalog.md, gap 16).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from typing import Any
 
 import pytest
-import structlog
 
-from lw_remediate import IamPolicy, PolicyStatement, RemediationContext
+from lw_remediate import IamPolicy, PolicyStatement
 
 READ_PREFIXES = ("Get", "List", "Describe", "Generate")
 
@@ -202,34 +200,3 @@ def trust_policy() -> Any:
 def write_calls() -> Any:
     """``write_calls(record)``: the operations of a record's calls that change something."""
     return writes
-
-
-@pytest.fixture
-def plan_alone(moto_server: Any) -> Any:
-    """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``:
-    ``plan`` called with no ``check`` before it (``ctx.checked`` is None), as an admin
-    principal, with the AWS operations it made, in order."""
-
-    async def _plan(remediation: Any, violation: Any, *, options: Any = None) -> Any:
-        calls: list[Any] = []
-
-        async def no_writes(image: Any) -> None:
-            raise AssertionError("plan recorded a before-image")
-
-        session = moto_server.session(
-            account=violation.account_id, region=violation.region or "us-east-1"
-        )
-        ctx = RemediationContext(
-            violation=violation,
-            options=remediation.parse_options(options or {}),
-            aws=session.with_sink(calls.append),
-            log=structlog.get_logger(),
-            dry_run=True,
-            deadline=asyncio.get_running_loop().time() + 60,
-            _before_sink=no_writes,
-        )
-        assert ctx.checked is None
-        plan = await remediation.plan(ctx, violation)
-        return plan, [c.operation for c in calls if not c.dependent]
-
-    return _plan

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from contextlib import asynccontextmanager
 
 import pytest
-import structlog
 
-from lw_remediate import AwsSession, RemediationContext
+from lw_remediate import AwsSession
 
 
 @pytest.fixture(autouse=True)
@@ -91,34 +89,3 @@ def put_policy(s3):
         return text
 
     return _put
-
-
-@pytest.fixture
-def plan_alone(moto_server):
-    """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``:
-    ``plan`` called with no ``check`` before it (``ctx.checked`` is None, as when a plan is
-    wanted on its own), as an admin principal, with the AWS operations it made, in order."""
-
-    async def _plan(remediation, violation, *, options=None):
-        calls = []
-
-        async def no_writes(image):
-            raise AssertionError("plan recorded a before-image")
-
-        session = moto_server.session(
-            account=violation.account_id, region=violation.region or "us-east-1"
-        )
-        ctx = RemediationContext(
-            violation=violation,
-            options=remediation.parse_options(options or {}),
-            aws=session.with_sink(calls.append),
-            log=structlog.get_logger(),
-            dry_run=True,
-            deadline=asyncio.get_running_loop().time() + 60,
-            _before_sink=no_writes,
-        )
-        assert ctx.checked is None
-        plan = await remediation.plan(ctx, violation)
-        return plan, [c.operation for c in calls]
-
-    return _plan

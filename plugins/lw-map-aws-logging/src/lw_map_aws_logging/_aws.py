@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lw_remediate import RemediationContext, RemediationRefused, Violation
+from lw_remediate import RemediationRefused, Violation
 
 #: Resource patterns (IAM Service Authorization Reference). ``{region}`` and ``{account}``
 #: are filled in when the policy is rendered; ``*`` where not.
@@ -22,23 +22,6 @@ RECORDER = "arn:{partition}:config:{region}:{account}:configuration-recorder/*"
 
 #: Actions AWS grants only on ``*`` (no resource-level permission exists for them).
 ANY = ("*",)
-
-
-T = TypeVar("T")
-
-
-async def checked_or_read(
-    ctx: RemediationContext[Any], key: str, read: Callable[[], Awaitable[T]]
-) -> T:
-    """What this run's ``check`` read and recorded as ``observed[key]`` moments ago, for
-    ``plan`` to build on instead of repeating the request; ``await read()`` when there
-    is none (``ctx.checked`` is None: ``plan`` runs without a ``check`` before it, or
-    ``check`` did not record ``key``). Only ``plan`` uses it: ``apply`` re-reads before
-    it writes and ``verify`` after."""
-    checked = ctx.checked
-    if checked is not None and key in checked.observed:
-        return cast(T, checked.observed[key])
-    return await read()
 
 
 def error_code(exc: ClientError) -> str:

@@ -29,7 +29,7 @@ from lw_remediate import (
     Violation,
 )
 
-from ._aws import TRAIL, checked_or_read
+from ._aws import TRAIL
 from ._trail import read_trail, trail_name
 
 OptionsFn = Callable[[Any], Mapping[str, Any]]
@@ -148,8 +148,8 @@ class TrailBucket:
     async def plan(self, ctx: RemediationContext[Any], violation: Violation) -> Plan:
         # check resolved the bucket and ran every part's check in this run: neither the
         # trail nor the parts' state is read again; each part's plan builds on its check
-        bucket: str | None = await checked_or_read(
-            ctx, "bucket", lambda: self._bucket(ctx, violation)
+        bucket: str | None = await ctx.checked_or_read(
+            "bucket", lambda: self._bucket(ctx, violation)
         )
         if bucket is None:
             return Plan(f"trail {trail_name(violation.resource_arn)} no longer exists")

@@ -26,7 +26,7 @@ from lw_remediate import (
     Violation,
 )
 
-from ._aws import checked_or_read, unless
+from ._aws import unless
 
 TRAIL_NOT_FOUND = "TrailNotFoundException"
 
@@ -154,7 +154,7 @@ class TrailUpdate:
                 return await read_trail(ct, arn)
 
         # check read the trail in this run (GetTrail's answer): no second GetTrail
-        trail: dict[str, Any] | None = await checked_or_read(ctx, "get_trail", live)
+        trail: dict[str, Any] | None = await ctx.checked_or_read("get_trail", live)
         if trail is None:
             return Plan(gone(arn))
         ok = self.compliant(trail, ctx.options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from lw_remediate import (
     CheckResult,
@@ -84,23 +84,6 @@ async def paginate(client: Any, operation: str, key: str, **params: Any) -> list
     async for page in client.get_paginator(operation).paginate(**params):
         items += page.get(key, [])
     return items
-
-
-T = TypeVar("T")
-
-
-async def checked_or_read(
-    ctx: RemediationContext[Any], key: str, read: Callable[[], Awaitable[T]]
-) -> T:
-    """What this run's ``check`` read and recorded as ``observed[key]`` moments ago, for
-    ``plan`` to build on instead of repeating the request; ``await read()`` when there
-    is none (``ctx.checked`` is None: ``plan`` runs without a ``check`` before it, or
-    ``check`` did not record ``key``). Only ``plan`` uses it: ``apply`` re-reads before
-    it writes and ``verify`` after."""
-    checked = ctx.checked
-    if checked is not None and key in checked.observed:
-        return cast(T, checked.observed[key])
-    return await read()
 
 
 CheckFn = Callable[[RemediationContext[Any], Violation], Awaitable[CheckResult]]

@@ -35,7 +35,6 @@ from lw_remediate import (
 from ._ec2 import (
     SECURITY_GROUP,
     SECURITY_GROUP_RULE,
-    checked_or_read,
     describe_policy,
     resource_id,
     validate_cidrs,
@@ -194,7 +193,7 @@ class IngressLifecycle:
                 return [r.row for r in await read_rules(ec2, group)]
 
         # check read the group's rules in this run: no second DescribeSecurityGroupRules
-        rules = [SgRule.from_row(row) for row in await checked_or_read(ctx, "rows", live)]
+        rules = [SgRule.from_row(row) for row in await ctx.checked_or_read("rows", live)]
         decision = decide(rules, target, ctx.options, violation.rule_id)
         if not decision.matching:
             return Plan(f"no ingress rule of {group} opens {target.label} to the world")

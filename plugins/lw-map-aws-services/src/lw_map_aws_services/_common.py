@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -35,23 +35,6 @@ LISTENER = "arn:{partition}:elasticloadbalancing:{region}:{account}:listener/*"
 
 CheckFn = Callable[[RemediationContext[Any], Violation], Awaitable[CheckResult]]
 VerifyFn = Callable[[RemediationContext[Any], Violation], Awaitable[VerifyResult]]
-
-
-T = TypeVar("T")
-
-
-async def checked_or_read(
-    ctx: RemediationContext[Any], key: str, read: Callable[[], Awaitable[T]]
-) -> T:
-    """What this run's ``check`` read and recorded as ``observed[key]`` moments ago, for
-    ``plan`` to build on instead of repeating the request; ``await read()`` when there
-    is none (``ctx.checked`` is None: ``plan`` runs without a ``check`` before it, or
-    ``check`` did not record ``key``). Only ``plan`` uses it: ``apply`` re-reads before
-    it writes and ``verify`` after."""
-    checked = ctx.checked
-    if checked is not None and key in checked.observed:
-        return cast(T, checked.observed[key])
-    return await read()
 
 
 def on_star(*actions: str) -> IamPolicy:

@@ -7,28 +7,14 @@ returns the same client each time), so helpers open a client where they need one
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, TypeVar, cast
+from collections.abc import Awaitable, Mapping
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import ClientError
 
-from lw_remediate import RemediationContext, RemediationRefused, Violation
+from lw_remediate import RemediationRefused, Violation
 
 T = TypeVar("T")
-
-
-async def checked_or_read(
-    ctx: RemediationContext[Any], key: str, read: Callable[[], Awaitable[T]]
-) -> T:
-    """What this run's ``check`` read and recorded as ``observed[key]`` moments ago, for
-    ``plan`` to build on instead of repeating the request; ``await read()`` when there
-    is none (``ctx.checked`` is None: ``plan`` runs without a ``check`` before it, or
-    ``check`` did not record ``key``). Only ``plan`` uses it: ``apply`` re-reads before
-    it writes and ``verify`` after."""
-    checked = ctx.checked
-    if checked is not None and key in checked.observed:
-        return cast(T, checked.observed[key])
-    return await read()
 
 
 # -- ARN patterns of declared policies ----------------------------------------------------

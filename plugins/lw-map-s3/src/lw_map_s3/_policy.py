@@ -28,7 +28,6 @@ from lw_remediate import (
 from ._s3 import (
     bucket_arn,
     changed_since,
-    checked_or_read,
     get_or_none,
     locked_client,
     put_or_delete,
@@ -244,7 +243,7 @@ async def checked_policy(ctx: RemediationContext[Any], violation: Violation) -> 
     async def live() -> str | None:
         return (await read_policy(ctx, violation)).text
 
-    return BucketPolicy.parse(await checked_or_read(ctx, "policy", live), violation)
+    return BucketPolicy.parse(await ctx.checked_or_read("policy", live), violation)
 
 
 def observed_policy(policy: BucketPolicy) -> dict[str, str | None]:

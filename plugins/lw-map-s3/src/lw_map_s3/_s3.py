@@ -8,7 +8,7 @@ import json
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -28,7 +28,6 @@ SAME_ACCOUNT = {"StringLike": {"s3:ResourceAccount": "{account}"}}
 
 NO_SUCH_BUCKET = "NoSuchBucket"
 
-T = TypeVar("T")
 
 #: One lock per bucket (per event loop): read-modify-write of a bucket's ACL or policy
 #: runs under it, so two remediations of one bucket in this process never interleave
@@ -85,20 +84,6 @@ def resolves_missing_bucket(check: CheckFn) -> CheckFn:
             raise
 
     return checked
-
-
-async def checked_or_read(
-    ctx: RemediationContext[Any], key: str, read: Callable[[], Awaitable[T]]
-) -> T:
-    """What this run's ``check`` read and recorded as ``observed[key]`` moments ago, for
-    ``plan`` to build on instead of repeating the request; ``await read()`` when there
-    is none (``ctx.checked`` is None: ``plan`` runs without a ``check`` before it, or
-    ``check`` did not record ``key``). Only ``plan`` uses it: ``apply`` re-reads before
-    it writes and ``verify`` after."""
-    checked = ctx.checked
-    if checked is not None and key in checked.observed:
-        return cast(T, checked.observed[key])
-    return await read()
 
 
 async def get_or_none(

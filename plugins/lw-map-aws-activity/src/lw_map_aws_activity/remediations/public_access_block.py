@@ -29,7 +29,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._aws import BUCKET, checked_or_read
+from .._aws import BUCKET
 
 ID = "activity.restore_public_access_block"
 FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -90,9 +90,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     bucket = violation.resource_name
     # check read the block in this run: no second GetPublicAccessBlock (apply re-reads)
-    current: dict[str, bool] | None = await checked_or_read(
-        ctx, "block", lambda: _read(ctx, bucket)
-    )
+    current: dict[str, bool] | None = await ctx.checked_or_read("block", lambda: _read(ctx, bucket))
     wanted = _wanted(current, ctx.options)
     return Plan(
         f"put the public access block of bucket {bucket} back ({', '.join(k for k, v in wanted.items() if v)})",

@@ -24,7 +24,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import RECORDER, checked_or_read
+from .._aws import RECORDER
 
 ID = "activity.start_config_recorder"
 
@@ -53,7 +53,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     # check read the recorders' status in this run: no second
     # DescribeConfigurationRecorderStatus (apply re-reads)
-    status: dict[str, bool] = await checked_or_read(ctx, "recorders", lambda: _status(ctx))
+    status: dict[str, bool] = await ctx.checked_or_read("recorders", lambda: _status(ctx))
     stopped = sorted(n for n, on in status.items() if not on)
     return Plan(
         f"start AWS Config recorder {', '.join(stopped)} in {violation.region}",

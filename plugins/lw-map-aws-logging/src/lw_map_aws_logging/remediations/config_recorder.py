@@ -40,7 +40,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import ANY, RECORDER, check_template, checked_or_read, fill, refuse_without
+from .._aws import ANY, RECORDER, check_template, fill, refuse_without
 
 ID = "logging.enable_config_recorder"
 GLOBAL_REASON = "GlobalResourceTypesNotIncluded"
@@ -182,7 +182,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
     # check read the recorder, its status and the channels in this run: not again (apply
     # re-reads before writing)
-    state: dict[str, Any] = await checked_or_read(ctx, "state", live)
+    state: dict[str, Any] = await ctx.checked_or_read("state", live)
     if not problems(state, region, options):
         return Plan(f"AWS Config records in {region}")
     current = recorder_image(state["Recorder"])

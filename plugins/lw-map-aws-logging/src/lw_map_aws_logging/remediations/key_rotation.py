@@ -37,7 +37,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._aws import KEY, checked_or_read, unless
+from .._aws import KEY, unless
 
 ID = "logging.enable_key_rotation"
 
@@ -120,7 +120,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         return {"done": done, "meta": _facts(meta)}
 
     # check read the key and its rotation status in this run: not again (apply re-reads)
-    seen: dict[str, Any] = await checked_or_read(ctx, "key", live)
+    seen: dict[str, Any] = await ctx.checked_or_read("key", live)
     meta, done = seen["meta"], seen["done"]
     if done or meta is None:
         return Plan(done or "nothing to do")

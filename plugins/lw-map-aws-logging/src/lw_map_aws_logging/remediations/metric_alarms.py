@@ -44,7 +44,6 @@ from .._aws import (
     LOG_GROUP,
     TOPIC,
     check_template,
-    checked_or_read,
     fill,
     refuse_without,
     unless,
@@ -183,7 +182,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     region = ctx.aws.region
     # check read the trail, its log group, the filters and their alarms in this run: not
     # again (apply re-reads before writing)
-    state: dict[str, Any] = await checked_or_read(ctx, "state", lambda: _state(ctx, rule))
+    state: dict[str, Any] = await ctx.checked_or_read("state", lambda: _state(ctx, rule))
     if state["Group"] is None:
         raise RemediationRefused(_no_trail(violation.rule_id))
     if state["Region"] != region:

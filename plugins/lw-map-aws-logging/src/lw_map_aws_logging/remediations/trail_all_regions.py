@@ -52,7 +52,6 @@ from .._aws import (
     ANY,
     TRAIL,
     check_template,
-    checked_or_read,
     error_code,
     error_message,
     fill,
@@ -240,7 +239,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
     # check read the trails, their status and selectors in this run: not again (apply
     # re-reads before writing)
-    found: list[dict[str, Any]] = await checked_or_read(ctx, "trails", live)
+    found: list[dict[str, Any]] = await ctx.checked_or_read("trails", live)
     good = compliant(found)
     if good is not None:
         return Plan(f"trail {label(good)} covers every region")

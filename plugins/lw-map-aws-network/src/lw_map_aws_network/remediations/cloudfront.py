@@ -38,7 +38,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import checked_or_read, verify_by
+from .._ec2 import verify_by
 
 DISTRIBUTION = "arn:{partition}:cloudfront::{account}:distribution/*"
 WEAK_PROTOCOLS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
@@ -168,7 +168,7 @@ class Lifecycle:
 
         # check worked out the edits from the config it read in this run: no second
         # GetDistributionConfig (apply re-reads the config, and its ETag, before writing)
-        found: list[Any] | None = await checked_or_read(ctx, "edits", live)
+        found: list[Any] | None = await ctx.checked_or_read("edits", live)
         if found is None:
             return Plan(f"distribution {dist} no longer exists")
         edits = [(str(e[0]), str(e[1]), e[2], e[3]) for e in found]

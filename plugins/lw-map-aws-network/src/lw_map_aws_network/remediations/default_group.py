@@ -31,7 +31,6 @@ from lw_remediate import (
 from .._ec2 import (
     SECURITY_GROUP,
     SECURITY_GROUP_RULE,
-    checked_or_read,
     describe_policy,
     resource_id,
 )
@@ -96,8 +95,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     group_id = resource_id(violation, "sg")
     async with ctx.aws.client("ec2") as ec2:
         # check read the group in this run: no second DescribeSecurityGroups (apply re-reads)
-        group: dict[str, Any] | None = await checked_or_read(
-            ctx, "group", lambda: read_group(ec2, group_id)
+        group: dict[str, Any] | None = await ctx.checked_or_read(
+            "group", lambda: read_group(ec2, group_id)
         )
         if group is None:
             return Plan(f"security group {group_id} no longer exists")

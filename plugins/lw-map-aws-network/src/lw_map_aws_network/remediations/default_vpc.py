@@ -31,7 +31,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import checked_or_read, describe_policy, paginate, resource_id, verify_by
+from .._ec2 import describe_policy, paginate, resource_id, verify_by
 
 
 class Options(RemediationOptions):
@@ -109,9 +109,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     vpc_id = resource_id(violation, "vpc")
     async with ctx.aws.client("ec2") as ec2:
         # check read the VPC in this run: no second DescribeVpcs (inventory reads the rest)
-        vpc: dict[str, Any] | None = await checked_or_read(
-            ctx, "vpc", lambda: read_vpc(ec2, vpc_id)
-        )
+        vpc: dict[str, Any] | None = await ctx.checked_or_read("vpc", lambda: read_vpc(ec2, vpc_id))
         if vpc is None or not vpc.get("IsDefault"):
             return Plan(f"VPC {vpc_id} is gone or not a default VPC")
         found = await inventory(ec2, vpc_id)

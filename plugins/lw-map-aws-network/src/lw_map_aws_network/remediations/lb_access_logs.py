@@ -31,7 +31,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import checked_or_read, verify_by
+from .._ec2 import verify_by
 from .._elb import LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 DELIVERY_SERVICES = frozenset(
@@ -189,8 +189,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     if ctx.options.check_bucket_policy:
         await check_bucket(ctx, wanted["bucket"])
     # check read the attributes in this run: no second DescribeLoadBalancerAttributes
-    state: dict[str, Any] | None = await checked_or_read(
-        ctx, "logging", lambda: read_logging(ctx, lb)
+    state: dict[str, Any] | None = await ctx.checked_or_read(
+        "logging", lambda: read_logging(ctx, lb)
     )
     if state is None:
         return Plan(f"load balancer {lb.name} no longer exists")

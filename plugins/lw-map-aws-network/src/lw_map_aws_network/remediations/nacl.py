@@ -37,7 +37,6 @@ from lw_remediate import (
 from .._ec2 import (
     NETWORK_ACL,
     WORLD_CIDRS,
-    checked_or_read,
     describe_policy,
     resource_id,
     verify_by,
@@ -233,8 +232,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     wanted = _wanted(ctx, egress)
     async with ctx.aws.client("ec2") as ec2:
         # check read the entries in this run: no second DescribeNetworkAcls (apply re-reads)
-        entries: list[dict[str, Any]] | None = await checked_or_read(
-            ctx, "entries", lambda: read_entries(ec2, acl_id, egress)
+        entries: list[dict[str, Any]] | None = await ctx.checked_or_read(
+            "entries", lambda: read_entries(ec2, acl_id, egress)
         )
     if entries is None:
         return Plan(f"network ACL {acl_id} no longer exists")

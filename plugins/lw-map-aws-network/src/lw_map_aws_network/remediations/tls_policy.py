@@ -35,7 +35,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import checked_or_read, verify_by
+from .._ec2 import verify_by
 from .._elb import LISTENER, LOAD_BALANCER, NOT_FOUND, LoadBalancer
 
 SECURE_POLICY = re.compile(r"ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)")
@@ -151,8 +151,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     lb = LoadBalancer.of(violation)
     # check read the listeners in this run: not again (apply re-reads)
-    listeners: list[dict[str, Any]] | None = await checked_or_read(
-        ctx, "listeners", lambda: read_listeners(ctx, lb)
+    listeners: list[dict[str, Any]] | None = await ctx.checked_or_read(
+        "listeners", lambda: read_listeners(ctx, lb)
     )
     weak = insecure(listeners or [])
     if not weak:

@@ -36,7 +36,6 @@ from .._ec2 import (
     SECURITY_GROUP,
     SECURITY_GROUP_RULE,
     VPC,
-    checked_or_read,
     describe_policy,
     paginate,
     resource_id,
@@ -134,8 +133,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     async with ctx.aws.client("ec2") as ec2:
         # check read the group and the interfaces using it in this run: not again (the
         # references are plan's own read; apply re-reads everything before deleting)
-        group: dict[str, Any] | None = await checked_or_read(
-            ctx, "group", lambda: read_group(ec2, group_id)
+        group: dict[str, Any] | None = await ctx.checked_or_read(
+            "group", lambda: read_group(ec2, group_id)
         )
         if group is None:
             return Plan(f"security group {group_id} no longer exists")

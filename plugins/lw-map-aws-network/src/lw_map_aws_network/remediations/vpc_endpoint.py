@@ -33,7 +33,7 @@ from lw_remediate import (
     aws_error_code,
 )
 
-from .._ec2 import VPC_ENDPOINT, checked_or_read, describe_policy, resource_id, verify_by
+from .._ec2 import VPC_ENDPOINT, describe_policy, resource_id, verify_by
 
 #: Condition keys that already narrow who may use the endpoint.
 NARROWING_KEYS = frozenset(
@@ -164,7 +164,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     endpoint = resource_id(violation, "vpce")
     async with ctx.aws.client("ec2") as ec2:
         # check read the policy in this run: no second DescribeVpcEndpoints (apply re-reads)
-        text: str | None = await checked_or_read(ctx, "policy", lambda: read_policy(ec2, endpoint))
+        text: str | None = await ctx.checked_or_read("policy", lambda: read_policy(ec2, endpoint))
     if text is None:
         return Plan(f"VPC endpoint {endpoint} no longer exists or has no policy")
     document = json.loads(text)

@@ -42,7 +42,6 @@ from lw_remediate import (
 from .._common import (
     LISTENER,
     LOAD_BALANCER,
-    checked_or_read,
     on_star,
     or_none,
     unchanged,
@@ -150,8 +149,8 @@ def _classic_name(reference: str) -> str:
 async def plan(ctx: RemediationContext[Any], violation: Any) -> Plan:
     lb, classic = _lb(violation)
     # check read the listeners in this run: no second Describe call
-    found: list[Listener] | None = await checked_or_read(
-        ctx, "listeners", lambda: listeners(ctx, lb, classic)
+    found: list[Listener] | None = await ctx.checked_or_read(
+        "listeners", lambda: listeners(ctx, lb, classic)
     )
     bad = weak(violation.rule_id, found or [], ctx.options)
     if not bad:

@@ -38,7 +38,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import CLUSTER, DOMAIN, checked_or_read, or_none, verify_by
+from .._common import CLUSTER, DOMAIN, or_none, verify_by
 
 #: ``(encrypted?, key id)`` of the resource; None when it is gone.
 ReadFn = Callable[[RemediationContext[Any], str], Awaitable[tuple[bool, str | None] | None]]
@@ -160,7 +160,7 @@ def _remediation(
             return None if state is None else state[0]
 
         # check read the resource in this run: no second Describe call
-        encrypted: bool | None = await checked_or_read(ctx, "encrypted", live)
+        encrypted: bool | None = await ctx.checked_or_read("encrypted", live)
         if encrypted is None or encrypted:
             return Plan(f"{kind} {ident} is encrypted or gone")
         key = ctx.options.kms_key_id or "the AWS-managed key"

@@ -32,7 +32,6 @@ from lw_remediate import (
 from .._common import (
     DOMAIN,
     as_list,
-    checked_or_read,
     condition_keys,
     or_none,
     parse_policy,
@@ -125,7 +124,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         return (await read_policy(ctx, name))[1]
 
     # check read the access policy in this run: no second DescribeDomainConfig
-    text: str | None = await checked_or_read(ctx, "policy", live)
+    text: str | None = await ctx.checked_or_read("policy", live)
     if text is None or not _public(text, name):
         return Plan(f"domain {name} has no public statement (or is gone)")
     public = _public(text, name)

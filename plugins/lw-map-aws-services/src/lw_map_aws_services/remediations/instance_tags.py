@@ -30,7 +30,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import INSTANCE, checked_or_read, on_star, verify_by
+from .._common import INSTANCE, on_star, verify_by
 
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 
@@ -99,7 +99,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
             f"no default_tags configured for {REMEDIATION.id}; not tagging {instance}"
         )
     # check read the tags in this run: no second DescribeInstances
-    found: dict[str, str] | None = await checked_or_read(ctx, "tags", lambda: tags(ctx, instance))
+    found: dict[str, str] | None = await ctx.checked_or_read("tags", lambda: tags(ctx, instance))
     if found is None or _user_tags(found):
         return Plan(f"instance {instance} is tagged or gone")
     return Plan(

@@ -42,7 +42,6 @@ from lw_remediate import (
 from .._common import (
     FUNCTION,
     as_list,
-    checked_or_read,
     condition_keys,
     condition_values,
     or_none,
@@ -190,7 +189,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     name = function_name(violation)
     # check read the resource policy in this run: no second GetPolicy
-    text: str | None = await checked_or_read(ctx, "policy", lambda: read_policy(ctx, name))
+    text: str | None = await ctx.checked_or_read("policy", lambda: read_policy(ctx, name))
     offending = _offending(ctx, text, f"function {name}")
     if not offending:
         return Plan(f"no statement of function {name} admits another account")

@@ -35,7 +35,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import FUNCTION, ROLE, as_list, checked_or_read, verify_by
+from .._common import FUNCTION, ROLE, as_list, verify_by
 from .._lambda import configuration, function_name, role_name
 
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
@@ -123,7 +123,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         return None if config is None else _tracing(config)
 
     # check read the configuration in this run: no second GetFunctionConfiguration
-    config: dict[str, Any] | None = await checked_or_read(ctx, "function", live)
+    config: dict[str, Any] | None = await ctx.checked_or_read("function", live)
     if config is None or _mode(config) == "Active":
         return Plan(f"function {name} has active tracing or is gone")
     role = str(config.get("Role", ""))

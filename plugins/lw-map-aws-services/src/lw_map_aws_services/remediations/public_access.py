@@ -25,7 +25,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import CLUSTER, DB_INSTANCE, checked_or_read, or_none, unchanged, verify_by
+from .._common import CLUSTER, DB_INSTANCE, or_none, unchanged, verify_by
 
 DISRUPTIVE = (
     "disruptive: clients connecting over the public endpoint lose access immediately; "
@@ -103,8 +103,8 @@ def _remediation(
     async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         ident = service.identifier(violation)
         # check read the flag in this run: no second Describe call (apply re-reads)
-        public: bool | None = await checked_or_read(
-            ctx, "publicly_accessible", lambda: service.public(ctx, ident)
+        public: bool | None = await ctx.checked_or_read(
+            "publicly_accessible", lambda: service.public(ctx, ident)
         )
         if not public:
             return Plan(f"{service.kind} {ident} is not publicly accessible")

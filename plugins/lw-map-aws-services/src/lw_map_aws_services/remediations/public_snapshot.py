@@ -24,7 +24,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._common import SNAPSHOT, checked_or_read, or_none, unchanged, verify_by
+from .._common import SNAPSHOT, or_none, unchanged, verify_by
 
 _SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8,17}$")
 _ATTRIBUTE = "createVolumePermission"
@@ -69,8 +69,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     snapshot = snapshot_id(violation)
     # check read the permissions in this run: no second DescribeSnapshotAttribute
-    found: list[dict[str, Any]] | None = await checked_or_read(
-        ctx, "permissions", lambda: permissions(ctx, snapshot)
+    found: list[dict[str, Any]] | None = await ctx.checked_or_read(
+        "permissions", lambda: permissions(ctx, snapshot)
     )
     perms = found or []
     if not _public(perms):

@@ -37,7 +37,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import USER_ARNS, checked_or_read, iam_arn, unless_missing
+from .._iam import USER_ARNS, iam_arn, unless_missing
 
 KINDS = ("user", "group", "role")
 _RESPONSE_KEYS = {"user": "PolicyUsers", "group": "PolicyGroups", "role": "PolicyRoles"}
@@ -192,7 +192,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
 
     # check read the policy and its entities in this run (a check that records entities
     # found the policy granting *:*): no second GetPolicy/GetPolicyVersion/ListEntities
-    found: Entities | None = await checked_or_read(ctx, "entities", live)
+    found: Entities | None = await ctx.checked_or_read("entities", live)
     if found is None:
         return Plan(f"policy {policy_arn} no longer grants *:*")
     entities = found

@@ -30,7 +30,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import checked_or_read, error_code
+from .._iam import error_code
 
 INSTANCE_ARNS = ("arn:{partition}:ec2:{region}:{account}:instance/*",)
 _PROFILE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+$"
@@ -108,7 +108,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         return instance is not None and not instance.get("IamInstanceProfile")
 
     # check read the instance in this run: no second DescribeInstances (apply re-reads)
-    if not await checked_or_read(ctx, "needs_profile", live):
+    if not await ctx.checked_or_read("needs_profile", live):
         return Plan(f"instance {instance_id} needs no instance profile")
     profile = str(ctx.options.instance_profile_arn)
     return Plan(

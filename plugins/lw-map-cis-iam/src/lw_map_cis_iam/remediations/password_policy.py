@@ -27,7 +27,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import checked_or_read, unless_missing
+from .._iam import unless_missing
 
 
 class Options(RemediationOptions):
@@ -139,7 +139,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     # check read the policy in this run: no second GetAccountPasswordPolicy (apply re-reads)
-    current: dict[str, Any] | None = await checked_or_read(ctx, "policy", lambda: read_policy(ctx))
+    current: dict[str, Any] | None = await ctx.checked_or_read("policy", lambda: read_policy(ctx))
     wanted = merged(current, ctx.options, _fields(ctx.options, violation))
     shown = current or AWS_DEFAULTS
     changes = [

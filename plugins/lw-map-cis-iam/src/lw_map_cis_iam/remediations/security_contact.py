@@ -28,7 +28,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import checked_or_read, error_code
+from .._iam import error_code
 
 CONTACT_TYPE = "SECURITY"
 ACCOUNT_ARNS = ("arn:{partition}:account::{account}:account",)
@@ -87,7 +87,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     # check read the contact in this run: no second GetAlternateContact (apply re-reads)
-    if await checked_or_read(ctx, "contact", lambda: read_contact(ctx)) is not None:
+    if await ctx.checked_or_read("contact", lambda: read_contact(ctx)) is not None:
         return Plan("the account already has a security contact")
     wanted = _wanted(ctx.options)
     if wanted is None:

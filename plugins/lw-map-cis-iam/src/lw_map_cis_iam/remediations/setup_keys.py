@@ -25,7 +25,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, checked_or_read, login_profile, utcnow
+from .._iam import KEY_LAST_USED_ARNS, USER_ARNS, login_profile, utcnow
 from .._keys import (
     ACCESS_KEY,
     AccessKey,
@@ -97,7 +97,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     user = violation.resource_name
     # check read the password state and the keys in this run: not again (apply re-reads)
-    console = await checked_or_read(ctx, "console_password", lambda: has_console(ctx, user))
+    console = await ctx.checked_or_read("console_password", lambda: has_console(ctx, user))
     keys = await checked_keys(ctx, "keys", AccessKey.from_dict, lambda: read_access_keys(ctx, user))
     if keys is None:
         return Plan(f"user {user} no longer exists")

@@ -36,7 +36,6 @@ from lw_remediate import (
 )
 
 from .._iam import (
-    checked_or_read,
     entity_on_path,
     error_code,
     iam_arn,
@@ -139,7 +138,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
         )
     async with ctx.aws.client("iam") as iam:
         # check listed the roles in this run: no second ListEntitiesForPolicy
-        if await checked_or_read(ctx, "roles", lambda: support_roles(iam, violation)):
+        if await ctx.checked_or_read("roles", lambda: support_roles(iam, violation)):
             return Plan("a role with AWSSupportAccess exists")
         create = await _role_plan(ctx, iam)
     arn = _role_arn(violation, options)

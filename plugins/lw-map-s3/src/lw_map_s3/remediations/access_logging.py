@@ -32,7 +32,6 @@ from .._s3 import (
     bucket_args,
     bucket_policy,
     changed_since,
-    checked_or_read,
     error_code,
     error_message,
     gone,
@@ -168,7 +167,7 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     async with ctx.aws.client("s3") as s3:
         # what check read in this run (the logging block; with enforce_target the bucket's
         # region too) is not requested again; apply re-reads the logging before writing
-        region: str = await checked_or_read(ctx, "region", lambda: own_region(s3, violation))
+        region: str = await ctx.checked_or_read("region", lambda: own_region(s3, violation))
         target = target_in(region, violation, target_bucket, ctx.options)
         log_bucket = target["TargetBucket"]
         if log_bucket == name:
@@ -188,8 +187,8 @@ async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
                 f"log target bucket {log_bucket} is in {log_region}, bucket {name} in "
                 f"{target['Region']}; S3 logs only to a bucket in the same region"
             )
-        current: dict[str, Any] = await checked_or_read(
-            ctx, "logging", lambda: read_logging(s3, violation)
+        current: dict[str, Any] = await ctx.checked_or_read(
+            "logging", lambda: read_logging(s3, violation)
         )
     wanted = {"TargetBucket": log_bucket, "TargetPrefix": target["TargetPrefix"]}
     if _satisfied(current, wanted, ctx.options):

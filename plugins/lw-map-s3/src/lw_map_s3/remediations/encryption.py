@@ -34,7 +34,6 @@ from lw_remediate import (
 from .._s3 import (
     bucket_policy,
     changed_since,
-    checked_or_read,
     error_code,
     get_or_none,
     put_or_delete,
@@ -186,8 +185,8 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     # check read the configuration in this run: no second GetBucketEncryption (apply re-reads)
-    config: dict[str, Any] | None = await checked_or_read(
-        ctx, "configuration", lambda: read_encryption(ctx, violation)
+    config: dict[str, Any] | None = await ctx.checked_or_read(
+        "configuration", lambda: read_encryption(ctx, violation)
     )
     if satisfied_by(config, ctx):
         return Plan("default encryption already meets the requirement")

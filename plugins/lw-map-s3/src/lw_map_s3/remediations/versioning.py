@@ -18,7 +18,7 @@ from lw_remediate import (
     Violation,
 )
 
-from .._s3 import bucket_args, bucket_policy, checked_or_read, resolves_missing_bucket
+from .._s3 import bucket_args, bucket_policy, resolves_missing_bucket
 
 
 class Options(RemediationOptions):
@@ -43,7 +43,7 @@ async def check(ctx: RemediationContext[Any], violation: Violation) -> CheckResu
 
 async def plan(ctx: RemediationContext[Any], violation: Violation) -> Plan:
     # check read the status moments ago in this run: no second GetBucketVersioning
-    status = await checked_or_read(ctx, "status", lambda: _status(ctx, violation))
+    status = await ctx.checked_or_read("status", lambda: _status(ctx, violation))
     if status == "Enabled":
         return Plan("versioning is already enabled")
     return Plan(
