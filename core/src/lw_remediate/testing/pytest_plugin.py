@@ -142,7 +142,40 @@ def run_remediation(moto_server: MotoServer) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def plan_alone(moto_server: MotoServer) -> Callable[..., Any]:
+def remediation_context(moto_server: MotoServer) -> Callable[..., RemediationContext[Any]]:
+    """``remediation_context(REMEDIATION, violation, options={}, calls=list)``: the context
+    a remediation's coroutines get (``ctx``), as an admin principal, dry-run, recording its
+    AWS calls into ``calls``; ``checked`` is None (no ``check`` ran before). For calling
+    ``check`` or ``plan`` directly; recording a before-image with it fails the test."""
+
+    def _make(
+        remediation: Remediation,
+        violation: Violation,
+        *,
+        options: dict[str, Any] | None = None,
+        calls: list[RecordedCall] | None = None,
+    ) -> RemediationContext[Any]:
+        async def no_writes(image: Any) -> None:
+            raise AssertionError("a before-image outside apply")
+
+        session = moto_server.session(
+            account=violation.account_id, region=violation.region or DEFAULT_REGION
+        )
+        return RemediationContext(
+            violation=violation,
+            options=remediation.parse_options(options or {}),
+            aws=session.with_sink(calls.append if calls is not None else None),
+            log=structlog.get_logger(),
+            dry_run=True,
+            deadline=asyncio.get_running_loop().time() + 60,
+            _before_sink=no_writes,
+        )
+
+    return _make
+
+
+@pytest.fixture
+def plan_alone(remediation_context: Callable[..., RemediationContext[Any]]) -> Callable[..., Any]:
     """``await plan_alone(REMEDIATION, violation, options={})`` -> ``(plan, operations)``.
 
     ``plan`` called with no ``check`` before it (``ctx.checked`` is None, as on an
@@ -156,22 +189,7 @@ def plan_alone(moto_server: MotoServer) -> Callable[..., Any]:
         remediation: Remediation, violation: Violation, *, options: dict[str, Any] | None = None
     ) -> tuple[Plan, list[str]]:
         calls: list[RecordedCall] = []
-
-        async def no_writes(image: Any) -> None:
-            raise AssertionError("plan recorded a before-image")
-
-        session = moto_server.session(
-            account=violation.account_id, region=violation.region or DEFAULT_REGION
-        )
-        ctx: RemediationContext[Any] = RemediationContext(
-            violation=violation,
-            options=remediation.parse_options(options or {}),
-            aws=session.with_sink(calls.append),
-            log=structlog.get_logger(),
-            dry_run=True,
-            deadline=asyncio.get_running_loop().time() + 60,
-            _before_sink=no_writes,
-        )
+        ctx = remediation_context(remediation, violation, options=options, calls=calls)
         plan = await remediation.plan(ctx, violation)
         return plan, [c.operation for c in calls if not c.dependent]
 
