@@ -24,7 +24,7 @@ from ..metrics import Metrics
 from ..model import ActionRecord, Mode, Status, Violation
 from ..notify import Notifiers
 from ..plugins import MapRegistry
-from ..remediation import Remediation
+from ..remediation import Remediation, RemediationOptions
 from ..safety import Candidate, Decision, Gate, Safety, run_gates, standard_gates
 from ..store import InboxRow, Store
 from .activity import ActivityResponder
@@ -161,7 +161,7 @@ class Engine:
         async def run(session: Any, slot: Slot) -> ActionRecord:
             return await self.runner.resume(rem, record, aws=session, options=options, slot=slot)
 
-        await self._dispatch(rem, record, run)
+        await self._dispatch(rem, record, run, options)
 
     @property
     def max_inflight(self) -> int:
@@ -411,10 +411,14 @@ class Engine:
                 rem, violation, aws=session, mode=mode, options=options, record=record, slot=slot
             )
 
-        return await self._dispatch(rem, record, run)
+        return await self._dispatch(rem, record, run, options)
 
     async def _dispatch(
-        self, rem: Remediation, record: ActionRecord, run: Callable[[Any, Slot], Any]
+        self,
+        rem: Remediation,
+        record: ActionRecord,
+        run: Callable[[Any, Slot], Any],
+        options: RemediationOptions,
     ) -> ActionRecord:
         """``run`` under the resource lock; the concurrency slot is held for the session,
         then by the runner for the AWS work (:meth:`Runner.run`), not for the record."""
@@ -423,7 +427,7 @@ class Engine:
         async with self.resource_lock(violation):
             try:
                 async with self._semaphore:
-                    session = await self.action_session(rem, violation)
+                    session = await action_session(self.aws, self.config, rem, violation, options)
             except RemediationRefused as exc:
                 record.status, record.detail, record.state = Status.REFUSED, str(exc), "done"
                 await self.store.save_action(record)
@@ -439,10 +443,6 @@ class Engine:
     def resource_lock(self, violation: Violation) -> AbstractAsyncContextManager[None]:
         """One action per resource at a time, across processes too (:mod:`.locks`)."""
         return self.locks.hold(violation)
-
-    async def action_session(self, rem: Remediation, violation: Violation) -> Any:
-        """AWS session for one action (:func:`.sessions.action_session`)."""
-        return await action_session(self.aws, self.config, rem, violation)
 
     async def approve(self, rem: Remediation, record: ActionRecord) -> ActionRecord:
         """Run an approved action now: ``check`` again, then apply (kill switch and budgets
@@ -468,7 +468,7 @@ class Engine:
             return done
 
         with action_context(record):
-            return await self._dispatch(rem, record, run)
+            return await self._dispatch(rem, record, run, options)
 
     async def undo(self, rem: Remediation, record: ActionRecord) -> str:
         """Run ``revert`` with the stored before-image under the resource lock.
@@ -480,7 +480,9 @@ class Engine:
         started = time.monotonic()
         with action_context(record):
             async with self.resource_lock(record.violation), self._semaphore:
-                session = await self.action_session(rem, record.violation)
+                session = await action_session(
+                    self.aws, self.config, rem, record.violation, options
+                )
                 detail = await self.runner.revert(rem, record, aws=session, options=options)
             await self._report(record, time.monotonic() - started)
         return detail

@@ -10,15 +10,19 @@ from ..aws.credentials import SESSION_POLICY_LIMIT, AwsProvider
 from ..config import Config
 from ..errors import RemediationRefused
 from ..model import Violation
-from ..remediation import Remediation
+from ..remediation import Remediation, RemediationOptions
 
 
 async def action_session(
-    aws: AwsProvider, config: Config, rem: Remediation, violation: Violation
+    aws: AwsProvider,
+    config: Config,
+    rem: Remediation,
+    violation: Violation,
+    options: RemediationOptions,
 ) -> Any:
     """AWS session for one action: the role in the violation's account, narrowed to the
-    remediation's declared policy (undo included) when ``[aws] session_policy`` is on."""
-    options = rem.parse_options(config.options_for(rem.id))
+    remediation's declared policy with ``options`` (undo included) when ``[aws]
+    session_policy`` is on."""
     role_name = config.role_for(rem.id)
     policy = (
         rem.session_policy(options, account=violation.account_id, partition=aws.partition)
