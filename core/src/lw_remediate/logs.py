@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from .log_writer import LineWriter
 from .model import ActionRecord
 from .redact import redact, redact_value
 
@@ -86,6 +87,21 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class _AfterHeldLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """stdlib lines on the structlog lines' stream, after the lines held for it."""
+
+    def __init__(self, writer: LineWriter) -> None:
+        super().__init__(writer.stream)
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._writer.flush()
+        super().emit(record)
+
+
+_writer: LineWriter | None = None
+
+
 def configure_logging(
     *, level: str = "info", json: bool | None = None, stream: TextIO | None = None
 ) -> None:
@@ -98,10 +114,13 @@ def configure_logging(
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     numeric = logging.getLevelName(level.upper())
-    # Every logger writes through one WriteLogger (a write and a flush per line, as
-    # PrintLogger): the default factory built a new logger, and looked up its stream's
-    # lock, for every log call, filtered ones included.
-    writer = structlog.WriteLogger(stream)
+    # Every logger writes through one LineWriter: the lines of one event-loop turn in
+    # one write (log_writer.py). The default factory built a new logger, and looked up
+    # its stream's lock, for every log call, filtered ones included.
+    global _writer
+    if _writer is not None:
+        _writer.flush()
+    writer = _writer = LineWriter(stream)
     # Masking secrets by value: a JSON line is masked as a whole once rendered
     # (_redact_line). JSON escapes character by character, so a secret anywhere in it
     # (a value, a key, nested, in an exception's text) is there in its plain or its
@@ -125,7 +144,7 @@ def configure_logging(
         logger_factory=lambda *_: writer,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
+    handler = _AfterHeldLines(writer)
     handler.setFormatter(RedactingFormatter(logging.BASIC_FORMAT))
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_lw_remediate", False)]:
