@@ -45,6 +45,8 @@ def test_log_lines_mask_secrets_in_any_field_and_in_exceptions():
     text = out.getvalue()
     assert "request_failed" in text and "crashed" in text and "boom with" in text
     assert SECRET not in text and json.dumps(SECRET)[1:-1] not in text
+    # In whatever form the line's encoder escaped it (orjson: UTF-8 as is, \" for ").
+    assert "9" * 12 not in text and text.count(MASK) >= 5
     record = logging.LogRecord("aiohttp", logging.ERROR, __file__, 1, f"x {SECRET}", None, None)
     assert SECRET not in RedactingFormatter().format(record)
 

@@ -18,9 +18,11 @@ import contextlib
 import json as jsonlib
 import logging
 import sys
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 from .log_writer import LineWriter
@@ -43,6 +45,22 @@ SECRET_KEYS = frozenset(
         "api_secret",
     }
 )
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def _add_timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """``timestamp`` in UTC, ISO 8601 to the microsecond, as structlog's
+    ``TimeStamper(fmt="iso", utc=True)`` writes it; the date and time of day are
+    formatted once a second rather than on every line."""
+    global _second
+    now = time.time()
+    second = int(now)
+    if _second[0] != second:
+        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    event["timestamp"] = f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
+    return event
 
 
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -71,13 +89,24 @@ def _json_default(value: Any) -> Any:
         return repr(value)
 
 
-#: One encoder for every line: ``json.dumps(event, default=...)`` builds a new
-#: ``JSONEncoder`` per call; this one writes the same text.
+#: For what orjson refuses (an integer beyond 64 bits, a lone surrogate): the
+#: standard library's encoder, as structlog's own JSON renderer uses it.
 _ENCODER = jsonlib.JSONEncoder(default=_json_default)
+
+#: Dataclasses and datetimes go through ``_json_default`` (``__structlog__`` or repr),
+#: as with the standard library's encoder, rather than orjson's own forms of them.
+_ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
 
 
 def _render_json(event: MutableMapping[str, Any], **_: Any) -> str:
-    return _ENCODER.encode(event)
+    """One compact JSON object, UTF-8 text as is (orjson: several times faster than the
+    standard library's encoder, which every line went through before)."""
+    try:
+        return orjson.dumps(event, default=_json_default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return _ENCODER.encode(event)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -124,14 +153,15 @@ def configure_logging(
     # Masking secrets by value: a JSON line is masked as a whole once rendered
     # (_redact_line). JSON escapes character by character, so a secret anywhere in it
     # (a value, a key, nested, in an exception's text) is there in its plain or its
-    # JSON-escaped form, both registered. The console renderer writes repr()s, whose
+    # JSON-escaped form (as orjson escapes it, or the standard library for what orjson
+    # refuses), all registered (redact._variants). The console renderer writes repr()s, whose
     # escaping differs, so there every value is masked before rendering as well.
     by_value = [] if as_json else [_redact_values]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_timestamp,
             _redact,
             structlog.processors.format_exc_info,
             *by_value,

@@ -31,7 +31,13 @@ _forms: tuple[str, ...] = ()  # longest first, so a secret inside another is mas
 
 
 def _variants(secret: str) -> set[str]:
-    forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote(secret, safe="/:")}
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],  # as the standard library's JSON escapes it
+        json.dumps(secret, ensure_ascii=False)[1:-1],  # as orjson's (log lines) does
+        quote(secret, safe=""),
+        quote(secret, safe="/:"),
+    }
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 
