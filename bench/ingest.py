@@ -16,9 +16,12 @@ cluster started from the installed binaries with fsync and synchronous commit on
 durability of SQLite's FULL), or ``--store-url`` for a server of your own. Without
 either that row is left out.
 
-Besides requests per second, each row has the server process's CPU time per request
-(user + system, all its threads, over the measured requests; from /proc, so Linux
-only): on a shared machine it moves far less than throughput does.
+Besides requests per second, each row has the server's CPU time per request (user +
+system over the measured requests; from /proc, so Linux only), in all and split into
+its event loop's thread, its other threads (the SQLite store's) and the log collector
+its stderr is piped to: on a shared machine it moves far less than throughput does.
+With ``TMPDIR`` on a tmpfs (``TMPDIR=/dev/shm``) the stores' files are in memory and
+their fsyncs cost nothing: the difference from a run on disk is what durability costs.
 
 The bare and SQLite servers take turns, ``--rounds`` times (bare, daemon-full,
 daemon-normal, bare, ...), each round with fresh processes, and their figures are the
@@ -135,15 +138,29 @@ async def load(url: str, requests: int, concurrency: int, prefix: str) -> dict[s
     }
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system, every thread) of a server process so far: a figure
-    that moves far less with the machine's load than requests per second. Linux only
-    (/proc); NaN elsewhere. The PostgreSQL server's own processes are not counted."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
+def _cpu_seconds(stat_path: str) -> float:
+    fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of a server process: ``all`` its threads,
+    its event ``loop`` (the main thread) alone, and its log ``collector`` (the ``cat``
+    its stderr goes to, a child process). Figures that move far less with the
+    machine's load than requests per second. Linux only (/proc); NaN elsewhere. The
+    PostgreSQL server's own processes are not counted."""
+    nan = float("nan")
+    try:
+        total = _cpu_seconds(f"/proc/{pid}/stat")
+        loop = _cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
+    except OSError:
+        return {"all": nan, "loop": nan, "collector": nan}
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        collector = sum(_cpu_seconds(f"/proc/{child}/stat") for child in children)
+    except OSError:
+        collector = nan
+    return {"all": total, "loop": loop, "collector": collector}
 
 
 def run_one(
@@ -160,9 +177,14 @@ def run_one(
         asyncio.run(
             load(url, min(500, args.requests), args.concurrency, "warm-")
         )  # warm-up, not counted
-        cpu = server_cpu(proc.pid)
+        before = server_cpu(proc.pid)
         result = asyncio.run(load(url, args.requests, args.concurrency, f"{kind}-"))
-        result["cpu_us"] = (server_cpu(proc.pid) - cpu) * 1e6 / args.requests
+        after = server_cpu(proc.pid)
+        per_request = {k: (after[k] - before[k]) * 1e6 / args.requests for k in before}
+        result["cpu_us"] = per_request["all"] + per_request["collector"]
+        result["loop_us"] = per_request["loop"]
+        result["threads_us"] = per_request["all"] - per_request["loop"]
+        result["collector_us"] = per_request["collector"]
         return result
     finally:
         proc.terminate()
@@ -206,14 +228,20 @@ def main() -> None:
     )
     print(
         f"{'server':<18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}"
-        f" {'CPU us/req':>10}  per round"
+        f" {'CPU us/req':>10} {'loop':>5} {'thr.':>5} {'log':>5}  per round"
     )
     for kind, r in results.items():
         each = " ".join(f"{x['rps']:.0f}" for x in rounds[kind])
         print(
             f"{kind:<18} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
-            f" {r['accepted']:>6.0f} {r['cpu_us']:>10.0f}  {each}"
+            f" {r['accepted']:>6.0f} {r['cpu_us']:>10.0f} {r['loop_us']:>5.0f}"
+            f" {r['threads_us']:>5.0f} {r['collector_us']:>5.0f}  {each}"
         )
+    print(
+        "CPU us/req: the server's, all its threads and its log collector; loop: its event"
+        " loop's thread; thr.: its other threads (the SQLite store's); log: the collector"
+        " its stderr is piped to"
+    )
     for kind in ("daemon-full", "daemon-normal"):
         ratio = results[kind]["rps"] / results["bare"]["rps"]
         per_round = " ".join(
