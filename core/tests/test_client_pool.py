@@ -193,3 +193,53 @@ async def test_concurrent_actions_ask_for_the_caller_identity_once(moto_server, 
     # moto's server logs one line per request; STS GetCallerIdentity is a POST to /
     served = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
     assert sum('"POST / HTTP/1.1"' in line for line in served) == 1, served
+
+
+async def test_an_assume_role_in_flight_holds_up_only_the_actions_waiting_for_it(
+    moto_server, tmp_path, monkeypatch
+):
+    from lw_remediate.aws import credentials
+    from lw_remediate.config import Config
+
+    config = Config.model_validate(
+        {
+            "store": {"path": str(tmp_path / "s.db")},
+            "aws": {
+                "endpoint_url": moto_server.endpoint_url,
+                "region": "us-east-1",
+                "role_name": "lw-remediate",
+            },
+        }
+    )
+    real_assume_role = credentials.assume_role
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_in_one_account(base: Any, role_arn: str, **kwargs: Any) -> Any:
+        if ":111111111111:" in role_arn:  # STS taking its time for this account
+            started.set()
+            await release.wait()
+        return await real_assume_role(base, role_arn, **kwargs)
+
+    monkeypatch.setattr(credentials, "assume_role", slow_in_one_account)
+    async with credentials.AwsProvider(config.aws) as aws:
+        await aws.session_for("222222222222", "us-east-1")  # cached from now on
+        waiting = [
+            asyncio.create_task(aws.session_for("111111111111", "us-east-1")) for _ in range(2)
+        ]
+        await started.wait()
+        # While that AssumeRole is in flight, a cached account and a new one are served
+        # (the timeout only bounds a failing test: one lock for all would hold them up).
+        cached = await asyncio.wait_for(aws.session_for("222222222222", "us-east-1"), 10)
+        other = await asyncio.wait_for(aws.session_for("333333333333", "us-east-1"), 10)
+        assert (cached.account_id, other.account_id) == ("222222222222", "333333333333")
+        assert not any(task.done() for task in waiting)
+        release.set()
+        sessions = await asyncio.gather(*waiting)
+        assert {s.account_id for s in sessions} == {"111111111111"}
+    # One AssumeRole per account: the two actions waiting for the same credentials
+    # shared one request, and the cached account made none again.
+    assert sorted(arn.split(":")[4] for arn, _ in aws.assumed) == [
+        "111111111111",
+        "222222222222",
+        "333333333333",
+    ]

@@ -39,7 +39,9 @@ class AwsProvider:
         self.partition = partition
         self.ttl = ttl
         self._cache: dict[tuple[str, str, str], tuple[float, Credentials]] = {}
-        self._lock = asyncio.Lock()
+        #: One lock per (account, role, policy): an AssumeRole in flight holds up only
+        #: the actions waiting for the same credentials, never a cache hit or another key.
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._caller_account: str | None = None
         self._caller_lock = asyncio.Lock()
         self._bases: dict[str, AwsSession] = {}
@@ -138,8 +140,11 @@ class AwsProvider:
             else ""
         )
         key = (account, role_name, policy_key)
-        async with self._lock:
-            hit = self._cache.get(key)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1], hit[0]
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            hit = self._cache.get(key)  # fetched while this action waited for the lock
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1], hit[0]
             role_arn = self.role_arn(account, role_name)
