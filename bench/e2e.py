@@ -310,6 +310,7 @@ def start_daemon(
                 "[aws]",
                 f'region = "{REGION}"',
                 f'endpoint_url = "{moto_url}"',
+                *([f'role_name = "{args.role}"'] if args.role else []),
                 "[store]",
                 f'path = "{store}"',
                 *([f'url = "{store_url}"'] if store_url else []),
@@ -975,6 +976,12 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="*", default=[20.0, 100.0])
     parser.add_argument("--rate-seconds", type=float, default=5.0)
     parser.add_argument("--soak", type=int, default=0, help="extra alerts before RSS after load")
+    parser.add_argument(
+        "--role",
+        help="[aws] role_name for the daemons: each action's session is the role assumed "
+        "with the remediation's declared policy (cached per account and policy), as in "
+        "production; the bare script keeps the default credentials",
+    )
     parser.add_argument(
         "--rounds", type=int, default=1, help="times to run the throughput pairs (medians)"
     )
