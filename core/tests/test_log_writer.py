@@ -184,3 +184,25 @@ def test_the_exit_flush_writes_held_lines_and_skips_closed_streams(closed: bool)
     if not closed:
         assert lines(stream) == ["held at exit"]
     assert writer.writes == (0 if closed else 1)
+
+
+def test_a_line_logged_while_a_write_is_under_way_is_written_too():
+    # As a signal handler that logs would, in the middle of a write on the same thread.
+    class LogsWhileWriting(Stream):
+        def write(self, text: str) -> int:
+            n = super().write(text)
+            if text.startswith("first"):
+                writer.warning("logged during the write")
+            return n
+
+    stream = LogsWhileWriting()
+    writer = LineWriter(stream)
+    done = threading.Event()
+
+    def log() -> None:
+        writer.warning("first")
+        done.set()
+
+    threading.Thread(target=log, daemon=True).start()
+    assert done.wait(timeout=10), "the nested line deadlocked the writer"
+    assert lines(stream) == ["first", "logged during the write"]

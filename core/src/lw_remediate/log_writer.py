@@ -46,7 +46,8 @@ class LineWriter:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler that logs while this thread writes must not deadlock.
+        self._lock = threading.RLock()
         self._held: list[str] = []
         #: The loop whose ``call_soon`` will write what is held (None: nothing held).
         self._writer_loop: asyncio.AbstractEventLoop | None = None
