@@ -51,9 +51,10 @@ _second: tuple[int, str] = (-1, "")
 
 
 def _add_timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """``timestamp`` in UTC, ISO 8601 to the microsecond, as structlog's
-    ``TimeStamper(fmt="iso", utc=True)`` writes it; the date and time of day are
-    formatted once a second rather than on every line."""
+    """``timestamp`` in UTC, ISO 8601 to the microsecond, in the form of structlog's
+    ``TimeStamper(fmt="iso", utc=True)`` (always six digits of microseconds, where that
+    one leaves them out at .000000); the date and time of day are formatted once a
+    second rather than on every line."""
     global _second
     now = time.time()
     second = int(now)
@@ -154,8 +155,8 @@ def configure_logging(
     # (_redact_line). JSON escapes character by character, so a secret anywhere in it
     # (a value, a key, nested, in an exception's text) is there in its plain or its
     # JSON-escaped form (as orjson escapes it, or the standard library for what orjson
-    # refuses), all registered (redact._variants). The console renderer writes repr()s, whose
-    # escaping differs, so there every value is masked before rendering as well.
+    # refuses), all registered (redact._variants). The console renderer writes repr()s,
+    # whose escaping differs, so there every value is masked before rendering as well.
     by_value = [] if as_json else [_redact_values]
     structlog.configure(
         processors=[
