@@ -19,7 +19,9 @@ either that row is left out.
 Besides requests per second, each row has the server's CPU time per request (user +
 system over the measured requests; from /proc, so Linux only), in all and split into
 its event loop's thread, its other threads (the SQLite store's) and the log collector
-its stderr is piped to: on a shared machine it moves far less than throughput does.
+its stderr is piped to: on a shared machine it moves far less than throughput does. The
+load generator's own CPU per request is printed beside them: where it is about one
+core's worth at the rate reached, the generator, not the server, was the bound.
 With ``TMPDIR`` on a tmpfs (``TMPDIR=/dev/shm``) the stores' files are in memory and
 their fsyncs cost nothing: the difference from a run on disk is what durability costs.
 
@@ -178,8 +180,12 @@ def run_one(
             load(url, min(500, args.requests), args.concurrency, "warm-")
         )  # warm-up, not counted
         before = server_cpu(proc.pid)
+        mine = os.times()
         result = asyncio.run(load(url, args.requests, args.concurrency, f"{kind}-"))
+        spent = os.times()
         after = server_cpu(proc.pid)
+        load_cpu = spent.user + spent.system - mine.user - mine.system
+        result["generator_us"] = load_cpu * 1e6 / args.requests
         per_request = {k: (after[k] - before[k]) * 1e6 / args.requests for k in before}
         result["cpu_us"] = per_request["all"] + per_request["collector"]
         result["loop_us"] = per_request["loop"]
@@ -228,19 +234,19 @@ def main() -> None:
     )
     print(
         f"{'server':<18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'202s':>6}"
-        f" {'CPU us/req':>10} {'loop':>5} {'thr.':>5} {'log':>5}  per round"
+        f" {'CPU us/req':>10} {'loop':>5} {'thr.':>5} {'log':>5} {'gen.':>5}  per round"
     )
     for kind, r in results.items():
         each = " ".join(f"{x['rps']:.0f}" for x in rounds[kind])
         print(
             f"{kind:<18} {r['rps']:>11.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
             f" {r['accepted']:>6.0f} {r['cpu_us']:>10.0f} {r['loop_us']:>5.0f}"
-            f" {r['threads_us']:>5.0f} {r['collector_us']:>5.0f}  {each}"
+            f" {r['threads_us']:>5.0f} {r['collector_us']:>5.0f} {r['generator_us']:>5.0f}  {each}"
         )
     print(
         "CPU us/req: the server's, all its threads and its log collector; loop: its event"
         " loop's thread; thr.: its other threads (the SQLite store's); log: the collector"
-        " its stderr is piped to"
+        " its stderr is piped to; gen.: this process, the load generator (not the server's)"
     )
     for kind in ("daemon-full", "daemon-normal"):
         ratio = results[kind]["rps"] / results["bare"]["rps"]
