@@ -1,9 +1,13 @@
 """``ctx.checked_or_read``: plan builds on what check read in the same run; the kit's
-``plan_alone`` runs plan with no check before it, and it reads for itself."""
+``plan_alone`` runs plan with no check before it, and it reads for itself; the kit's
+``plans_on_check`` tests both in one call and fails a plan that reads again."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import pytest
 
 from lw_remediate import (
     Change,
@@ -97,3 +101,36 @@ async def test_plan_alone_reads_for_itself_and_plans_the_same(
     alone, operations = await plan_alone(REMEDIATION, violation)
     assert operations == ["GetBucketTagging"]
     assert alone.to_dict() == dry.plan.to_dict()
+
+
+async def test_plans_on_check_passes_a_plan_that_builds_on_check(
+    admin_client, make_violation, plans_on_check
+):
+    _bucket(admin_client, "tagged-kit")
+    violation = make_violation("TEST_OWNER", "tagged-kit")
+    assert await plans_on_check(REMEDIATION, violation) == (
+        ["GetBucketTagging"],
+        ["GetBucketTagging"],
+    )
+    assert await plans_on_check(REMEDIATION, violation, "GetBucketTagging") == (
+        ["GetBucketTagging"],
+        ["GetBucketTagging"],
+    )
+
+
+async def _plan_reading_again(ctx: RemediationContext[Any], violation: Violation) -> Plan:
+    tags = await _read_tags(ctx)  # ignores what check read
+    after = {**tags, "owner": "unknown"}
+    return Plan("tag an owner", [Change("put_bucket_tagging", violation.resource_arn, tags, after)])
+
+
+async def test_plans_on_check_fails_a_plan_that_reads_again(
+    admin_client, make_violation, plans_on_check
+):
+    _bucket(admin_client, "tagged-twice")
+    violation = make_violation("TEST_OWNER", "tagged-twice")
+    reading_again = dataclasses.replace(REMEDIATION, plan=_plan_reading_again)
+    with pytest.raises(AssertionError):
+        await plans_on_check(reading_again, violation)
+    with pytest.raises(AssertionError):
+        await plans_on_check(reading_again, violation, "GetBucketTagging")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lw_remediate import ActivityEvent, ActivityResource, Status
+from lw_remediate import ActivityEvent, ActivityResource
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -41,21 +41,3 @@ def writes():
         return [c.operation for c in record.calls if not c.operation.startswith(WRITE_PREFIXES)]
 
     return _writes
-
-
-@pytest.fixture
-def reads_once(run_remediation, plan_alone):
-    """``await reads_once(REMEDIATION, violation)``: a dry-run and ``plan`` alone make the
-    same requests (``plan`` builds on what ``check`` read, ``ctx.checked``; alone it reads
-    that itself) and plan the same change. Returns the operations."""
-
-    async def _check(remediation, violation, *, options=None):
-        record = await run_remediation(remediation, violation, mode="dry-run", options=options)
-        assert record.status is Status.PLANNED, record.detail
-        plan, alone = await plan_alone(remediation, violation, options=options)
-        operations = [c.operation for c in record.calls if not c.dependent]
-        assert operations == alone
-        assert plan.to_dict() == record.plan.to_dict()
-        return operations
-
-    return _check

@@ -97,7 +97,8 @@ async def test_least_privilege(s3, make_violation, least_privilege):
     assert {"s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"} <= report.used
 
 
-async def test_dry_run_reads_the_block_once(s3, make_violation, reads_once):
+async def test_dry_run_reads_the_block_once(s3, make_violation, plans_on_check):
     # plan builds on the block check read (ctx.checked); plan alone reads it itself
     violation = make_violation("ACTIVITY:PUBLIC_ACCESS_BLOCK_REMOVED", ARN, region="us-east-1")
-    assert await reads_once(REMEDIATION, violation) == ["GetPublicAccessBlock"]
+    operations, _ = await plans_on_check(REMEDIATION, violation)
+    assert operations == ["GetPublicAccessBlock"]

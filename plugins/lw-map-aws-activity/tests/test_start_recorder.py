@@ -84,7 +84,8 @@ async def test_least_privilege(config, make_violation, least_privilege):
     assert "config:StartConfigurationRecorder" in report.used
 
 
-async def test_dry_run_reads_the_status_once(config, make_violation, reads_once):
+async def test_dry_run_reads_the_status_once(config, make_violation, plans_on_check):
     # plan builds on the status check read (ctx.checked); plan alone reads it itself
     violation = make_violation("ACTIVITY:STOP_CONFIG_RECORDER", TARGET, region=REGION)
-    assert await reads_once(REMEDIATION, violation) == ["DescribeConfigurationRecorderStatus"]
+    operations, _ = await plans_on_check(REMEDIATION, violation)
+    assert operations == ["DescribeConfigurationRecorderStatus"]

@@ -226,9 +226,9 @@ def test_options_are_validated():
     assert pass_role["Resource"] == ROLE
 
 
-async def test_dry_run_reads_the_region_once(region_violation, reads_once):
+async def test_dry_run_reads_the_region_once(region_violation, plans_on_check):
     # plan builds on the recorder, status and channels check read (ctx.checked)
-    operations = await reads_once(REMEDIATION, region_violation(), options=OPTIONS)
+    operations, _ = await plans_on_check(REMEDIATION, region_violation(), options=OPTIONS)
     assert operations == [
         "DescribeConfigurationRecorders",
         "DescribeConfigurationRecorderStatus",

@@ -133,8 +133,8 @@ async def test_an_aws_managed_key_is_resolved_without_a_write(
     assert writes(record) == []
 
 
-async def test_dry_run_reads_the_key_once(kms, key_violation, reads_once):
+async def test_dry_run_reads_the_key_once(kms, key_violation, plans_on_check):
     # plan builds on the key and rotation status check read (ctx.checked)
     key = kms.create_key()["KeyMetadata"]["Arn"]
-    operations = await reads_once(REMEDIATION, key_violation(key))
+    operations, _ = await plans_on_check(REMEDIATION, key_violation(key))
     assert operations == ["DescribeKey", "GetKeyRotationStatus"]

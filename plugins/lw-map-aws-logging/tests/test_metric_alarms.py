@@ -226,9 +226,11 @@ def test_topic_option_is_validated():
         REMEDIATION.parse_options({"sns_topic_arn": "cis-alarms"})
 
 
-async def test_dry_run_reads_the_filters_once(integrated, topic, account_violation, reads_once):
+async def test_dry_run_reads_the_filters_once(integrated, topic, account_violation, plans_on_check):
     # plan builds on the trail, log group and filters check read (ctx.checked); it reads
     # the topic and the alarm name itself
-    operations = await reads_once(REMEDIATION, account_violation("AWS_CIS_3_3"), options=OPTIONS)
+    operations, _ = await plans_on_check(
+        REMEDIATION, account_violation("AWS_CIS_3_3"), options=OPTIONS
+    )
     assert operations.count("DescribeTrails") == 1
     assert operations.count("DescribeMetricFilters") == 1

@@ -333,7 +333,7 @@ async def test_the_bucket_policy_edit_and_its_undo_hold_the_s3_maps_bucket_lock(
     assert bucket_policy(s3) is None
 
 
-async def test_dry_run_reads_the_trails_once(trail, account_violation, reads_once):
+async def test_dry_run_reads_the_trails_once(trail, account_violation, plans_on_check):
     # plan builds on the trails, their status and selectors check read (ctx.checked)
-    operations = await reads_once(REMEDIATION, account_violation("AWS_CIS_2_1"))
+    operations, _ = await plans_on_check(REMEDIATION, account_violation("AWS_CIS_2_1"))
     assert operations == ["DescribeTrails", "GetTrailStatus", "GetEventSelectors"]

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from lw_remediate import Status
-
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 READ_PREFIXES = ("Get", "List", "Describe")
@@ -181,23 +179,3 @@ def lb_violation(make_violation):
         return make_violation(rule, arn, region=REGION)
 
     return _make
-
-
-@pytest.fixture
-def reads_once(run_remediation, plan_alone):
-    """``await reads_once(REMEDIATION, violation, "DescribeX", options={})``: a dry-run makes
-    the ``read`` once (``plan`` builds on what ``check`` read, ``ctx.checked``), ``plan``
-    alone (``ctx.checked`` None) makes it itself once and plans the same change. Returns
-    the operations of both."""
-
-    async def _check(remediation, violation, read, *, options=None):
-        record = await run_remediation(remediation, violation, mode="dry-run", options=options)
-        assert record.status is Status.PLANNED, record.detail
-        operations = [c.operation for c in record.calls if not c.dependent]
-        assert operations.count(read) == 1, operations
-        plan, alone = await plan_alone(remediation, violation, options=options)
-        assert alone.count(read) == 1, alone
-        assert plan.to_dict() == record.plan.to_dict()
-        return operations, alone
-
-    return _check

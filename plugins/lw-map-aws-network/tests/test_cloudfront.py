@@ -183,10 +183,10 @@ async def test_missing_distribution_is_resolved(cf_violation, run_remediation):
     ],
 )
 async def test_dry_run_reads_the_config_once(
-    remediation, rule, options, distribution, cf_violation, reads_once
+    remediation, rule, options, distribution, cf_violation, plans_on_check
 ):
     # plan builds on the edits check worked out (ctx.checked); plan alone reads the config
-    operations, alone = await reads_once(
+    operations, alone = await plans_on_check(
         remediation, cf_violation(rule, distribution), "GetDistributionConfig", options=options
     )
     assert operations == alone == ["GetDistributionConfig"]

@@ -116,9 +116,9 @@ async def test_undo_refuses_when_rules_came_back(
         await revert_action(REMEDIATION, record)
 
 
-async def test_dry_run_reads_the_group_once(default_group, sg_violation, reads_once):
+async def test_dry_run_reads_the_group_once(default_group, sg_violation, plans_on_check):
     # plan builds on the group check read (ctx.checked); plan alone reads it itself
-    await reads_once(
+    await plans_on_check(
         REMEDIATION,
         sg_violation("AWS_CIS_4_4", default_group),
         "DescribeSecurityGroups",

@@ -141,9 +141,9 @@ async def test_bucket_check_can_be_skipped_and_classic_interval(
     assert (log["EmitInterval"], log["S3BucketPrefix"]) == (5, "us-east-1")
 
 
-async def test_dry_run_reads_the_attributes_once(alb, log_bucket, lb_violation, reads_once):
+async def test_dry_run_reads_the_attributes_once(alb, log_bucket, lb_violation, plans_on_check):
     # plan builds on the attributes check read (ctx.checked); plan alone reads them itself
-    await reads_once(
+    await plans_on_check(
         REMEDIATION,
         lb_violation("LW_AWS_NETWORKING_49", alb),
         "DescribeLoadBalancerAttributes",

@@ -205,9 +205,9 @@ def test_an_allow_all_replacement_is_rejected():
         )
 
 
-async def test_dry_run_reads_the_acl_once(acl, acl_violation, reads_once):
+async def test_dry_run_reads_the_acl_once(acl, acl_violation, plans_on_check):
     # plan builds on the entries check read (ctx.checked); plan alone reads them itself
-    operations, alone = await reads_once(
+    operations, alone = await plans_on_check(
         REMEDIATION,
         acl_violation("LW_AWS_NETWORKING_2", acl),
         "DescribeNetworkAcls",

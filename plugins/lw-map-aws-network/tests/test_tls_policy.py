@@ -162,12 +162,12 @@ async def test_configured_policies(
 
 @pytest.mark.parametrize("classic", [False, True])
 async def test_dry_run_reads_the_listeners_once(
-    classic, https_alb, https_classic, lb_violation, reads_once
+    classic, https_alb, https_classic, lb_violation, plans_on_check
 ):
     # plan builds on the listeners check read (ctx.checked); plan alone reads them itself
     arn = https_classic if classic else https_alb[0]
     read = "DescribeLoadBalancers" if classic else "DescribeListeners"
-    operations, alone = await reads_once(
+    operations, alone = await plans_on_check(
         REMEDIATION, lb_violation("LW_AWS_NETWORKING_39", arn), read, options=ENFORCE
     )
     assert operations == alone

@@ -119,10 +119,12 @@ async def test_undo_refuses_when_the_name_is_taken_again(
         await revert_action(REMEDIATION, record, options=ENFORCE)
 
 
-async def test_dry_run_reads_the_group_and_its_interfaces_once(unused, sg_violation, reads_once):
+async def test_dry_run_reads_the_group_and_its_interfaces_once(
+    unused, sg_violation, plans_on_check
+):
     # plan builds on the group and the interfaces check read (ctx.checked) and reads only
     # which groups reference this one; plan alone reads all three itself
-    operations, alone = await reads_once(
+    operations, alone = await plans_on_check(
         REMEDIATION,
         sg_violation("LW_AWS_NETWORKING_1", unused),
         "DescribeNetworkInterfaces",

@@ -114,9 +114,9 @@ def test_bad_options_are_rejected():
         REMEDIATION.parse_options({"principal_org_id": "org"})
 
 
-async def test_dry_run_reads_the_endpoint_once(endpoint, vpce_violation, reads_once):
+async def test_dry_run_reads_the_endpoint_once(endpoint, vpce_violation, plans_on_check):
     # plan builds on the policy check read (ctx.checked); plan alone reads it itself
-    operations, alone = await reads_once(
+    operations, alone = await plans_on_check(
         REMEDIATION, vpce_violation(endpoint), "DescribeVpcEndpoints", options=ENFORCE
     )
     assert operations == alone == ["DescribeVpcEndpoints"]

@@ -197,6 +197,43 @@ def plan_alone(remediation_context: Callable[..., RemediationContext[Any]]) -> C
 
 
 @pytest.fixture
+def plans_on_check(
+    run_remediation: Callable[..., Any], plan_alone: Callable[..., Any]
+) -> Callable[..., Any]:
+    """``operations, alone = await plans_on_check(REMEDIATION, violation, read=None,
+    options={})``: ``plan`` builds on what ``check`` read (``ctx.checked``) and, alone,
+    reads it itself.
+
+    A dry run plans (status ``planned``), and ``plan`` alone (no ``check`` before it)
+    plans the same change. ``operations`` are the dry run's AWS operations in order,
+    ``alone`` plan alone's (dependent calls left out in both). With ``read``, an
+    operation name, each makes that read exactly once; without, the dry run makes
+    exactly the requests plan alone makes (plan reads nothing again that check read).
+    """
+
+    async def _check(
+        remediation: Remediation,
+        violation: Violation,
+        read: str | None = None,
+        *,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[list[str], list[str]]:
+        record = await run_remediation(remediation, violation, mode="dry-run", options=options)
+        assert record.status is Status.PLANNED, record.detail
+        operations = [c.operation for c in record.calls if not c.dependent]
+        plan, alone = await plan_alone(remediation, violation, options=options)
+        if read is None:
+            assert operations == alone, (operations, alone)
+        else:
+            assert operations.count(read) == 1, operations
+            assert alone.count(read) == 1, alone
+        assert plan.to_dict() == record.plan.to_dict()
+        return operations, alone
+
+    return _check
+
+
+@pytest.fixture
 def revert_action(moto_server: MotoServer) -> Callable[..., Any]:
     """``await revert_action(REMEDIATION, record)``: run ``revert`` as an admin principal."""
 
