@@ -134,3 +134,22 @@ async def test_plans_on_check_fails_a_plan_that_reads_again(
         await plans_on_check(reading_again, violation)
     with pytest.raises(AssertionError):
         await plans_on_check(reading_again, violation, "GetBucketTagging")
+
+
+async def _check_locating_twice(ctx: RemediationContext[Any], violation: Violation) -> CheckResult:
+    async with ctx.aws.client("s3") as s3:
+        for _ in range(2):  # the same request twice
+            await s3.get_bucket_location(Bucket=violation.resource_name)
+    return await check(ctx, violation)
+
+
+async def test_plans_on_check_each_once_fails_a_dry_run_that_repeats_a_request(
+    admin_client, make_violation, plans_on_check
+):
+    _bucket(admin_client, "tagged-located")
+    violation = make_violation("TEST_OWNER", "tagged-located")
+    locating_twice = dataclasses.replace(REMEDIATION, check=_check_locating_twice)
+    operations, _ = await plans_on_check(locating_twice, violation, "GetBucketTagging")
+    assert operations == ["GetBucketLocation", "GetBucketLocation", "GetBucketTagging"]
+    with pytest.raises(AssertionError, match="repeated"):
+        await plans_on_check(locating_twice, violation, "GetBucketTagging", each_once=True)

@@ -11,27 +11,18 @@ from __future__ import annotations
 import json
 
 from lw_map_aws_logging.remediations import log_file_validation, trail_bucket, trail_encryption
-from lw_remediate import Status
 
 TRAIL_BUCKET = "cloudtrail-logs-123456789012"
 
 
-async def dry_run_and_plan_alone(remediation, violation, run_remediation, plan_alone, **opts):
-    record = await run_remediation(remediation, violation, mode="dry-run", **opts)
-    assert record.status is Status.PLANNED, record.detail
-    plan, alone = await plan_alone(remediation, violation, **opts)
-    assert plan.to_dict() == record.plan.to_dict()
-    return [c.operation for c in record.calls if not c.dependent], alone
-
-
-async def test_log_file_validation(trail, trail_violation, run_remediation, plan_alone):
-    operations, alone = await dry_run_and_plan_alone(
-        log_file_validation.REMEDIATION, trail_violation("AWS_CIS_2_2"), run_remediation, plan_alone
+async def test_log_file_validation(trail, trail_violation, plans_on_check):
+    operations, alone = await plans_on_check(
+        log_file_validation.REMEDIATION, trail_violation("AWS_CIS_2_2")
     )
     assert operations == alone == ["GetTrail"]
 
 
-async def test_trail_encryption(admin_client, trail, trail_violation, run_remediation, plan_alone):
+async def test_trail_encryption(admin_client, trail, trail_violation, plans_on_check):
     cloudtrail_may_use = {
         "Effect": "Allow",
         "Principal": {"Service": "cloudtrail.amazonaws.com"},
@@ -40,18 +31,16 @@ async def test_trail_encryption(admin_client, trail, trail_violation, run_remedi
     }
     policy = json.dumps({"Version": "2012-10-17", "Statement": [cloudtrail_may_use]})
     key = admin_client("kms").create_key(Policy=policy)["KeyMetadata"]["Arn"]
-    operations, alone = await dry_run_and_plan_alone(
+    operations, alone = await plans_on_check(
         trail_encryption.REMEDIATION,
         trail_violation("AWS_CIS_2_7"),
-        run_remediation,
-        plan_alone,
         options={"kms_key_arn": key},
     )
     assert operations.count("GetTrail") == 1 and alone.count("GetTrail") == 1
     assert operations == alone
 
 
-async def test_public_trail_bucket(s3, trail, trail_violation, run_remediation, plan_alone):
+async def test_public_trail_bucket(s3, trail, trail_violation, plans_on_check):
     owner = s3.get_bucket_acl(Bucket=TRAIL_BUCKET)["Owner"]
     public_read = {
         "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
@@ -71,15 +60,15 @@ async def test_public_trail_bucket(s3, trail, trail_violation, run_remediation, 
         Bucket=TRAIL_BUCKET,
         Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
     )
-    operations, alone = await dry_run_and_plan_alone(
-        trail_bucket.REMEDIATION_PUBLIC, trail_violation("AWS_CIS_2_3"), run_remediation, plan_alone
+    operations, alone = await plans_on_check(
+        trail_bucket.REMEDIATION_PUBLIC, trail_violation("AWS_CIS_2_3")
     )
     # the trail, then each part's check (AllUsers and AuthenticatedUsers read the ACL each);
     # the parts' plans read nothing more
     assert operations == alone == ["GetTrail", "GetBucketAcl", "GetBucketAcl", "GetBucketPolicy"]
 
 
-async def test_trail_bucket_logging(s3, trail, trail_violation, run_remediation, plan_alone):
+async def test_trail_bucket_logging(s3, trail, trail_violation, plans_on_check):
     target = "access-logs-123456789012-us-east-1"
     s3.create_bucket(Bucket=target)
     statement = {
@@ -91,11 +80,9 @@ async def test_trail_bucket_logging(s3, trail, trail_violation, run_remediation,
     s3.put_bucket_policy(
         Bucket=target, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     )
-    operations, alone = await dry_run_and_plan_alone(
+    operations, alone = await plans_on_check(
         trail_bucket.REMEDIATION_LOGGING,
         trail_violation("AWS_CIS_2_6"),
-        run_remediation,
-        plan_alone,
         options={"target_bucket": "access-logs-{account}-{region}"},
     )
     # the trail and the logging (check), the two buckets' regions (plan)

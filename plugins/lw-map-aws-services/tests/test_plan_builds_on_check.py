@@ -8,7 +8,6 @@ reads it itself and plans exactly the same change.
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 import pytest
 
@@ -25,7 +24,6 @@ from lw_map_aws_services.remediations.encrypt_in_place import (
     REDSHIFT_ENCRYPTION,
 )
 from lw_map_aws_services.remediations.public_access import RDS_PUBLIC, REDSHIFT_PUBLIC
-from lw_remediate import Status
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -34,26 +32,15 @@ CLUSTER_ARN = f"arn:aws:redshift:{REGION}:{ACCOUNT}:cluster:warehouse"
 ENFORCE = {"enforce": True}
 
 
-def repeated(record):
-    """Requests of the record made more than once (same operation on the same resource)."""
-    counts = Counter((c.operation, c.resource) for c in record.calls if not c.dependent)
-    return [key for key, n in counts.items() if n > 1]
-
-
 @pytest.fixture
-def reads_once(violation, run_remediation, plan_alone):
-    """``await reads_once(REMEDIATION, rule, arn, read, options=...)``."""
+def reads_once(violation, plans_on_check):
+    """``await reads_once(REMEDIATION, rule, arn, read, options=...)``: the kit's
+    ``plans_on_check`` on ``violation(rule, arn)``, no request of the dry run repeated."""
 
     async def _check(remediation, rule, arn, read, *, options=None):
-        v = violation(rule, arn)
-        record = await run_remediation(remediation, v, mode="dry-run", options=options)
-        assert record.status is Status.PLANNED, record.detail
-        operations = [c.operation for c in record.calls if not c.dependent]
-        assert operations.count(read) == 1, operations
-        assert repeated(record) == []
-        plan, alone = await plan_alone(remediation, v, options=options)
-        assert alone.count(read) == 1, alone
-        assert plan.to_dict() == record.plan.to_dict()
+        await plans_on_check(
+            remediation, violation(rule, arn), read, options=options, each_once=True
+        )
 
     return _check
 

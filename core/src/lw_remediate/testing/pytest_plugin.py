@@ -201,14 +201,16 @@ def plans_on_check(
     run_remediation: Callable[..., Any], plan_alone: Callable[..., Any]
 ) -> Callable[..., Any]:
     """``operations, alone = await plans_on_check(REMEDIATION, violation, read=None,
-    options={})``: ``plan`` builds on what ``check`` read (``ctx.checked``) and, alone,
-    reads it itself.
+    options={}, each_once=False)``: ``plan`` builds on what ``check`` read
+    (``ctx.checked``) and, alone, reads it itself.
 
     A dry run plans (status ``planned``), and ``plan`` alone (no ``check`` before it)
     plans the same change. ``operations`` are the dry run's AWS operations in order,
     ``alone`` plan alone's (dependent calls left out in both). With ``read``, an
     operation name, each makes that read exactly once; without, the dry run makes
     exactly the requests plan alone makes (plan reads nothing again that check read).
+    With ``each_once``, no request of the dry run repeats (the same operation on the
+    same resource).
     """
 
     async def _check(
@@ -217,10 +219,14 @@ def plans_on_check(
         read: str | None = None,
         *,
         options: dict[str, Any] | None = None,
+        each_once: bool = False,
     ) -> tuple[list[str], list[str]]:
         record = await run_remediation(remediation, violation, mode="dry-run", options=options)
         assert record.status is Status.PLANNED, record.detail
-        operations = [c.operation for c in record.calls if not c.dependent]
+        requests = [(c.operation, c.resource) for c in record.calls if not c.dependent]
+        if each_once:
+            assert len(set(requests)) == len(requests), f"a request was repeated: {requests}"
+        operations = [operation for operation, _ in requests]
         plan, alone = await plan_alone(remediation, violation, options=options)
         if read is None:
             assert operations == alone, (operations, alone)
