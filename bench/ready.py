@@ -28,26 +28,9 @@ import time
 from pathlib import Path
 
 import aiohttp
+from e2e import aws_env  # bench/ is this script's directory: the same environment
 
 TOKEN = "bench-webhook-token-0123456789abcdef"
-
-
-def aws_env() -> dict[str, str]:
-    # as bench/e2e.py: an installed daemon runs from bytecode (pip compiles it), so
-    # PYTHONDONTWRITEBYTECODE is left out (else every start compiles the sources again)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LW_", "AWS_")) and k != "PYTHONDONTWRITEBYTECODE"
-    }
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    return env
 
 
 def write_config(workdir: Path, run: int, port: int, lacework: dict[str, str]) -> Path:
