@@ -11,6 +11,7 @@ import secrets
 
 import asyncpg
 import pytest
+import structlog
 
 from lw_remediate import (
     ActionRecord,
@@ -200,6 +201,29 @@ async def test_a_delivery_to_one_instance_wakes_the_other(two):
     store_b.subscribe(woken.set)
     await store_a.enqueue([("classic:1", "classic", "1", {})])
     await asyncio.wait_for(woken.wait(), 30)
+
+
+async def test_a_lost_listen_connection_is_restored_and_wakes_the_instance(two):
+    """B's LISTEN backend is terminated (as a fail-over or an operator would): B LISTENs
+    again on a new connection, wakes its worker once (what was sent meanwhile is lost),
+    and a later delivery through A wakes B by NOTIFY again. No worker runs here, so no
+    poll can stand in for the notification."""
+    (store_a, _), (store_b, _) = two
+    woken = asyncio.Event()
+    store_b.subscribe(woken.set)
+    old_pid = store_b._listener.connection.get_server_pid()
+    with structlog.testing.capture_logs() as logs:
+        async with store_a.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", old_pid)
+        await asyncio.wait_for(woken.wait(), 60)  # the LISTEN is back: look at the inbox
+    events = [e["event"] for e in logs if e["event"].startswith("store_")]
+    assert events[0] == "store_listen_lost" and events[-1] == "store_listen_restored"
+    new_pid = store_b._listener.connection.get_server_pid()
+    assert new_pid != old_pid
+    woken.clear()
+    await store_a.enqueue([("classic:2", "classic", "2", {})])
+    await asyncio.wait_for(woken.wait(), 60)
+    assert store_b._listener.connection.get_server_pid() == new_pid  # by NOTIFY, not a 2nd loss
 
 
 async def test_a_dead_instances_unfinished_actions_are_taken_over_once(two):

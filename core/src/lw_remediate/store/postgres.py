@@ -39,7 +39,8 @@ from ..errors import StoreUnavailable
 from ..model import ActionRecord, Violation
 from ..redact import redact
 from .base import ActionRow, AuditEvent, StoreJournal
-from .postgres_inbox import INBOX_CHANNEL, EnqueueWaiter, PostgresInboxTables
+from .postgres_inbox import EnqueueWaiter, PostgresInboxTables
+from .postgres_listen import LISTEN_CONNECT_TIMEOUT, InboxListener
 from .postgres_safety import PostgresSafetyTables
 from .postgres_schema import LATEST, current_version, migrate
 from .postgres_sweeps import PostgresSweepTables
@@ -121,7 +122,8 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         self._heartbeat: asyncio.Task[None] | None = None
         self.lock_connections = lock_connections
         self._lock_pool: asyncpg.Pool | None = None
-        self._listener: Any = None
+        #: LISTEN for other instances' deliveries (re-established after a loss).
+        self._listener: InboxListener | None = None
         self._subscribers: list[Callable[[], None]] = []
         self._enqueue_pending: list[EnqueueWaiter] = []
         self._enqueue_task: asyncio.Task[None] | None = None
@@ -162,7 +164,8 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         self._lock_pool = await asyncpg.create_pool(
             self.url, min_size=0, max_size=self.lock_connections, **self._ssl_args()
         )
-        await self._listen()
+        self._listener = InboxListener(self._listen_connection, self._notified)
+        await self._listener.start()  # failing, it keeps trying in the background
         if applied:
             log.info("store_migrated", applied=applied)
         self._heartbeat = asyncio.create_task(self._renew_leases(), name="lw-store-leases")
@@ -171,20 +174,11 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         ctx = ssl_context(self.ssl_root_cert)
         return {"ssl": ctx} if ctx is not None else {}
 
-    async def _listen(self) -> None:
-        """LISTEN for new inbox rows on a connection of its own; without it (the
-        connection lost) the worker's polling still finds the work."""
-        try:
-            self._listener = await asyncpg.connect(self.url, **self._ssl_args())
-            await self._listener.add_listener(INBOX_CHANNEL, self._notified)
-            self._listener.add_termination_listener(self._listener_lost)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            self._listener = None
-            log.warning("store_listen_failed", error=redact(str(exc)))
-
-    def _listener_lost(self, *_: Any) -> None:
-        log.warning("store_listen_lost", fallback="polling")
-        self._listener = None
+    async def _listen_connection(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.url, timeout=LISTEN_CONNECT_TIMEOUT, **self._ssl_args()
+        )
+        return conn
 
     async def close(self) -> None:
         if self._pool is None:
@@ -192,10 +186,8 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         if self._enqueue_task is not None:  # deliveries being committed finish first
             await self._enqueue_task
         if self._listener is not None:
-            listener, self._listener = self._listener, None
-            listener.remove_termination_listener(self._listener_lost)  # closing is no loss
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await listener.close()
+            await self._listener.close()
+            self._listener = None
         if self._lock_pool is not None:
             await self._lock_pool.close()
             self._lock_pool = None

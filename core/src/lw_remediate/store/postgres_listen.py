@@ -1,0 +1,141 @@
+"""The PostgreSQL store's LISTEN connection, and getting it back after a loss.
+
+A delivery committed by one instance sends ``NOTIFY`` on :data:`INBOX_CHANNEL`; every
+instance LISTENs on a connection of its own (:class:`InboxListener`), so its worker
+wakes at once rather than at its next poll. That connection can go: the server
+restarts or fails over, an operator runs ``pg_terminate_backend``, the network breaks.
+The worker's polling still finds the work meanwhile (a few seconds late), and the
+listener LISTENs again in the background, on a new connection, trying at once and then
+after :data:`RELISTEN_FIRST_DELAY` seconds, doubling up to :data:`RELISTEN_MAX_DELAY`,
+until it succeeds or the store closes. Notifications sent while it was down are lost,
+so once it is back every subscriber is woken once to look at the inbox.
+
+Events: ``store_listen_failed`` (the LISTEN at open failed), ``store_listen_lost`` (the
+connection went), ``store_relisten_failed`` (one attempt to get it back failed; with
+``attempt``, ``retry_in`` and the redacted ``error``), all warnings;
+``store_listen_restored`` (info, with ``attempts``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import asyncpg
+import structlog
+
+from ..redact import redact
+from .postgres_inbox import INBOX_CHANNEL
+
+log = structlog.get_logger(__name__)
+
+#: Seconds before the second attempt to LISTEN again (the first is made at once).
+RELISTEN_FIRST_DELAY = 0.5
+#: The longest wait between two attempts: a server down for long is tried twice a minute.
+RELISTEN_MAX_DELAY = 30.0
+#: Seconds one attempt to connect may take (a network cut may drop packets silently).
+LISTEN_CONNECT_TIMEOUT = 10.0
+
+
+def relisten_delays() -> Iterator[float]:
+    """Seconds to wait before each attempt: 0, 0.5, 1, 2, 4, 8, 16, 30, 30, ..."""
+    yield 0.0
+    delay = RELISTEN_FIRST_DELAY
+    while True:
+        yield delay
+        delay = min(delay * 2, RELISTEN_MAX_DELAY)
+
+
+class InboxListener:
+    """LISTEN on :data:`INBOX_CHANNEL` on a connection of its own; ``notified`` is
+    called for each notification, and once more whenever the LISTEN is back after
+    being lost (or after failing at :meth:`start`). At most one reconnect task runs."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[Any]],
+        notified: Callable[[], None],
+    ) -> None:
+        self._connect = connect
+        self._notified = notified
+        #: The live LISTEN connection, or None while there is none.
+        self.connection: Any = None
+        self._relisten: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether a task is trying to LISTEN again."""
+        return self._relisten is not None and not self._relisten.done()
+
+    async def start(self) -> None:
+        """LISTEN now; if that fails, log it and keep trying in the background."""
+        try:
+            await self._listen()
+        except Exception as exc:  # noqa: BLE001 - any failure leaves polling and a retry
+            log.warning("store_listen_failed", error=_reason(exc), retry="background")
+            self._reconnect_later()
+
+    async def _listen(self) -> None:
+        conn = await self._connect()
+        try:
+            await conn.add_listener(INBOX_CHANNEL, self._on_notification)
+        except BaseException:  # cancelled (a close) or failed: this connection is not kept
+            conn.terminate()
+            raise
+        conn.add_termination_listener(self._lost)
+        self.connection = conn
+
+    def _on_notification(self, *_: Any) -> None:
+        self._notified()
+
+    def _lost(self, conn: Any) -> None:
+        if conn is not self.connection:  # an older connection's late report
+            return
+        self.connection = None
+        log.warning("store_listen_lost", fallback="polling", retry="background")
+        self._reconnect_later()
+
+    def _reconnect_later(self) -> None:
+        if self._closed or self.reconnecting:
+            return
+        self._relisten = asyncio.create_task(self._reconnect(), name="lw-store-relisten")
+
+    async def _reconnect(self) -> None:
+        delays = relisten_delays()
+        delay = next(delays)
+        attempt = 0
+        while True:
+            await asyncio.sleep(delay)
+            attempt += 1
+            try:
+                await self._listen()
+            except Exception as exc:  # noqa: BLE001 - never escapes: log and try again
+                delay = next(delays)
+                log.warning(
+                    "store_relisten_failed", attempt=attempt, retry_in=delay, error=_reason(exc)
+                )
+                continue
+            log.info("store_listen_restored", attempts=attempt)
+            self._notified()  # what was sent while it was down is lost: look now
+            return
+
+    async def close(self) -> None:
+        """Stop trying, then close the connection (closing is no loss)."""
+        self._closed = True
+        if self._relisten is not None:
+            task, self._relisten = self._relisten, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.connection is not None:
+            conn, self.connection = self.connection, None
+            conn.remove_termination_listener(self._lost)
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await conn.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return redact(str(exc)) or type(exc).__name__
