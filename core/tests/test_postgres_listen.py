@@ -47,10 +47,18 @@ async def set_limit(url: str, role: str, limit: int) -> None:
         await conn.close()
 
 
+class Link:
+    """One relayed connection; once ``cut``, what either side sends is dropped."""
+
+    cut = False
+
+
 class Relay:
     """A TCP relay on 127.0.0.1 in front of the server: new connections are forwarded,
     or, while ``hold`` is set, accepted and never answered (a server that hangs);
-    ``held`` is set when one arrives, ``released`` when its client gives up on it."""
+    ``held`` is set when one arrives, ``released`` when its client gives up on it.
+    :meth:`cut` silently drops everything on the connections relayed so far (a
+    network that loses packets without a reset reaching either side)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -58,6 +66,7 @@ class Relay:
         self.held = asyncio.Event()
         self.released = asyncio.Event()
         self._writers: list[asyncio.StreamWriter] = []
+        self._links: list[Link] = []
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -84,14 +93,23 @@ class Relay:
             return
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers.append(up_writer)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        link = Link()
+        self._links.append(link)
+        await asyncio.gather(
+            self._pipe(reader, up_writer, link), self._pipe(up_reader, writer, link)
+        )
+
+    def cut(self) -> None:
+        for link in self._links:
+            link.cut = True
 
     @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: Link) -> None:
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
+                if not link.cut:
+                    writer.write(data)
+                    await writer.drain()
         writer.close()
 
 
@@ -161,3 +179,34 @@ async def test_close_while_a_new_listen_connection_hangs_closes_it(postgres_url)
         await asyncio.wait_for(relay.released.wait(), 60)  # and gave that socket up
         assert not listener.reconnecting and listener.connection is None
         assert relisten_tasks() == []
+
+
+async def test_a_listen_connection_cut_silently_is_noticed_and_replaced(postgres_url):
+    """Every connection B made so far stops carrying anything, with no close or reset
+    reaching either side (B's pool and LISTEN connections alike): B's probe gets no
+    answer, B drops that connection and LISTENs on a new one, wakes, and is woken by
+    a delivery through A again."""
+    server = urlsplit(postgres_url)
+    assert server.hostname and server.port
+    other = PostgresStore(postgres_url, owner="vm-a")
+    await other.open()
+    woken = asyncio.Event()
+    store = None
+    try:
+        with structlog.testing.capture_logs() as logs:
+            async with Relay(server.hostname, server.port) as relay:
+                url = postgres_url.replace(f":{server.port}/", f":{relay.port}/", 1)
+                store = PostgresStore(url, owner="vm-b", listen_probe_seconds=1.0)
+                await store.open()
+                store.subscribe(woken.set)
+                relay.cut()
+                await asyncio.wait_for(woken.wait(), 60)  # noticed, LISTENing again
+                woken.clear()
+                await other.enqueue([("classic:1", "classic", "1", {})])
+                await asyncio.wait_for(woken.wait(), 60)  # by NOTIFY, on the new connection
+    finally:
+        await other.close()
+        if store is not None:
+            await store.close()  # after the relay: its cut connections are closed now
+    events = [e["event"] for e in logs if e["event"].startswith("store_listen")]
+    assert events[:3] == ["store_listen_unanswered", "store_listen_lost", "store_listen_restored"]

@@ -40,7 +40,7 @@ from ..model import ActionRecord, Violation
 from ..redact import redact
 from .base import ActionRow, AuditEvent, StoreJournal
 from .postgres_inbox import EnqueueWaiter, PostgresInboxTables
-from .postgres_listen import LISTEN_CONNECT_TIMEOUT, InboxListener
+from .postgres_listen import LISTEN_CONNECT_TIMEOUT, LISTEN_PROBE_SECONDS, InboxListener
 from .postgres_safety import PostgresSafetyTables
 from .postgres_schema import LATEST, current_version, migrate
 from .postgres_sweeps import PostgresSweepTables
@@ -111,6 +111,7 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         lease_seconds: float = 60.0,
         lock_connections: int = 8,
         owner: str | None = None,
+        listen_probe_seconds: float = LISTEN_PROBE_SECONDS,
     ) -> None:
         self.url = url
         self.ssl_root_cert = ssl_root_cert
@@ -124,6 +125,8 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         self._lock_pool: asyncpg.Pool | None = None
         #: LISTEN for other instances' deliveries (re-established after a loss).
         self._listener: InboxListener | None = None
+        #: How often the LISTEN connection is asked for an answer (a silent cut).
+        self.listen_probe_seconds = listen_probe_seconds
         self._subscribers: list[Callable[[], None]] = []
         self._enqueue_pending: list[EnqueueWaiter] = []
         self._enqueue_task: asyncio.Task[None] | None = None
@@ -164,7 +167,9 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         self._lock_pool = await asyncpg.create_pool(
             self.url, min_size=0, max_size=self.lock_connections, **self._ssl_args()
         )
-        self._listener = InboxListener(self._listen_connection, self._notified)
+        self._listener = InboxListener(
+            self._listen_connection, self._notified, probe_seconds=self.listen_probe_seconds
+        )
         await self._listener.start()  # failing, it keeps trying in the background
         if applied:
             log.info("store_migrated", applied=applied)

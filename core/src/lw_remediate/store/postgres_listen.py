@@ -10,10 +10,16 @@ after :data:`RELISTEN_FIRST_DELAY` seconds, doubling up to :data:`RELISTEN_MAX_D
 until it succeeds or the store closes. Notifications sent while it was down are lost,
 so once it is back every subscriber is woken once to look at the inbox.
 
+A connection cut without a close or reset ever reaching this host (a fail-over that
+leaves the old primary's connections hanging, a firewall dropping packets) would look
+idle for ever, so the connection is asked ``SELECT 1`` every :data:`LISTEN_PROBE_SECONDS`;
+no answer within :data:`LISTEN_PROBE_TIMEOUT` and it is dropped, which counts as a loss.
+
 Events: ``store_listen_failed`` (the LISTEN at open failed), ``store_listen_lost`` (the
 connection went), ``store_relisten_failed`` (one attempt to get it back failed; with
-``attempt``, ``retry_in`` and the redacted ``error``), all warnings;
-``store_listen_restored`` (info, with ``attempts``).
+``attempt``, ``retry_in`` and the redacted ``error``), ``store_listen_unanswered``
+(the probe got no answer; the loss follows), all warnings; ``store_listen_restored``
+(info, with ``attempts``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ RELISTEN_FIRST_DELAY = 0.5
 RELISTEN_MAX_DELAY = 30.0
 #: Seconds one attempt to connect may take (a network cut may drop packets silently).
 LISTEN_CONNECT_TIMEOUT = 10.0
+#: Seconds between two probes of a live LISTEN connection.
+LISTEN_PROBE_SECONDS = 30.0
+#: Seconds a probe waits for its answer (at most the probe interval).
+LISTEN_PROBE_TIMEOUT = 10.0
 
 
 def relisten_delays() -> Iterator[float]:
@@ -51,15 +61,20 @@ def relisten_delays() -> Iterator[float]:
 class InboxListener:
     """LISTEN on :data:`INBOX_CHANNEL` on a connection of its own; ``notified`` is
     called for each notification, and once more whenever the LISTEN is back after
-    being lost (or after failing at :meth:`start`). At most one reconnect task runs."""
+    being lost (or after failing at :meth:`start`). At most one reconnect task runs;
+    one more task probes the live connection every ``probe_seconds``."""
 
     def __init__(
         self,
         connect: Callable[[], Awaitable[Any]],
         notified: Callable[[], None],
+        *,
+        probe_seconds: float = LISTEN_PROBE_SECONDS,
     ) -> None:
         self._connect = connect
         self._notified = notified
+        self._probe_seconds = probe_seconds
+        self._prober: asyncio.Task[None] | None = None
         #: The live LISTEN connection, or None while there is none.
         self.connection: Any = None
         self._relisten: asyncio.Task[None] | None = None
@@ -72,6 +87,7 @@ class InboxListener:
 
     async def start(self) -> None:
         """LISTEN now; if that fails, log it and keep trying in the background."""
+        self._prober = asyncio.create_task(self._probe(), name="lw-store-listen-probe")
         try:
             await self._listen()
         except Exception as exc:  # noqa: BLE001 - any failure leaves polling and a retry
@@ -122,14 +138,29 @@ class InboxListener:
             self._notified()  # what was sent while it was down is lost: look now
             return
 
+    async def _probe(self) -> None:
+        timeout = min(self._probe_seconds, LISTEN_PROBE_TIMEOUT)
+        while True:
+            await asyncio.sleep(self._probe_seconds)
+            conn = self.connection
+            if conn is None:
+                continue
+            try:
+                await conn.fetchval("SELECT 1", timeout=timeout)
+            except Exception as exc:  # noqa: BLE001 - any failure means "not answering"
+                if conn is self.connection and not conn.is_closed():
+                    log.warning("store_listen_unanswered", error=_reason(exc))
+                    conn.terminate()  # its termination listener reports the loss
+
     async def close(self) -> None:
-        """Stop trying, then close the connection (closing is no loss)."""
+        """Stop trying and probing, then close the connection (closing is no loss)."""
         self._closed = True
-        if self._relisten is not None:
-            task, self._relisten = self._relisten, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._relisten, self._prober):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._relisten = self._prober = None
         if self.connection is not None:
             conn, self.connection = self.connection, None
             conn.remove_termination_listener(self._lost)
