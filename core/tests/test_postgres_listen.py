@@ -8,7 +8,6 @@ unanswered goes through a small TCP relay on 127.0.0.1 that can hold new connect
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from urllib.parse import urlsplit
 
@@ -17,6 +16,8 @@ import structlog
 
 from lw_remediate.store import PostgresStore
 from lw_remediate.testing.postgres import SUPERUSER
+
+from .pg_relay import Relay
 
 RELISTEN_TASK = "lw-store-relisten"
 
@@ -45,72 +46,6 @@ async def set_limit(url: str, role: str, limit: int) -> None:
         await conn.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT {limit}')
     finally:
         await conn.close()
-
-
-class Link:
-    """One relayed connection; once ``cut``, what either side sends is dropped."""
-
-    cut = False
-
-
-class Relay:
-    """A TCP relay on 127.0.0.1 in front of the server: new connections are forwarded,
-    or, while ``hold`` is set, accepted and never answered (a server that hangs);
-    ``held`` is set when one arrives, ``released`` when its client gives up on it.
-    :meth:`cut` silently drops everything on the connections relayed so far (a
-    network that loses packets without a reset reaching either side)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.hold = False
-        self.held = asyncio.Event()
-        self.released = asyncio.Event()
-        self._writers: list[asyncio.StreamWriter] = []
-        self._links: list[Link] = []
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    async def __aenter__(self) -> Relay:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-        await self._server.wait_closed()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.append(writer)
-        if self.hold:
-            self.held.set()
-            with contextlib.suppress(OSError):
-                await reader.read()  # until EOF: the client closed it
-            self.released.set()
-            writer.close()
-            return
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers.append(up_writer)
-        link = Link()
-        self._links.append(link)
-        await asyncio.gather(
-            self._pipe(reader, up_writer, link), self._pipe(up_reader, writer, link)
-        )
-
-    def cut(self) -> None:
-        for link in self._links:
-            link.cut = True
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: Link) -> None:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(65536):
-                if not link.cut:
-                    writer.write(data)
-                    await writer.drain()
-        writer.close()
 
 
 async def test_a_listen_refused_at_open_is_retried_until_the_server_accepts(postgres_url):
@@ -160,10 +95,8 @@ async def test_close_while_the_listen_is_retried_leaves_no_task_and_no_connectio
 async def test_close_while_a_new_listen_connection_hangs_closes_it(postgres_url):
     """B's LISTEN connection is lost; the server (a relay) accepts the new one but never
     answers. close() during that attempt cancels it and closes the half-open socket."""
-    server = urlsplit(postgres_url)
-    assert server.hostname and server.port
-    async with Relay(server.hostname, server.port) as relay:
-        url = postgres_url.replace(f":{server.port}/", f":{relay.port}/", 1)
+    async with Relay.before(postgres_url) as relay:
+        url = relay.url(postgres_url)
         store = PostgresStore(url, owner="vm-b")
         await store.open()
         listener = store._listener
@@ -186,16 +119,14 @@ async def test_a_listen_connection_cut_silently_is_noticed_and_replaced(postgres
     reaching either side (B's pool and LISTEN connections alike): B's probe gets no
     answer, B drops that connection and LISTENs on a new one, wakes, and is woken by
     a delivery through A again."""
-    server = urlsplit(postgres_url)
-    assert server.hostname and server.port
     other = PostgresStore(postgres_url, owner="vm-a")
     await other.open()
     woken = asyncio.Event()
     store = None
     try:
         with structlog.testing.capture_logs() as logs:
-            async with Relay(server.hostname, server.port) as relay:
-                url = postgres_url.replace(f":{server.port}/", f":{relay.port}/", 1)
+            async with Relay.before(postgres_url) as relay:
+                url = relay.url(postgres_url)
                 store = PostgresStore(url, owner="vm-b", listen_probe_seconds=1.0)
                 await store.open()
                 store.subscribe(woken.set)
