@@ -61,6 +61,10 @@ log = structlog.get_logger(__name__)
 #: Seconds :meth:`PostgresStore.ping` waits for a connection and for its answer.
 PING_TIMEOUT = 5.0
 
+#: Seconds :meth:`PostgresStore.close` (and the stop's ``requeue_processing``) wait for
+#: a server that stopped answering (a silent cut) before dropping its connections.
+CLOSE_TIMEOUT = 5.0
+
 #: States of an action nobody needs to resume.
 SETTLED = ("done", "awaiting_approval")
 
@@ -112,6 +116,7 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         lock_connections: int = 8,
         owner: str | None = None,
         listen_probe_seconds: float = LISTEN_PROBE_SECONDS,
+        close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         self.url = url
         self.ssl_root_cert = ssl_root_cert
@@ -127,6 +132,8 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         self._listener: InboxListener | None = None
         #: How often the LISTEN connection is asked for an answer (a silent cut).
         self.listen_probe_seconds = listen_probe_seconds
+        #: How long :meth:`close` waits for the server (see :data:`CLOSE_TIMEOUT`).
+        self.close_timeout = close_timeout
         self._subscribers: list[Callable[[], None]] = []
         self._enqueue_pending: list[EnqueueWaiter] = []
         self._enqueue_task: asyncio.Task[None] | None = None
@@ -186,23 +193,49 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         return conn
 
     async def close(self) -> None:
+        """Finish the commits in flight, close the LISTEN connection and both pools, all
+        within :attr:`close_timeout` s; what is unanswered then is dropped (a warning)."""
         if self._pool is None:
             return
-        if self._enqueue_task is not None:  # deliveries being committed finish first
-            await self._enqueue_task
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.close_timeout
+        enqueue = self._enqueue_task
+        if enqueue is not None:  # deliveries being committed finish first
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    await asyncio.shield(enqueue)
+            if not enqueue.done():
+                self._close_timed_out("enqueue")
         if self._listener is not None:
-            await self._listener.close()
+            if not await self._listener.close(timeout=max(deadline - loop.time(), 0.0)):
+                self._close_timed_out("listen")
             self._listener = None
+        heartbeat, self._heartbeat = self._heartbeat, None
+        if heartbeat is not None:
+            heartbeat.cancel()
         if self._lock_pool is not None:
-            await self._lock_pool.close()
+            await self._close_pool(self._lock_pool, "lock_pool", deadline)
             self._lock_pool = None
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
-            self._heartbeat = None
         pool, self._pool = self._pool, None
-        await pool.close()
+        await self._close_pool(pool, "pool", deadline)
+        # Every connection is closed or dropped: whoever waited on one has its answer.
+        for task in (heartbeat, enqueue):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _close_pool(self, pool: asyncpg.Pool, part: str, deadline: float) -> None:
+        """Graceful ``pool.close()`` (each connection released, its end acknowledged)
+        until ``deadline``, then ``terminate()``."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await pool.close()
+        except TimeoutError:
+            pool.terminate()  # closes each connection's socket without waiting
+            self._close_timed_out(part)
+
+    def _close_timed_out(self, part: str) -> None:
+        log.warning("store_close_timeout", part=part, timeout=self.close_timeout)
 
     @property
     def is_open(self) -> bool:

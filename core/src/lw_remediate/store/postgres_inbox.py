@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import structlog
 
 from ..redact import redact
 from .base import InboxRow
@@ -33,12 +34,15 @@ Deliveries = Sequence[tuple[str, str, str, Any]]
 #: One caller of :meth:`PostgresInboxTables.enqueue` waiting for its group commit.
 EnqueueWaiter = tuple[Deliveries, "asyncio.Future[list[tuple[int, bool]]]"]
 
+log = structlog.get_logger(__name__)
+
 
 class PostgresInboxTables:
     """The inbox half of :class:`~lw_remediate.store.base.Store` on the store's pool."""
 
     owner: str
     commits: int
+    close_timeout: float
     _enqueue_pending: list[EnqueueWaiter]
     _enqueue_task: asyncio.Task[None] | None
 
@@ -54,7 +58,9 @@ class PostgresInboxTables:
         self._enqueue_pending.append((items, done))
         if self._enqueue_task is None or self._enqueue_task.done():
             # A task of its own: a caller that goes away never strands the others' commit.
-            self._enqueue_task = asyncio.create_task(self._commit_pending())
+            self._enqueue_task = asyncio.create_task(
+                self._commit_pending(), name="lw-store-enqueue"
+            )
         return await done
 
     async def _commit_pending(self) -> None:
@@ -118,16 +124,29 @@ class PostgresInboxTables:
 
     async def requeue_processing(self) -> int:
         """Give up this instance's claims (and any whose holder's lease ran out) so the
-        work runs again; other live instances' claims stay theirs."""
+        work runs again; other live instances' claims stay theirs.
+
+        The worker runs this as it stops: a server that does not answer within
+        ``close_timeout`` seconds (then the connection is given as long to be released,
+        or is dropped) leaves the claims as they are, to be claimed again once their
+        leases run out (``store_requeue_unanswered``, a warning), and 0 is returned,
+        rather than holding the stop for ever."""
         now = time.time()
-        async with self.pool.acquire() as conn:
-            status = await conn.execute(
-                "UPDATE inbox SET state = 'queued', claimed_by = NULL, lease_until = NULL,"
-                " updated_at = $1 WHERE state = 'processing'"
-                " AND (claimed_by IS NULL OR claimed_by = $2 OR lease_until < $1)",
-                now,
-                self.owner,
-            )
+        try:  # the connection's release after a cancelled query waits as long again
+            async with (
+                asyncio.timeout(self.close_timeout),
+                self.pool.acquire(timeout=self.close_timeout) as conn,
+            ):
+                status = await conn.execute(
+                    "UPDATE inbox SET state = 'queued', claimed_by = NULL, lease_until = NULL,"
+                    " updated_at = $1 WHERE state = 'processing'"
+                    " AND (claimed_by IS NULL OR claimed_by = $2 OR lease_until < $1)",
+                    now,
+                    self.owner,
+                )
+        except TimeoutError:
+            log.warning("store_requeue_unanswered", timeout=self.close_timeout)
+            return 0
         return _count(status)
 
     async def next_due_at(self) -> float | None:

@@ -14,6 +14,8 @@ A connection cut without a close or reset ever reaching this host (a fail-over t
 leaves the old primary's connections hanging, a firewall dropping packets) would look
 idle for ever, so the connection is asked ``SELECT 1`` every :data:`LISTEN_PROBE_SECONDS`;
 no answer within :data:`LISTEN_PROBE_TIMEOUT` and it is dropped, which counts as a loss.
+:meth:`InboxListener.close` waits as long as the store lets it for the server to
+acknowledge the connection's end, then drops it.
 
 Events: ``store_listen_failed`` (the LISTEN at open failed), ``store_listen_lost`` (the
 connection went), ``store_relisten_failed`` (one attempt to get it back failed; with
@@ -152,8 +154,10 @@ class InboxListener:
                     log.warning("store_listen_unanswered", error=_reason(exc))
                     conn.terminate()  # its termination listener reports the loss
 
-    async def close(self) -> None:
-        """Stop trying and probing, then close the connection (closing is no loss)."""
+    async def close(self, timeout: float | None = None) -> bool:
+        """Stop trying and probing, then close the connection (closing is no loss):
+        gracefully, or, if the server does not answer within ``timeout`` seconds,
+        dropped. Whether it closed in time (or there was nothing to close)."""
         self._closed = True
         for task in (self._relisten, self._prober):
             if task is not None:
@@ -164,8 +168,13 @@ class InboxListener:
         if self.connection is not None:
             conn, self.connection = self.connection, None
             conn.remove_termination_listener(self._lost)
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await conn.close()
+            try:
+                await conn.close(timeout=timeout)  # no answer in time: asyncpg drops it
+            except TimeoutError:
+                return False
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                pass
+        return True
 
 
 def _reason(exc: BaseException) -> str:
