@@ -78,8 +78,8 @@ async def test_close_after_a_silent_cut_drops_the_idle_connections(postgres_url)
 
 
 async def test_close_after_a_silent_cut_during_a_lease_renewal(postgres_url):
-    """The heartbeat's renewal is sent and never answered: close() cancels it, and the
-    pool it holds a connection of is dropped."""
+    """The heartbeat's renewal is sent and never answered: close() drops the pool it
+    holds a connection of, then cancels it."""
     async with Relay.before(postgres_url) as relay:
         store = await opened(relay, postgres_url, lease_seconds=0.3)  # renews every 0.1 s
         relay.cut()

@@ -24,11 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import ssl
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -39,10 +35,12 @@ from ..errors import StoreUnavailable
 from ..model import ActionRecord, Violation
 from ..redact import redact
 from .base import ActionRow, AuditEvent, StoreJournal
+from .postgres_connect import instance_id, ssl_context
+from .postgres_connect import schema_status as schema_status  # where startup finds it
 from .postgres_inbox import EnqueueWaiter, PostgresInboxTables
 from .postgres_listen import LISTEN_CONNECT_TIMEOUT, LISTEN_PROBE_SECONDS, InboxListener
 from .postgres_safety import PostgresSafetyTables
-from .postgres_schema import LATEST, current_version, migrate
+from .postgres_schema import migrate
 from .postgres_sweeps import PostgresSweepTables
 from .rows import (
     action_record,
@@ -61,45 +59,17 @@ log = structlog.get_logger(__name__)
 #: Seconds :meth:`PostgresStore.ping` waits for a connection and for its answer.
 PING_TIMEOUT = 5.0
 
-#: Seconds :meth:`PostgresStore.close` (and the stop's ``requeue_processing``) wait for
-#: a server that stopped answering (a silent cut) before dropping its connections.
+#: Seconds :meth:`PostgresStore.close` gives the server, in all, to answer while the
+#: store closes (the deliveries being committed, the LISTEN connection, both pools);
+#: then what is left is dropped (``store_close_timeout``). A server that answers closes
+#: in milliseconds; one that stops answering (a silent network cut, a fail-over that
+#: leaves the old primary's connections hanging) would otherwise hold the daemon's
+#: stop until systemd kills it. :meth:`PostgresStore.requeue_processing`, which the
+#: worker runs just before, waits as long for its answer.
 CLOSE_TIMEOUT = 5.0
 
 #: States of an action nobody needs to resume.
 SETTLED = ("done", "awaiting_approval")
-
-
-def instance_id() -> str:
-    """Who holds a lease: host, process and a random part (a restarted process is new)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def ssl_context(root_cert: str | None) -> ssl.SSLContext | None:
-    """TLS that verifies the server against ``root_cert`` (a CA bundle file), or None
-    to let the URL's ``sslmode`` decide."""
-    if not root_cert:
-        return None
-    return ssl.create_default_context(cafile=root_cert)
-
-
-async def schema_status(
-    url: str, *, ssl_root_cert: str | None = None, timeout: float = 10.0
-) -> tuple[int, int]:
-    """Connect once, as the daemon would, and read the schema version: (the database's,
-    this release's). Raise :class:`StoreUnavailable` with the reason (no secrets)."""
-    ctx = ssl_context(ssl_root_cert)
-    try:
-        conn = await asyncpg.connect(url, timeout=timeout, **({"ssl": ctx} if ctx else {}))
-    except TimeoutError:
-        raise StoreUnavailable(f"cannot connect: no answer within {timeout:g} s") from None
-    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise StoreUnavailable(f"cannot connect: {redact(str(exc))}") from None
-    try:
-        return await current_version(conn), LATEST
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise StoreUnavailable(f"cannot read the schema version: {redact(str(exc))}") from None
-    finally:
-        await conn.close()
 
 
 class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTables):
@@ -193,40 +163,43 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         return conn
 
     async def close(self) -> None:
-        """Finish the commits in flight, close the LISTEN connection and both pools, all
-        within :attr:`close_timeout` s; what is unanswered then is dropped (a warning)."""
+        """Let the deliveries being committed finish, then close the LISTEN connection
+        and both pools, gracefully, within :attr:`close_timeout` seconds in all. What
+        the server has not answered by then is dropped (``store_close_timeout``, a
+        warning, with the ``part`` that was waited for): only connections to a server
+        that does not answer are dropped, and what they carried was never committed
+        (the server rolls back a transaction whose session it ends)."""
         if self._pool is None:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.close_timeout
         enqueue = self._enqueue_task
         if enqueue is not None:  # deliveries being committed finish first
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(deadline):
-                    await asyncio.shield(enqueue)
-            if not enqueue.done():
+            done, _ = await asyncio.wait({enqueue}, timeout=self.close_timeout)
+            if not done:
                 self._close_timed_out("enqueue")
-        if self._listener is not None:
-            if not await self._listener.close(timeout=max(deadline - loop.time(), 0.0)):
-                self._close_timed_out("listen")
-            self._listener = None
-        heartbeat, self._heartbeat = self._heartbeat, None
-        if heartbeat is not None:
-            heartbeat.cancel()
-        if self._lock_pool is not None:
-            await self._close_pool(self._lock_pool, "lock_pool", deadline)
-            self._lock_pool = None
-        pool, self._pool = self._pool, None
+        listener, self._listener = self._listener, None
+        left = max(deadline - loop.time(), 0.0)
+        if listener is not None and not await listener.close(timeout=left):
+            self._close_timed_out("listen")
+        lock_pool, self._lock_pool = self._lock_pool, None
+        if lock_pool is not None:
+            await self._close_pool(lock_pool, "lock_pool", deadline)
+        pool, self._pool = self._pool, None  # the heartbeat renews no more
         await self._close_pool(pool, "pool", deadline)
-        # Every connection is closed or dropped: whoever waited on one has its answer.
+        # Every connection is closed or dropped now, so whatever still waited on one
+        # has its answer or its error. The heartbeat is cancelled only now: cancelling
+        # a query it is waiting on would open a connection to ask the server to stop it.
+        heartbeat, self._heartbeat = self._heartbeat, None
         for task in (heartbeat, enqueue):
             if task is not None:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
     async def _close_pool(self, pool: asyncpg.Pool, part: str, deadline: float) -> None:
-        """Graceful ``pool.close()`` (each connection released, its end acknowledged)
-        until ``deadline``, then ``terminate()``."""
+        """``pool.close()`` (it waits for every connection to be released, then for the
+        server to acknowledge each one's end) until ``deadline``; then ``terminate``."""
         try:
             async with asyncio.timeout_at(deadline):
                 await pool.close()
@@ -265,9 +238,11 @@ class PostgresStore(PostgresInboxTables, PostgresSafetyTables, PostgresSweepTabl
         """Keep this instance's claims alive while it runs (a dead one stops renewing)."""
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
+            if self._pool is None:  # closing
+                return
             try:
                 await self.renew_leases()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("lease_renewal_failed", error=str(exc))
 
     async def renew_leases(self) -> None:

@@ -126,24 +126,27 @@ class PostgresInboxTables:
         """Give up this instance's claims (and any whose holder's lease ran out) so the
         work runs again; other live instances' claims stay theirs.
 
-        The worker runs this as it stops: a server that does not answer within
-        ``close_timeout`` seconds (then the connection is given as long to be released,
-        or is dropped) leaves the claims as they are, to be claimed again once their
-        leases run out (``store_requeue_unanswered``, a warning), and 0 is returned,
-        rather than holding the stop for ever."""
+        The worker runs this as it stops: if the server does not answer within
+        ``close_timeout`` seconds the connection is dropped (cancelling the query would
+        wait for the server too) and the claims stay as they are, to be claimed again
+        once their leases run out (``store_requeue_unanswered``, a warning); 0."""
         now = time.time()
-        try:  # the connection's release after a cancelled query waits as long again
-            async with (
-                asyncio.timeout(self.close_timeout),
-                self.pool.acquire(timeout=self.close_timeout) as conn,
-            ):
-                status = await conn.execute(
-                    "UPDATE inbox SET state = 'queued', claimed_by = NULL, lease_until = NULL,"
-                    " updated_at = $1 WHERE state = 'processing'"
-                    " AND (claimed_by IS NULL OR claimed_by = $2 OR lease_until < $1)",
-                    now,
-                    self.owner,
+        try:
+            async with self.pool.acquire(timeout=self.close_timeout) as conn:
+                query = asyncio.ensure_future(
+                    conn.execute(
+                        "UPDATE inbox SET state = 'queued', claimed_by = NULL,"
+                        " lease_until = NULL, updated_at = $1 WHERE state = 'processing'"
+                        " AND (claimed_by IS NULL OR claimed_by = $2 OR lease_until < $1)",
+                        now,
+                        self.owner,
+                    )
                 )
+                if not (await asyncio.wait({query}, timeout=self.close_timeout))[0]:
+                    conn.terminate()  # the query fails at once: nothing waits for the server
+                    await asyncio.gather(query, return_exceptions=True)
+                    raise TimeoutError
+                status = query.result()
         except TimeoutError:
             log.warning("store_requeue_unanswered", timeout=self.close_timeout)
             return 0
